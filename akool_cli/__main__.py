@@ -1,0 +1,3 @@
+from akool_cli.main import run
+
+run()

@@ -1,0 +1,382 @@
+"""The Akool HTTP client: auth, envelope decoding, timeouts and retries. It never prints."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from akool_cli import __version__
+from akool_cli.config import Credentials
+from akool_cli.errors import (ApiAuthError, ApiError, AuthError, OutcomeUnknownError,
+                              TransportError)
+from akool_cli.models import AddAudioRequest, CreateRequest, DeleteResult, Effect, Job, Refusal
+
+T = TypeVar("T")
+USER_AGENT = f"akool-cli/{__version__}"
+
+PATH_TOKEN = "/api/open/v3/getToken"
+PATH_CREATE = "/api/open/v4/image2Video/createBySourcePrompt"
+PATH_RESULTS = "/api/open/v4/image2Video/resultsByIds"
+PATH_EFFECTS = "/api/open/v4/image2Video/effects"
+PATH_ADD_AUDIO = "/api/open/v4/image2Video/updateVideoAudio"
+PATH_DELETE = "/api/open/v4/image2Video/delbyids"
+PATH_SANDBOX_UPLOAD = "/_sandbox/upload"
+
+SUCCESS = 1000
+AUTH_CODES = frozenset({1101, 1102, 1200})
+CODE_HINTS: dict[int, str] = {
+    1003: "a parameter is missing or invalid; check the flags (see --help)",
+    1008: "that content does not exist; check the id (akool history lists your jobs)",
+    1009: "no permission; 10 s videos and --premium need a Pro plan or above",
+    1101: "the key or token is invalid or expired; log in again with: akool auth login",
+    1102: "no credentials were sent; run akool auth login or set AKOOL_API_KEY",
+    1200: "this Akool account has been banned; contact Akool support",
+}
+SECRET_HEADERS = frozenset({"x-api-key", "authorization"})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    retries: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    max_total: float = 30.0
+
+    def backoff(self, attempt: int, rand: Callable[[], float]) -> float:
+        # Full jitter: spreads retries of many clients hitting the same outage.
+        ceiling = min(self.max_delay, self.base_delay * (2 ** attempt))
+        return ceiling / 2 + rand() * ceiling / 2
+
+
+@dataclass(frozen=True)
+class RequestLog:
+    method: str
+    url: str
+    status: int | None
+    elapsed_ms: float
+    attempt: int
+    headers: dict[str, str]
+    error: str | None = None
+
+
+def redact_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {k: ("<redacted>" if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+def api_error(code: int, msg: str) -> ApiError:
+    cls = ApiAuthError if code in AUTH_CODES else ApiError
+    return cls(code, msg or "(no message)", CODE_HINTS.get(code))
+
+
+def decode_envelope(status: int, body: bytes, where: str, retry_after: str | None = None) -> dict[str, Any]:
+    """Turn one HTTP answer into the API's envelope, or raise the typed error it deserves."""
+    if status == 429 or status >= 500:
+        label = "rate limited (HTTP 429)" if status == 429 else f"server error (HTTP {status})"
+        raise TransportError(f"{label} from {where}", hint="the service is busy or failing; try again later",
+                             retryable=True, retry_after=parse_retry_after(retry_after))
+    text = body.strip()
+    if not text:
+        raise TransportError(f"empty answer (HTTP {status}) from {where}",
+                             hint="the service answered nothing; check base_url and try again")
+    try:
+        envelope = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        looks = "an HTML page" if text[:1] == b"<" else "malformed JSON"
+        raise TransportError(f"{looks} instead of the API's JSON (HTTP {status}) from {where}",
+                             hint="check base_url (akool config get base_url) or try again later") from None
+    if not isinstance(envelope, dict) or isinstance(envelope.get("code"), bool) \
+            or not isinstance(envelope.get("code"), int):
+        raise TransportError(f"answer without a business code (HTTP {status}) from {where}",
+                             hint="the answer is not the API's envelope; check base_url")
+    code = envelope["code"]
+    if code != SUCCESS:
+        msg = envelope.get("msg")
+        raise api_error(code, msg if isinstance(msg, str) else "")
+    if status >= 400:
+        raise TransportError(f"HTTP {status} from {where}", hint="check base_url and try again")
+    return envelope
+
+
+def _data(envelope: dict[str, Any], where: str, kind: type = dict) -> Any:
+    data = envelope.get("data")
+    if not isinstance(data, kind):
+        raise TransportError(f"'data' of the answer from {where} is {type(data).__name__}, "
+                             f"expected {'an object' if kind is dict else 'a list'}",
+                             hint="the service answered something unexpected; try again later")
+    return data
+
+
+def _list_of_dicts(value: Any, field: str, where: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise TransportError(f"'{field}' in the answer from {where} is not a list of objects",
+                             hint="the service answered something unexpected; try again later")
+    return value
+
+
+class AkoolClient:
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials,
+        *,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        retry: RetryPolicy = RetryPolicy(),
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+        on_request: Callable[[RequestLog], None] | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.credentials = credentials
+        self.retry = retry
+        self._sleep = sleep
+        self._rand = rand
+        self._on_request = on_request
+        self._on_token = on_token
+        self.timeout = httpx.Timeout(timeout, connect=connect_timeout)
+        self._http = httpx.Client(timeout=self.timeout, headers={"User-Agent": USER_AGENT},
+                                  follow_redirects=False)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "AkoolClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ endpoints
+
+    def create_video(self, request: CreateRequest) -> Job:
+        envelope = self._call("POST", PATH_CREATE, request.to_body(), idempotent=False)
+        return self._job(envelope, PATH_CREATE)
+
+    def add_audio(self, request: AddAudioRequest) -> Job:
+        envelope = self._call("POST", PATH_ADD_AUDIO, request.to_body(), idempotent=False)
+        return self._job(envelope, PATH_ADD_AUDIO)
+
+    def results(self, ids: list[str]) -> list[Job]:
+        envelope = self._call("POST", PATH_RESULTS, {"_ids": ",".join(ids)}, idempotent=True)
+        data = _data(envelope, PATH_RESULTS)
+        return [Job.from_api(item) for item in _list_of_dicts(data.get("result"), "result", PATH_RESULTS)]
+
+    def effects(self) -> list[Effect]:
+        envelope = self._call("GET", PATH_EFFECTS, None, idempotent=True)
+        data = _data(envelope, PATH_EFFECTS)
+        return [Effect.from_api(item) for item in _list_of_dicts(data.get("result"), "result", PATH_EFFECTS)]
+
+    def delete(self, ids: list[str]) -> DeleteResult:
+        envelope = self._call("POST", PATH_DELETE, {"_ids": ",".join(ids)}, idempotent=True)
+        data = _data(envelope, PATH_DELETE)
+        success = data.get("successIds") or []
+        refused = _list_of_dicts(data.get("noPermissionItems") or [], "noPermissionItems", PATH_DELETE)
+        if not isinstance(success, list):
+            raise TransportError(f"'successIds' in the answer from {PATH_DELETE} is not a list")
+        return DeleteResult(
+            success_ids=[str(i) for i in success],
+            refused=[Refusal(str(r.get("_id", "")), str(r.get("msg", ""))) for r in refused],
+            raw=data,
+        )
+
+    def get_token(self, client_id: str, client_secret: str) -> str:
+        envelope = self._send_with_retries("POST", PATH_TOKEN,
+                                           {"clientId": client_id, "clientSecret": client_secret},
+                                           idempotent=True, authenticated=False)
+        token = envelope.get("token")
+        if not isinstance(token, str) or not token:
+            raise TransportError(f"no token in the answer from {PATH_TOKEN}")
+        return token
+
+    def upload_to_sandbox(self, filename: str, content: bytes) -> str:
+        """Sandbox-only: store a local file on the sandbox and get its public URL back."""
+        envelope = self._call("POST", PATH_SANDBOX_UPLOAD, content, idempotent=True,
+                              extra_headers={"X-Filename": filename, "Content-Type": "application/octet-stream"})
+        url = _data(envelope, PATH_SANDBOX_UPLOAD).get("url")
+        if not isinstance(url, str):
+            raise TransportError(f"no url in the answer from {PATH_SANDBOX_UPLOAD}")
+        return url
+
+    @contextmanager
+    def stream(self, url: str) -> Iterator[httpx.Response]:
+        """GET a generated file. No credentials are sent: video URLs live on a CDN, not the API."""
+        response = self._open_stream(url)
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def _open_stream(self, url: str) -> httpx.Response:
+        # Only opening the stream is retried; a drop mid-body is the caller's to report.
+        def attempt(number: int) -> httpx.Response:
+            started = time.monotonic()
+            try:
+                request = self._http.build_request("GET", url, headers={"User-Agent": USER_AGENT})
+                response = self._http.send(request, stream=True)
+            except httpx.HTTPError as exc:
+                error = self._transport_error(exc, url)
+                self._log("GET", url, None, started, number, {}, error.message)
+                raise error from None
+            self._log("GET", url, response.status_code, started, number, {})
+            if response.status_code < 400:
+                return response
+            response.close()
+            retryable = response.status_code == 429 or response.status_code >= 500
+            raise TransportError(
+                f"HTTP {response.status_code} downloading {url}",
+                hint="try again later" if retryable else "the file may have expired (7 days) or been deleted",
+                retryable=retryable,
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+            )
+
+        return self._with_retries(attempt)
+
+    def _with_retries(self, attempt: Callable[[int], T]) -> T:
+        number = 0
+        slept = 0.0
+        while True:
+            try:
+                return attempt(number)
+            except TransportError as exc:
+                if not exc.retryable or number >= self.retry.retries:
+                    raise
+                delay = self._delay(exc, number)
+                if slept + delay > self.retry.max_total:
+                    raise
+                self._sleep(delay)
+                slept += delay
+                number += 1
+
+    # ------------------------------------------------------------ machinery
+
+    def _job(self, envelope: dict[str, Any], where: str) -> Job:
+        data = _data(envelope, where)
+        job = Job.from_api(data)
+        if not job.id:
+            raise OutcomeUnknownError(f"the answer from {where} has no job _id",
+                                      hint="the job may exist; check with: akool status")
+        return job
+
+    def _call(self, method: str, path: str, body: Any, *, idempotent: bool,
+              extra_headers: dict[str, str] | None = None) -> dict[str, Any]:
+        creds = self.credentials
+        if creds.method is None:
+            raise AuthError("no credentials", hint="run: akool auth login (or set AKOOL_API_KEY)")
+        try:
+            return self._send_with_retries(method, path, body, idempotent=idempotent, extra_headers=extra_headers)
+        except ApiError as exc:
+            # A rejected token means nothing was done, so one retry is safe even for create.
+            if exc.code != 1101 or creds.method != "client-credentials":
+                raise
+        self._mint_token()
+        return self._send_with_retries(method, path, body, idempotent=idempotent, extra_headers=extra_headers)
+
+    def _mint_token(self) -> str:
+        creds = self.credentials
+        assert creds.client_id and creds.client_secret
+        try:
+            token = self.get_token(creds.client_id, creds.client_secret)
+        except ApiError as exc:
+            raise ApiAuthError(exc.code, f"could not get a token: {exc.msg}",
+                               hint="check the client id and secret: akool auth login --client-id ...") from None
+        creds.token = token
+        if self._on_token:
+            self._on_token(token)
+        return token
+
+    def _auth_headers(self) -> dict[str, str]:
+        creds = self.credentials
+        if creds.api_key:
+            return {"x-api-key": creds.api_key}
+        if not creds.token:
+            self._mint_token()
+        return {"Authorization": f"Bearer {creds.token}"}
+
+    def _send_with_retries(self, method: str, path: str, body: Any, *, idempotent: bool,
+                           authenticated: bool = True,
+                           extra_headers: dict[str, str] | None = None) -> dict[str, Any]:
+        def attempt(number: int) -> dict[str, Any]:
+            headers = self._auth_headers() if authenticated else {}
+            headers.update(extra_headers or {})
+            return self._send_once(method, path, body, headers, number)
+
+        if idempotent:
+            return self._with_retries(attempt)
+        try:
+            return attempt(0)
+        except TransportError as exc:
+            raise self._unknown_outcome(exc, path) from None
+
+    def _delay(self, exc: TransportError, attempt: int) -> float:
+        if exc.retry_after is not None:
+            return min(exc.retry_after, self.retry.max_delay)
+        return self.retry.backoff(attempt, self._rand)
+
+    @staticmethod
+    def _unknown_outcome(exc: TransportError, path: str) -> Exception:
+        if not exc.sent:
+            return TransportError(f"{exc.message}; nothing was sent, so no job was created",
+                                  hint="check your network and base_url, then run the command again")
+        return OutcomeUnknownError(
+            f"{exc.message}; the request may have reached the server, so the job may or may not exist "
+            "and it was NOT sent again",
+            hint="check with 'akool status' (or 'akool history') before creating it again",
+        )
+
+    def _send_once(self, method: str, path: str, body: Any, headers: dict[str, str], attempt: int) -> dict[str, Any]:
+        url = self.base_url + path
+        started = time.monotonic()
+        try:
+            if isinstance(body, bytes):
+                response = self._http.request(method, url, content=body, headers=headers)
+            else:
+                response = self._http.request(method, url, json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            error = self._transport_error(exc, path)
+            self._log(method, url, None, started, attempt, headers, error.message)
+            raise error from None
+        self._log(method, url, response.status_code, started, attempt, headers)
+        return decode_envelope(response.status_code, response.content, path, response.headers.get("retry-after"))
+
+    def _transport_error(self, exc: httpx.HTTPError, where: str) -> TransportError:
+        host = urlsplit(self.base_url).netloc
+        if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+            return TransportError(f"cannot connect to {host} ({type(exc).__name__})",
+                                  hint="check your network and base_url (akool config get base_url)",
+                                  retryable=True, sent=False)
+        if isinstance(exc, httpx.TimeoutException):
+            return TransportError(f"timed out waiting for {where} ({self.timeout.read:g} s)",
+                                  hint="try again later or raise the timeout: akool config set timeout 60",
+                                  retryable=True)
+        return TransportError(f"connection to {host} broke during {where} ({type(exc).__name__})",
+                              hint="try again; check your network", retryable=True)
+
+    def _log(self, method: str, url: str, status: int | None, started: float, attempt: int,
+             headers: dict[str, str], error: str | None = None) -> None:
+        if self._on_request:
+            elapsed = (time.monotonic() - started) * 1000
+            self._on_request(RequestLog(method, url, status, elapsed, attempt, redact_headers(headers), error))

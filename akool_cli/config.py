@@ -1,0 +1,378 @@
+"""Where files live, the settings table, profiles, and the credential store."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on 3.10
+    import tomli as tomllib
+
+from akool_cli.errors import ConfigError, UsageError
+from akool_cli.pricing import LENGTHS, RESOLUTIONS
+
+APP_NAME = "akool"
+DEFAULT_BASE_URL = "https://openapi.akool.com"
+DEFAULT_PROFILE = "default"
+SANDBOX_PROFILE = "sandbox"
+DEFAULT_SANDBOX_PORT = 8765
+
+
+@dataclass(frozen=True)
+class Paths:
+    config_dir: Path
+    data_dir: Path
+    cache_dir: Path
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Paths":
+        import platformdirs
+
+        return cls(
+            config_dir=Path(env.get("AKOOL_CONFIG_DIR") or platformdirs.user_config_dir(APP_NAME)),
+            data_dir=Path(env.get("AKOOL_DATA_DIR") or platformdirs.user_data_dir(APP_NAME)),
+            cache_dir=Path(env.get("AKOOL_CACHE_DIR") or platformdirs.user_cache_dir(APP_NAME)),
+        )
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.toml"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.config_dir / "credentials.toml"
+
+    @property
+    def history_file(self) -> Path:
+        return self.data_dir / "history.sqlite3"
+
+    @property
+    def sandbox_state_file(self) -> Path:
+        return self.data_dir / "sandbox-state.json"
+
+
+# ---------------------------------------------------------------- settings
+
+
+def _positive_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError("expected a number")
+    number = float(value)
+    if not number > 0 or number > 86400:
+        raise ValueError("expected a number of seconds above 0")
+    return number
+
+
+def _int_between(low: int, high: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError("expected a whole number")
+        number = int(value)
+        if not low <= number <= high:
+            raise ValueError(f"expected a whole number from {low} to {high}")
+        return number
+
+    return check
+
+
+def _choice(choices: tuple[Any, ...]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        for choice in choices:
+            if str(value).lower() == str(choice).lower() and not isinstance(value, bool):
+                return choice
+        raise ValueError("expected one of " + ", ".join(str(c) for c in choices))
+
+    return check
+
+
+def _url(value: Any) -> str:
+    text = str(value).strip().rstrip("/")
+    if not text.startswith(("http://", "https://")) or len(text) < 10:
+        raise ValueError("expected an http:// or https:// URL")
+    return text
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected text")
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    check: Callable[[Any], Any]
+    default: Any
+    help: str
+
+
+SETTINGS: dict[str, Setting] = {
+    s.key: s
+    for s in (
+        Setting("base_url", _url, DEFAULT_BASE_URL, "API base URL (env AKOOL_BASE_URL overrides)"),
+        Setting("default_resolution", _choice(RESOLUTIONS), "720p", "resolution when --resolution is not given"),
+        Setting("default_length", _choice(LENGTHS), 5, "video length in seconds when --length is not given"),
+        Setting("negative_prompt", _text, None, "negative prompt when --negative-prompt is not given"),
+        Setting("poll_interval", _positive_float, 2.0, "first wait between status polls, seconds"),
+        Setting("poll_max_interval", _positive_float, 15.0, "longest wait between status polls, seconds"),
+        Setting("timeout", _positive_float, 30.0, "read timeout for each HTTP request, seconds"),
+        Setting("connect_timeout", _positive_float, 10.0, "connect timeout for each HTTP request, seconds"),
+        Setting("retries", _int_between(0, 10), 4, "retries of safe requests on HTTP 429/5xx and network errors"),
+        Setting("concurrency", _int_between(1, 16), 2, "jobs submitted at once by a batch create"),
+        Setting("effects_cache_ttl", _int_between(0, 30 * 86400), 86400, "how long the effect list is cached, seconds"),
+        Setting("upload.command", _text, None, "shell command that uploads {path} and prints its public URL"),
+        Setting("upload.timeout", _positive_float, 300.0, "how long the upload command may run, seconds"),
+        Setting("sandbox_port", _int_between(1, 65535), DEFAULT_SANDBOX_PORT, "port of the local sandbox"),
+    )
+}
+
+
+def parse_setting(key: str, value: Any) -> Any:
+    setting = SETTINGS.get(key)
+    if setting is None:
+        raise UsageError(f"unknown config key '{key}'", hint="valid keys: " + ", ".join(SETTINGS))
+    try:
+        return setting.check(value)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"bad value for {key}: {value!r} ({exc})", hint=f"{key}: {setting.help}") from None
+
+
+# ---------------------------------------------------------------- TOML files
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except PermissionError:
+        raise ConfigError(f"cannot read {path}: permission denied",
+                          hint=f"fix its permissions (chmod 600 {path}) or remove it") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a directory, expected a TOML file", hint="remove or rename it") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", hint="check the file and its folder") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc})",
+                          hint=f"fix the file or delete it to start over (rm {path})") from None
+
+
+def write_toml(path: Path, data: dict[str, Any], *, private: bool = False) -> None:
+    """Write atomically; a private file is never readable by others, not even for a moment."""
+    import tomli_w
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600 if private else 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            tomli_w.dump(data, handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _profiles(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict) or not all(isinstance(v, dict) for v in profiles.values()):
+        raise ConfigError(f"{path}: 'profiles' must be a table of tables", hint=f"fix the file or remove it ({path})")
+    return profiles
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = nested
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return nested
+
+
+class ConfigStore:
+    """The settings file: `[profiles.NAME]` tables of the keys in SETTINGS."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def profile_values(self, profile: str) -> dict[str, Any]:
+        profiles = _profiles(read_toml(self.path), self.path)
+        flat = _flatten(profiles.get(profile, {}))
+        values: dict[str, Any] = {}
+        for key, value in flat.items():
+            if key not in SETTINGS:
+                raise ConfigError(f"{self.path}: unknown key '{key}' in profile '{profile}'",
+                                  hint=f"remove it with: akool config unset {key}")
+            try:
+                values[key] = SETTINGS[key].check(value)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"{self.path}: bad value for '{key}' in profile '{profile}' ({exc})",
+                                  hint=f"set it again with: akool config set {key} VALUE") from None
+        return values
+
+    def set(self, profile: str, key: str, value: Any) -> None:
+        data = read_toml(self.path)
+        profiles = _profiles(data, self.path)
+        flat = _flatten(profiles.get(profile, {}))
+        flat[key] = value
+        profiles[profile] = _nest(flat)
+        data["profiles"] = profiles
+        write_toml(self.path, data)
+
+    def unset(self, profile: str, key: str) -> bool:
+        data = read_toml(self.path)
+        profiles = _profiles(data, self.path)
+        flat = _flatten(profiles.get(profile, {}))
+        if key not in flat:
+            return False
+        del flat[key]
+        profiles[profile] = _nest(flat)
+        data["profiles"] = profiles
+        write_toml(self.path, data)
+        return True
+
+
+@dataclass(frozen=True)
+class ResolvedSetting:
+    key: str
+    value: Any
+    source: str  # "default", "profile", "env" or "flag"
+
+
+def resolve_settings(store: ConfigStore, profile: str, env: Mapping[str, str],
+                     overrides: Mapping[str, Any] | None = None) -> dict[str, ResolvedSetting]:
+    """Flags beat env, env beats the profile, the profile beats defaults."""
+    stored = store.profile_values(profile)
+    resolved = {key: ResolvedSetting(key, s.default, "default") for key, s in SETTINGS.items()}
+    for key, value in stored.items():
+        resolved[key] = ResolvedSetting(key, value, "profile")
+    if env.get("AKOOL_BASE_URL"):
+        try:
+            resolved["base_url"] = ResolvedSetting("base_url", _url(env["AKOOL_BASE_URL"]), "env")
+        except ValueError:
+            raise ConfigError(f"AKOOL_BASE_URL is not an http(s) URL: {env['AKOOL_BASE_URL']!r}",
+                              hint="unset it or set it to e.g. https://openapi.akool.com") from None
+    for key, value in (overrides or {}).items():
+        resolved[key] = ResolvedSetting(key, value, "flag")
+    return resolved
+
+
+# ---------------------------------------------------------------- credentials
+
+
+@dataclass
+class Credentials:
+    api_key: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    token: str | None = None
+    source: str = "none"  # "env", "file", "sandbox" or "none"
+
+    @property
+    def method(self) -> str | None:
+        if self.api_key:
+            return "api-key"
+        if self.client_id and self.client_secret:
+            return "client-credentials"
+        return None
+
+    def secrets(self) -> list[str]:
+        return [s for s in (self.api_key, self.client_secret, self.token) if s]
+
+
+def mask(secret: str | None) -> str:
+    if not secret:
+        return "-"
+    return "****" + secret[-4:] if len(secret) >= 12 else "****"
+
+
+class CredentialStore:
+    """A TOML file of `[profiles.NAME]` secrets, mode 0600, re-tightened when found looser."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tightened = False
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            mode = self.path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            return {}
+        except OSError:
+            mode = 0o600
+        if mode & 0o077:
+            try:
+                os.chmod(self.path, 0o600)
+                self.tightened = True
+            except OSError:
+                raise ConfigError(f"{self.path} is readable by other users and cannot be fixed",
+                                  hint=f"run: chmod 600 {self.path}") from None
+        return read_toml(self.path)
+
+    def load(self, profile: str) -> Credentials:
+        entry = _profiles(self._read(), self.path).get(profile, {})
+        fields = {}
+        for key in ("api_key", "client_id", "client_secret", "token"):
+            value = entry.get(key)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"{self.path}: '{key}' in profile '{profile}' must be text",
+                                  hint=f"log in again: akool auth login --profile {profile}")
+            fields[key] = value or None
+        creds = Credentials(**fields, source="file")
+        return creds if creds.method else Credentials()
+
+    def save(self, profile: str, creds: Credentials) -> None:
+        data = self._read()
+        profiles = _profiles(data, self.path)
+        entry = {k: v for k, v in (("api_key", creds.api_key), ("client_id", creds.client_id),
+                                   ("client_secret", creds.client_secret), ("token", creds.token)) if v}
+        profiles[profile] = entry
+        data["profiles"] = profiles
+        write_toml(self.path, data, private=True)
+
+    def save_token(self, profile: str, token: str) -> None:
+        data = self._read()
+        profiles = _profiles(data, self.path)
+        if profile in profiles:
+            profiles[profile]["token"] = token
+            data["profiles"] = profiles
+            write_toml(self.path, data, private=True)
+
+    def delete(self, profile: str) -> bool:
+        data = self._read()
+        profiles = _profiles(data, self.path)
+        if profile not in profiles:
+            return False
+        del profiles[profile]
+        data["profiles"] = profiles
+        write_toml(self.path, data, private=True)
+        return True
+
+
+def credentials_from_env(env: Mapping[str, str]) -> Credentials | None:
+    if env.get("AKOOL_API_KEY"):
+        return Credentials(api_key=env["AKOOL_API_KEY"].strip(), source="env")
+    if env.get("AKOOL_CLIENT_ID") and env.get("AKOOL_CLIENT_SECRET"):
+        return Credentials(client_id=env["AKOOL_CLIENT_ID"].strip(),
+                           client_secret=env["AKOOL_CLIENT_SECRET"].strip(), source="env")
+    return None

@@ -1,0 +1,78 @@
+"""Typed errors. Each carries the exit code it ends the program with and a one-line hint."""
+
+from __future__ import annotations
+
+from akool_cli.exit_codes import ExitCode
+
+
+class AkoolError(Exception):
+    exit_code: ExitCode = ExitCode.UNEXPECTED
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(AkoolError):
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(AkoolError):
+    exit_code = ExitCode.USAGE
+
+
+class AuthError(AkoolError):
+    exit_code = ExitCode.AUTH
+
+
+class ApiError(AkoolError):
+    """The service answered with a business code other than 1000."""
+
+    exit_code = ExitCode.API
+
+    def __init__(self, code: int, msg: str, hint: str | None = None) -> None:
+        super().__init__(f"API error {code}: {msg}", hint)
+        self.code = code
+        self.msg = msg
+
+
+class ApiAuthError(ApiError):
+    exit_code = ExitCode.AUTH
+
+
+class TransportError(AkoolError):
+    """Network trouble or an answer that is not the API's envelope."""
+
+    exit_code = ExitCode.NETWORK
+
+    def __init__(self, message: str, hint: str | None = None, *, retryable: bool = False,
+                 retry_after: float | None = None, sent: bool = True) -> None:
+        super().__init__(message, hint)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        # False only when we know no byte of the request reached the server.
+        self.sent = sent
+
+
+class OutcomeUnknownError(AkoolError):
+    exit_code = ExitCode.OUTCOME_UNKNOWN
+
+
+class JobFailedError(AkoolError):
+    exit_code = ExitCode.JOB_FAILED
+
+
+class WaitTimeoutError(AkoolError):
+    exit_code = ExitCode.WAIT_TIMEOUT
+
+
+class PartialError(AkoolError):
+    exit_code = ExitCode.PARTIAL
+
+
+class Interrupted(AkoolError):
+    exit_code = ExitCode.INTERRUPTED

@@ -1,0 +1,34 @@
+"""The exit codes every command uses: the one definition scripts can rely on."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    UNEXPECTED = 1
+    USAGE = 2
+    AUTH = 3
+    API = 4
+    JOB_FAILED = 5
+    WAIT_TIMEOUT = 6
+    PARTIAL = 7
+    NETWORK = 8
+    OUTCOME_UNKNOWN = 9
+    INTERRUPTED = 130
+
+
+EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
+    ExitCode.OK: "success",
+    ExitCode.UNEXPECTED: "unexpected error (a bug: please report it with --verbose output)",
+    ExitCode.USAGE: "bad usage or bad input: flags, files, config; nothing was sent",
+    ExitCode.AUTH: "authentication failed: missing, invalid or expired credentials, or banned account",
+    ExitCode.API: "the API answered with a business error code (see the message)",
+    ExitCode.JOB_FAILED: "a job finished with status failed",
+    ExitCode.WAIT_TIMEOUT: "gave up waiting (--timeout); the job goes on and is in the history",
+    ExitCode.PARTIAL: "partial success: some items worked, some did not",
+    ExitCode.NETWORK: "network or server trouble (timeouts, HTTP 429/5xx, malformed answers) after retries",
+    ExitCode.OUTCOME_UNKNOWN: "a paid request may or may not have reached the server; check before retrying",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C); paid jobs are kept in the history",
+}
