@@ -1,0 +1,205 @@
+"""akool create: images in, videos out."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Annotated, Any, List, Optional
+
+import typer
+
+from akool_cli.app import app, guarded
+from akool_cli.completion import complete_effect
+from akool_cli.context import App
+from akool_cli.options import Length, Resolution
+from akool_cli.errors import AkoolError, UsageError
+
+DEFAULT_PROMPT = "Animate this image with smooth camera movement and subtle object motion."
+DEFAULT_NEGATIVE_PROMPT = ("blurry, distorted hands, missing fingers, extra limbs, bad anatomy, low quality, "
+                           "deformed, disfigured, flickering, static, worst quality, JPEG compression artifacts, "
+                           "subtitles, logo")
+
+
+
+@dataclass
+class Submission:
+    source: str
+    body: dict[str, Any]
+    local: Any = None  # a LocalFile to upload first, or None for a URL
+
+
+@app.command(rich_help_panel="Videos")
+@guarded
+def create(
+    ctx: typer.Context,
+    images: Annotated[List[str], typer.Argument(metavar="IMAGE...",
+                                                help="Image URLs (http/https) or local PNG/JPEG/WebP files.")],
+    effect: Annotated[Optional[str], typer.Option("--effect", "-e", metavar="NAME|CODE",
+                                                  autocompletion=complete_effect,
+                                                  help="Effect by name, code or unique prefix (see 'akool effects').")] = None,
+    prompt: Annotated[Optional[str], typer.Option("--prompt", help="How to animate the image (ignored by the service when --effect is set).")] = None,
+    negative_prompt: Annotated[Optional[str], typer.Option("--negative-prompt", help="What to avoid; pass '' to send none.")] = None,
+    resolution: Annotated[Optional[Resolution], typer.Option("--resolution", "-r", help="Output resolution [default: config default_resolution, 720p].")] = None,
+    length: Annotated[Optional[Length], typer.Option("--length", "-l", help="Video length in seconds; 10 needs a Pro plan [default: config default_length, 5].")] = None,
+    audio: Annotated[Optional[str], typer.Option("--audio", metavar="URL|FILE", help="Your own soundtrack (audio_type 2).")] = None,
+    ai_audio: Annotated[bool, typer.Option("--ai-audio", help="Let the service generate audio (audio_type 1).")] = False,
+    premium: Annotated[bool, typer.Option("--premium", help="Premium model, faster (Pro plans and above).")] = False,
+    extend_prompt: Annotated[bool, typer.Option("--extend-prompt", help="Let the service extend the prompt.")] = False,
+    webhook: Annotated[Optional[str], typer.Option("--webhook", metavar="URL", help="URL the service POSTs results to.")] = None,
+    wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait until every job completes or fails.")] = False,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="PATH|DIR", help="Save the video(s) here; implies --wait.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files with -o.")] = False,
+    timeout: Annotated[Optional[float], typer.Option("--timeout", metavar="SECONDS", min=1, help="Give up waiting after this long (the job goes on).")] = None,
+    concurrency: Annotated[Optional[int], typer.Option("--concurrency", "-c", min=1, max=16, help="Jobs submitted at once [default: config concurrency, 2].")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before spending credits.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the request body(ies) and the estimate; send nothing.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print job objects as JSON on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only job ids.")] = False,
+) -> None:
+    """Create videos from images (one job per image). Shows the cost and asks first."""
+    from akool_cli.errors import OutcomeUnknownError
+    from akool_cli.history import entry_for_job
+    from akool_cli.models import AudioType
+    from akool_cli.pricing import video_estimate
+    from akool_cli.uploads import LocalFile, check_audio, check_image, check_url
+    from akool_cli.workflow import (BatchError, OutputTarget, check_final, confirm_spend, download_jobs,
+                                    emit_jobs, wait_jobs)
+
+    state: App = ctx.obj
+    # ---- everything that can be checked without the network, before anything is sent
+    if json_out and quiet:
+        raise UsageError("--json and --quiet cannot be used together", hint="pick one")
+    if audio is not None and ai_audio:
+        raise UsageError("--audio and --ai-audio cannot be used together", hint="pick one audio source")
+    res = resolution.value if resolution else state.setting("default_resolution")
+    secs = int(length.value) if length else int(state.setting("default_length"))
+    workers = concurrency or int(state.setting("concurrency"))
+    if webhook is not None:
+        check_url(webhook, "--webhook")
+    checked = [check_image(image) for image in images]
+    audio_checked = check_audio(audio) if audio is not None else None
+    target = OutputTarget.parse(output, len(images), force) if output else None
+    neg = negative_prompt if negative_prompt is not None else (state.setting("negative_prompt") or DEFAULT_NEGATIVE_PROMPT)
+    the_prompt = prompt if prompt is not None and prompt.strip() else DEFAULT_PROMPT
+
+    chosen = None
+    if effect is not None:
+        from akool_cli.effects import resolve_effect
+
+        chosen = resolve_effect(effect, state.effects())
+        if prompt is not None and prompt.strip():
+            state.renderer.warn("--prompt is ignored by the service when --effect is set")
+
+    audio_type = AudioType.CUSTOM if audio is not None else AudioType.AI if ai_audio else AudioType.NONE
+    submissions = []
+    for source, item in zip(images, checked):
+        body = {
+            "image_url": item if isinstance(item, str) else f"<upload of {item.path}>",
+            "prompt": the_prompt,
+            "negative_prompt": neg,
+            "resolution": res,
+            "audio_type": int(audio_type),
+            "video_length": secs,
+        }
+        if audio_checked is not None:
+            body["audio_url"] = audio_checked if isinstance(audio_checked, str) else f"<upload of {audio_checked.path}>"
+        if extend_prompt:
+            body["extend_prompt"] = True
+        if premium:
+            body["is_premium_model"] = True
+        if chosen:
+            body["effect_code"] = chosen.effect_code
+        if webhook:
+            body["webhookurl"] = webhook
+        submissions.append(Submission(source, body, None if isinstance(item, str) else item))
+
+    estimate = video_estimate(res, secs, len(submissions))
+    if dry_run:
+        payload = {"requests": [s.body for s in submissions], "estimate": estimate.to_dict(), "sent": False}
+        if json_out:
+            state.renderer.json(payload)
+        else:
+            import json
+
+            state.renderer.line(json.dumps(payload["requests"], indent=2))
+            state.renderer.line(f"Estimated cost: {estimate.total} credits ({estimate.per_item} x {estimate.count}); "
+                                "dry run, nothing was sent.")
+        return
+
+    rows = [("Images", ", ".join(images) if len(images) <= 3 else f"{len(images)} images"),
+            ("Effect", f"{chosen.name} ({chosen.effect_code})" if chosen else "-"),
+            ("Prompt", "(ignored: effect set)" if chosen else the_prompt),
+            ("Resolution", res), ("Length", f"{secs}s"),
+            ("Audio", {1: "AI generated", 2: audio or "", 3: "none"}[int(audio_type)])]
+    if premium:
+        rows.append(("Model", "premium"))
+    confirm_spend(state, rows, estimate, yes=yes, title="akool create")
+
+    # ---- uploads first: a failed upload must not leave some jobs paid for and others not
+    uploader = state.uploader()
+    if isinstance(audio_checked, LocalFile):
+        audio_url = uploader.upload(audio_checked)
+        for sub in submissions:
+            sub.body["audio_url"] = audio_url
+    for sub in submissions:
+        if sub.local is not None:
+            sub.body["image_url"] = uploader.upload(sub.local)
+
+    # ---- submit, each job written to the history the moment it exists
+    from akool_cli.models import CreateRequest
+
+    client = state.client()
+    history = state.history()
+    created = []
+    errors: list[tuple[Submission, AkoolError]] = []
+
+    def record(sub: Submission, future: "Future") -> None:
+        try:
+            job = future.result()
+        except AkoolError as error:
+            errors.append((sub, error))
+            return
+        history.add(entry_for_job(job, kind="create", base_url=state.base_url, profile=state.profile,
+                                  now=state.runtime.clock(), source=sub.source, video_length=secs,
+                                  estimate=estimate.per_item, request=sub.body))
+        created.append(job)
+
+    state.resume_hint = "jobs already created are in the history: akool history"
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [(sub, pool.submit(client.create_video, CreateRequest(**sub.body))) for sub in submissions]
+        done = 0
+        try:
+            for sub, future in futures:
+                record(sub, future)
+                done += 1
+        except KeyboardInterrupt:
+            # A request already on the wire may have created a paid job: let it finish and record it.
+            for _, future in futures[done:]:
+                future.cancel()
+            for sub, future in futures[done:]:
+                if not future.cancelled():
+                    record(sub, future)
+            raise
+
+    for sub, error in errors:
+        state.renderer.error(AkoolError(f"{sub.source}: {error.message}", error.hint))
+    if not created:
+        raise errors[0][1]
+    ids = [job.id for job in created]
+    state.resume_hint = "the job(s) go on and are in the history; resume with: akool status --wait " + " ".join(ids)
+
+    saved = {}
+    final = created
+    if wait or target:
+        latest = wait_jobs(state, ids, timeout)
+        final = [latest.get(job.id, job) for job in created]
+        if target:
+            saved = download_jobs(state, final, target)
+    extra = [{"image": sub.source, "error": {"message": e.message, "exit_code": int(e.exit_code)}} for sub, e in errors]
+    emit_jobs(state, final, json_out=json_out, quiet=quiet, single=len(images) == 1, saved=saved, extra=extra)
+    if wait or target:
+        check_final(final)
+    if errors:
+        worst = OutcomeUnknownError if any(isinstance(e, OutcomeUnknownError) for _, e in errors) else BatchError
+        raise worst(f"{len(errors)} of {len(submissions)} image(s) were not submitted",
+                    hint="the others are in the history; see the errors above")

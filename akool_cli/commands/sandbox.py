@@ -1,0 +1,60 @@
+"""akool sandbox: serve the local emulator of the API."""
+
+from __future__ import annotations
+
+from typing import Annotated, List, Optional
+
+import typer
+
+from akool_cli.app import app, guarded
+from akool_cli.context import App
+
+
+@app.command("sandbox", rich_help_panel="Setup")
+@guarded
+def sandbox_command(
+    ctx: typer.Context,
+    port: Annotated[Optional[int], typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 [default: config sandbox_port, 8765].")] = None,
+    queue_seconds: Annotated[float, typer.Option("--queue-seconds", min=0, help="How long a job stays queueing.")] = 1.0,
+    process_seconds: Annotated[float, typer.Option("--process-seconds", min=0, help="How long a job stays processing.")] = 3.0,
+    latency: Annotated[float, typer.Option("--latency", min=0, help="Delay added to every API answer, seconds.")] = 0.0,
+    plan: Annotated[str, typer.Option("--plan", help="'pro' allows 10 s videos and --premium; 'basic' refuses them (1009).")] = "pro",
+    fault: Annotated[Optional[List[str]], typer.Option("--fault", metavar="ENDPOINT:KIND[:OPT...]", help="Inject a fault, e.g. create:503, results:429:retry_after=2, create:fail_job (repeatable).")] = None,
+    video_bytes: Annotated[int, typer.Option("--video-bytes", min=0, help="Pad served videos to this size (for download tests).")] = 0,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Forget jobs kept from earlier runs.")] = False,
+) -> None:
+    """Serve a local emulator of the Akool API (no account, no credits). Ctrl-C stops it."""
+    from akool_cli.errors import UsageError
+    from akool_cli.sandbox import SANDBOX_API_KEY, SANDBOX_CLIENT_ID, SandboxConfig, SandboxServer, parse_fault
+
+    state: App = ctx.obj
+    if plan not in ("pro", "basic"):
+        raise UsageError(f"unknown plan '{plan}'", hint="use --plan pro or --plan basic")
+    try:
+        faults = [parse_fault(spec) for spec in fault or []]
+    except ValueError as exc:
+        raise UsageError(str(exc), hint="see akool sandbox --help for the fault syntax") from None
+    state_file = state.paths.sandbox_state_file
+    if fresh:
+        state_file.unlink(missing_ok=True)
+    chosen = port if port is not None else int(state.setting("sandbox_port"))
+    config = SandboxConfig(port=chosen, queue_seconds=queue_seconds, process_seconds=process_seconds,
+                           latency=latency, plan=plan, faults=faults, video_bytes=video_bytes, state_file=state_file)
+    try:
+        server = SandboxServer(config, log_requests=state.verbose)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on 127.0.0.1:{chosen} ({exc.strerror})",
+                         hint="another sandbox may be running; pick another --port") from None
+    out = state.renderer
+    out.line(f"base_url  {server.base_url}")
+    out.line(f"api_key   {SANDBOX_API_KEY}")
+    out.line(f"client_id {SANDBOX_CLIENT_ID}")
+    out.info(f"Sandbox listening; in another terminal: akool --sandbox create examples/photo.png --effect squish"
+             + ("" if chosen == 8765 else f" (after: akool --sandbox config set sandbox_port {chosen})"))
+    out.info("Press Ctrl-C to stop.")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        out.info("sandbox stopped")
+    finally:
+        server.server_close()

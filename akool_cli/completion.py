@@ -1,0 +1,20 @@
+"""Dynamic shell completion: effect names from the local cache (never the network while typing)."""
+
+from __future__ import annotations
+
+import os
+
+
+def complete_effect(incomplete: str) -> list[str]:
+    try:
+        from akool_cli.config import Paths
+        from akool_cli.effects import EffectCache
+
+        paths = Paths.from_env(os.environ)
+        names: set[str] = set()
+        for cache in paths.cache_dir.glob("effects-*.json"):
+            for effect in EffectCache(cache, ttl=float("inf")).load(allow_stale=True) or []:
+                names.add(effect.name)
+        return sorted(n for n in names if n.lower().startswith(incomplete.lower()))
+    except Exception:  # noqa: BLE001 - completion must never print a traceback into the shell
+        return []

@@ -1,0 +1,188 @@
+"""The local job history: every job this machine paid for, in SQLite (safe across processes)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from akool_cli.errors import ConfigError
+from akool_cli.models import RESOURCE_TTL_SECONDS, Job, status_name
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    base_url TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    source TEXT,
+    image_url TEXT,
+    effect_name TEXT,
+    effect_code TEXT,
+    resolution TEXT,
+    video_length INTEGER,
+    audio_type INTEGER,
+    estimate INTEGER,
+    deducted INTEGER,
+    status INTEGER,
+    video_url TEXT,
+    local_path TEXT,
+    pre_video_id TEXT,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL,
+    request TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
+"""
+
+
+@dataclass
+class HistoryEntry:
+    id: str
+    kind: str  # "create" or "add-audio"
+    created_at: float
+    expires_at: float
+    base_url: str
+    profile: str
+    updated_at: float
+    source: str | None = None
+    image_url: str | None = None
+    effect_name: str | None = None
+    effect_code: str | None = None
+    resolution: str | None = None
+    video_length: int | None = None
+    audio_type: int | None = None
+    estimate: int | None = None
+    deducted: int | None = None
+    status: int | None = None
+    video_url: str | None = None
+    local_path: str | None = None
+    pre_video_id: str | None = None
+    deleted: int = 0
+    request: str | None = None
+
+    @property
+    def status_name(self) -> str:
+        return "deleted" if self.deleted else status_name(self.status)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["status_name"] = self.status_name
+        out["deleted"] = bool(self.deleted)
+        out["request"] = json.loads(self.request) if self.request else None
+        return out
+
+
+COLUMNS = [f.name for f in fields(HistoryEntry)]
+
+
+def entry_for_job(job: Job, *, kind: str, base_url: str, profile: str, now: float, source: str | None,
+                  video_length: int | None, estimate: int | None, request: dict[str, Any] | None) -> HistoryEntry:
+    created = job.create_time / 1000 if job.create_time else now
+    return HistoryEntry(
+        id=job.id, kind=kind, created_at=created, expires_at=created + RESOURCE_TTL_SECONDS,
+        base_url=base_url, profile=profile, updated_at=now, source=source, image_url=job.image_url,
+        effect_name=job.effect_name or None, effect_code=job.effect_code or None, resolution=job.resolution,
+        video_length=video_length, audio_type=job.audio_type, estimate=estimate,
+        deducted=job.deduction_credit, status=job.status, video_url=job.video_url,
+        pre_video_id=job.pre_video_id, request=json.dumps(request) if request is not None else None,
+    )
+
+
+class History:
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self.clock = clock
+        self._db: sqlite3.Connection | None = None
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                # Autocommit mode plus a generous busy timeout: two akool processes writing at once
+                # wait for each other instead of failing or losing a row.
+                db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                db.row_factory = sqlite3.Row
+                db.execute("PRAGMA busy_timeout = 30000")
+                db.execute("PRAGMA journal_mode = WAL")
+                db.executescript(SCHEMA)
+            except sqlite3.DatabaseError as exc:
+                raise ConfigError(f"job history {self.path} is unreadable ({exc})",
+                                  hint=f"move it away to start a new history (mv {self.path} {self.path}.bak)") from None
+            except OSError as exc:
+                raise ConfigError(f"cannot open job history {self.path} ({exc.strerror})",
+                                  hint="check the folder's permissions or set AKOOL_DATA_DIR") from None
+            self._db = db
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _run(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        try:
+            return self._conn().execute(sql, tuple(params))
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"job history {self.path} failed: {exc}",
+                              hint=f"move it away to start a new history (mv {self.path} {self.path}.bak)") from None
+
+    def add(self, entry: HistoryEntry) -> None:
+        values = asdict(entry)
+        names = ", ".join(COLUMNS)
+        marks = ", ".join("?" for _ in COLUMNS)
+        self._run(f"INSERT OR REPLACE INTO jobs ({names}) VALUES ({marks})", [values[c] for c in COLUMNS])
+
+    def update_from_jobs(self, jobs: Iterable[Job]) -> None:
+        now = self.clock()
+        for job in jobs:
+            self._run(
+                "UPDATE jobs SET status = ?, video_url = COALESCE(?, video_url), "
+                "deducted = COALESCE(?, deducted), updated_at = ? WHERE id = ?",
+                (job.status, job.video_url, job.deduction_credit, now, job.id),
+            )
+
+    def mark_downloaded(self, job_id: str, path: Path) -> None:
+        self._run("UPDATE jobs SET local_path = ?, updated_at = ? WHERE id = ?",
+                  (str(path), self.clock(), job_id))
+
+    def mark_deleted(self, ids: Iterable[str]) -> None:
+        now = self.clock()
+        for job_id in ids:
+            self._run("UPDATE jobs SET deleted = 1, updated_at = ? WHERE id = ?", (now, job_id))
+
+    def get(self, job_id: str) -> HistoryEntry | None:
+        row = self._run("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return HistoryEntry(**dict(row)) if row else None
+
+    def recent(self, limit: int | None = None, statuses: Iterable[int] | None = None,
+               base_url: str | None = None, include_deleted: bool = True) -> list[HistoryEntry]:
+        sql = "SELECT * FROM jobs WHERE 1 = 1"
+        params: list[Any] = []
+        wanted = list(statuses or [])
+        if wanted:
+            sql += f" AND status IN ({', '.join('?' for _ in wanted)}) AND deleted = 0"
+            params += wanted
+        if base_url:
+            sql += " AND base_url = ?"
+            params.append(base_url)
+        if not include_deleted:
+            sql += " AND deleted = 0"
+        sql += " ORDER BY created_at DESC, rowid DESC"
+        if limit:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [HistoryEntry(**dict(row)) for row in self._run(sql, params).fetchall()]
+
+    def prune_expired(self) -> int:
+        return self._run("DELETE FROM jobs WHERE expires_at < ?", (self.clock(),)).rowcount
+
+    def total_deducted(self) -> tuple[int, int]:
+        """(credits actually deducted, jobs counted) over the whole history."""
+        row = self._run("SELECT COALESCE(SUM(deducted), 0), COUNT(deducted) FROM jobs").fetchone()
+        return int(row[0]), int(row[1])

@@ -1,0 +1,219 @@
+"""Everything people and scripts see: tables and panels on stdout, progress and errors on stderr."""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from typing import IO, Any, Callable, Iterator, Mapping
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from akool_cli.errors import AkoolError
+from akool_cli.history import HistoryEntry
+from akool_cli.models import Effect, Job, status_name
+from akool_cli.pricing import Estimate
+
+STATUS_STYLES = {"completed": "green", "failed": "red", "processing": "yellow", "queueing": "cyan",
+                 "deleted": "dim", "deleted remotely": "dim"}
+
+
+def make_console(file: IO[str], is_tty: bool, env: Mapping[str, str]) -> Console:
+    plain = bool(env.get("NO_COLOR")) or not is_tty or env.get("TERM") == "dumb"
+    return Console(
+        file=file,
+        force_terminal=is_tty,
+        # No colour system at all means no escape codes, not even bold.
+        color_system=None if plain else "auto",
+        no_color=plain,
+        width=None if is_tty else 160,
+        highlight=False,
+        soft_wrap=not is_tty,
+        emoji=False,
+    )
+
+
+def human_duration(seconds: float) -> str:
+    seconds = abs(seconds)
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f}h"
+    return f"{seconds / 86400:.1f}d"
+
+
+def expires_in(expires_at: float | None, now: float) -> str:
+    if not expires_at:
+        return "-"
+    left = expires_at - now
+    return "expired" if left <= 0 else human_duration(left)
+
+
+def human_bytes(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+class Renderer:
+    def __init__(self, out: Console, err: Console, clock: Callable[[], float] = time.time) -> None:
+        self.out = out
+        self.err = err
+        self.clock = clock
+
+    # ------------------------------------------------------------ stderr
+
+    def error(self, error: AkoolError) -> None:
+        line = f"error: {error.message}"
+        if error.hint:
+            line += f" ({error.hint})"
+        self.err.print(Text(line, style="bold red"), soft_wrap=True)
+
+    def warn(self, message: str) -> None:
+        self.err.print(Text(f"warning: {message}", style="yellow"), soft_wrap=True)
+
+    def info(self, message: str) -> None:
+        self.err.print(Text(message), soft_wrap=True)
+
+    # ------------------------------------------------------------ stdout
+
+    def json(self, payload: Any) -> None:
+        # Written straight to the file: Rich would wrap or highlight it.
+        self.out.file.write(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+        self.out.file.flush()
+
+    def line(self, text: str) -> None:
+        self.out.file.write(text + "\n")
+        self.out.file.flush()
+
+    def print(self, renderable: Any) -> None:
+        self.out.print(renderable)
+
+    def effects_table(self, effects: list[Effect]) -> None:
+        table = Table(title=f"{len(effects)} effects", title_justify="left")
+        table.add_column("Name", style="bold")
+        table.add_column("Code")
+        table.add_column("Preview", overflow="fold")
+        for effect in sorted(effects, key=lambda e: e.name.lower()):
+            table.add_row(effect.name, effect.effect_code, effect.video_url or "-")
+        self.out.print(table)
+
+    def estimate_panel(self, rows: list[tuple[str, str]], estimate: Estimate, title: str) -> None:
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column(overflow="fold")
+        for key, value in rows:
+            grid.add_row(key, value)
+        grid.add_row("", "")
+        each = f"{estimate.per_item} credits" + (f" x {estimate.count}" if estimate.count > 1 else "")
+        grid.add_row("Estimated cost", Text(f"{estimate.total} credits ({each})", style="bold yellow"))
+        # The panel is about money about to be spent, so it goes to stderr with the prompt.
+        self.err.print(Panel(grid, title=title, title_align="left", expand=False))
+
+    def jobs_table(self, jobs: list[Job], entries: Mapping[str, HistoryEntry], title: str | None = None) -> None:
+        now = self.clock()
+        table = Table(title=title, title_justify="left")
+        for name in ("ID", "Status", "Effect", "Res", "Len", "Credits", "Age", "Expires in"):
+            table.add_column(name, no_wrap=True)
+        table.add_column("Video", overflow="fold")
+        for job in jobs:
+            entry = entries.get(job.id)
+            name = job.status_name
+            created = job.create_time / 1000 if job.create_time else (entry.created_at if entry else None)
+            length = entry.video_length if entry and entry.video_length else None
+            if length is None and job.video_duration:
+                length = 10 if job.video_duration > 7.5 else 5
+            table.add_row(
+                job.id,
+                Text(name, style=STATUS_STYLES.get(name, "")),
+                job.effect_name or (entry.effect_name if entry else None) or "-",
+                job.resolution or "-",
+                f"{length}s" if length else "-",
+                str(job.deduction_credit) if job.deduction_credit is not None else "-",
+                human_duration(now - created) if created else "-",
+                expires_in(created + 7 * 86400 if created else None, now),
+                (entry.local_path if entry and entry.local_path else None) or job.video_url or "-",
+            )
+        self.out.print(table)
+
+    def history_table(self, entries: list[HistoryEntry]) -> None:
+        now = self.clock()
+        table = Table(title=f"{len(entries)} job(s) in the local history", title_justify="left")
+        for name in ("ID", "Created", "Kind", "Effect", "Res/Len", "Credits", "Status", "Expires in"):
+            table.add_column(name, no_wrap=True)
+        table.add_column("Local file", overflow="fold")
+        for entry in entries:
+            credits = entry.deducted if entry.deducted is not None else entry.estimate
+            table.add_row(
+                entry.id,
+                time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.created_at)),
+                entry.kind,
+                entry.effect_name or "-",
+                f"{entry.resolution or '-'}/{entry.video_length or '-'}s",
+                str(credits) if credits is not None else "-",
+                Text(entry.status_name, style=STATUS_STYLES.get(entry.status_name, "")),
+                expires_in(entry.expires_at, now),
+                entry.local_path or "-",
+            )
+        self.out.print(table)
+
+    def key_values(self, rows: list[tuple[str, str]], title: str | None = None) -> None:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold")
+        table.add_column(overflow="fold")
+        for key, value in rows:
+            table.add_row(key, value)
+        if title:
+            self.out.print(Text(title, style="bold"))
+        self.out.print(table)
+
+    # ------------------------------------------------------------ progress
+
+    @contextmanager
+    def polling(self, label: str) -> Iterator[Callable[[dict[str, Job], float], None]]:
+        """A spinner on a terminal; elsewhere one stderr line each time a status changes."""
+        seen: dict[str, str] = {}
+        if self.err.is_terminal:
+            with self.err.status(label) as status:
+                def update(jobs: dict[str, Job], elapsed: float) -> None:
+                    status.update(f"{label} {summarise(jobs)} [{human_duration(elapsed)}]")
+                yield update
+            return
+
+        def log(jobs: dict[str, Job], elapsed: float) -> None:
+            for job in jobs.values():
+                if seen.get(job.id) != job.status_name:
+                    seen[job.id] = job.status_name
+                    self.info(f"{job.id}: {job.status_name} ({human_duration(elapsed)})")
+        yield log
+
+    @contextmanager
+    def transfer(self, label: str) -> Iterator[tuple[Callable[[int | None], None], Callable[[int], None]]]:
+        """A progress bar on a terminal; elsewhere nothing until the caller reports the result."""
+        if not self.err.is_terminal:
+            yield (lambda total: None), (lambda size: None)
+            return
+        from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                                   TransferSpeedColumn)
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                      TimeRemainingColumn(), console=self.err, transient=True) as progress:
+            task = progress.add_task(label, total=None)
+            yield (lambda total: progress.update(task, total=total)), (lambda size: progress.advance(task, size))
+
+
+def summarise(jobs: dict[str, Job]) -> str:
+    counts: dict[str, int] = {}
+    for job in jobs.values():
+        counts[job.status_name] = counts.get(job.status_name, 0) + 1
+    return ", ".join(f"{n} {name}" for name, n in sorted(counts.items())) or "waiting"
+
+
+__all__ = ["Renderer", "make_console", "status_name", "human_bytes"]

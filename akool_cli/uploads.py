@@ -1,0 +1,167 @@
+"""Local inputs: check image and audio files by their bytes, and turn them into public URLs."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+from urllib.parse import urlsplit
+
+from akool_cli.errors import UsageError
+
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+MAX_AUDIO_BYTES = 50 * 1024 * 1024
+
+UPLOADER_HELP = (
+    "pass an http(s) URL instead, or set an uploader, e.g. "
+    "akool config set upload.command 'aws s3 cp {path} s3://my-bucket/akool/ >/dev/null && "
+    "echo https://my-bucket.s3.amazonaws.com/akool/$(basename {path})' "
+    "(or with rclone: 'rclone copyto {path} remote:bucket/f && rclone link remote:bucket/f')"
+)
+
+
+def image_kind(head: bytes) -> str | None:
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def audio_kind(head: bytes) -> str | None:
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "mp3"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "wav"
+    if head[4:8] == b"ftyp":
+        return "m4a"
+    if head.startswith(b"OggS"):
+        return "ogg"
+    if head.startswith(b"fLaC"):
+        return "flac"
+    return None
+
+
+def is_url(text: str) -> bool:
+    return "://" in text
+
+
+def check_url(text: str, what: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"{what} '{text}' is not an http(s) URL",
+                         hint="use an http:// or https:// URL, or a local file path")
+    return text
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    path: Path
+    kind: str
+    size: int
+
+
+def check_local_file(text: str, what: str, sniff: Callable[[bytes], str | None], limit: int,
+                     accepted: str) -> LocalFile:
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise UsageError(f"{what} '{text}' does not exist", hint="check the path, or pass an http(s) URL")
+    if path.is_dir():
+        raise UsageError(f"{what} '{text}' is a directory", hint=f"pass a {accepted} file")
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(16)
+    except PermissionError:
+        raise UsageError(f"{what} '{text}' is not readable (permission denied)",
+                         hint=f"fix its permissions: chmod u+r {shlex.quote(text)}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} '{text}': {exc.strerror}", hint="check the file") from None
+    if size == 0:
+        raise UsageError(f"{what} '{text}' is empty", hint=f"pass a {accepted} file")
+    if size > limit:
+        raise UsageError(f"{what} '{text}' is {size / 1048576:.1f} MiB, over the {limit // 1048576} MiB limit",
+                         hint="shrink or recompress it first")
+    kind = sniff(head)
+    if kind is None:
+        raise UsageError(f"{what} '{text}' is not a {accepted} file (checked its contents, not its name)",
+                         hint=f"pass a real {accepted} file")
+    return LocalFile(path, kind, size)
+
+
+def check_image(text: str) -> LocalFile | str:
+    if is_url(text):
+        return check_url(text, "image")
+    return check_local_file(text, "image", image_kind, MAX_IMAGE_BYTES, "PNG, JPEG or WebP")
+
+
+def check_audio(text: str) -> LocalFile | str:
+    if is_url(text):
+        return check_url(text, "audio")
+    return check_local_file(text, "audio", audio_kind, MAX_AUDIO_BYTES, "MP3, WAV, M4A, OGG or FLAC")
+
+
+class Uploader:
+    """Turns a checked local file into a public URL."""
+
+    def upload(self, file: LocalFile) -> str:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class NoUploader(Uploader):
+    def upload(self, file: LocalFile) -> str:
+        raise UsageError(f"'{file.path}' is a local file and no uploader is configured", hint=UPLOADER_HELP)
+
+
+@dataclass
+class CommandUploader(Uploader):
+    """Runs the user's `upload.command`; the file path is given as {path} and $AKOOL_UPLOAD_FILE."""
+
+    command: str
+    timeout: float
+    env: Mapping[str, str]
+
+    def upload(self, file: LocalFile) -> str:
+        command = self.command.replace("{path}", shlex.quote(str(file.path)))
+        env = dict(self.env)
+        env["AKOOL_UPLOAD_FILE"] = str(file.path)
+        try:
+            done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=self.timeout,
+                                  env=env, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise UsageError(f"the upload command ran over {self.timeout:g} s for '{file.path}' and was stopped",
+                             hint="check the command (akool config get upload.command) or raise upload.timeout") from None
+        if done.returncode != 0:
+            detail = (done.stderr.strip().splitlines() or ["no error output"])[-1][:200]
+            raise UsageError(f"the upload command failed for '{file.path}' (exit {done.returncode}: {detail})",
+                             hint="run it by hand to see why: akool config get upload.command")
+        lines = [line.strip() for line in done.stdout.splitlines() if line.strip()]
+        url = lines[-1] if lines else ""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            shown = url[:80] or "nothing"
+            raise UsageError(f"the upload command printed {shown!r}, not an http(s) URL, for '{file.path}'",
+                             hint="make the command print the file's public URL as its last line")
+        return url
+
+
+@dataclass
+class SandboxUploader(Uploader):
+    send: Callable[[str, bytes], str]
+
+    def upload(self, file: LocalFile) -> str:
+        return self.send(file.path.name, file.path.read_bytes())
+
+
+def make_uploader(command: str | None, timeout: float, env: Mapping[str, str],
+                  sandbox_send: Callable[[str, bytes], str] | None) -> Uploader:
+    if command:
+        return CommandUploader(command, timeout, {**os.environ, **env})
+    if sandbox_send is not None:
+        return SandboxUploader(sandbox_send)
+    return NoUploader()
