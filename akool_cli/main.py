@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 from akool_cli.app import app
-from akool_cli.commands import auth, config, cost, create, effects, sandbox, status  # noqa: F401  (registers)
+from akool_cli.commands import (add_audio, auth, config, cost, create, delete, download, effects, history,
+                                sandbox, status)  # noqa: F401  (registers)
 
 
 def run() -> None:

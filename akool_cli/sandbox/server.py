@@ -672,7 +672,8 @@ class SandboxServer(ThreadingHTTPServer):
         return self.state.base_url
 
     def start(self) -> "SandboxServer":
-        self._thread = threading.Thread(target=self.serve_forever, name="akool-sandbox", daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="akool-sandbox", daemon=True)
         self._thread.start()
         return self
 

@@ -1,0 +1,78 @@
+"""akool add-audio: put a soundtrack on a finished video (a new, paid job)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from akool_cli.app import app, guarded
+from akool_cli.context import App
+
+
+@app.command("add-audio", rich_help_panel="Videos")
+@guarded
+def add_audio(
+    ctx: typer.Context,
+    video_id: Annotated[str, typer.Argument(metavar="VIDEO_ID", help="Id of a completed video.")],
+    audio: Annotated[Optional[str], typer.Option("--audio", metavar="URL|FILE", help="Your own audio (audio_type 2).")] = None,
+    ai_audio: Annotated[bool, typer.Option("--ai-audio", help="Let the service generate audio (audio_type 1).")] = False,
+    wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait until the new job completes or fails.")] = False,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="PATH|DIR", help="Save the new video here; implies --wait.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file with -o.")] = False,
+    timeout: Annotated[Optional[float], typer.Option("--timeout", metavar="SECONDS", min=1, help="Give up waiting after this long.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before spending credits.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the request body and the estimate; send nothing.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the new job as JSON on stdout.")] = False,
+) -> None:
+    """Add audio to a finished video: 5 credits for a 5 s video, 10 for 10 s."""
+    from akool_cli.errors import UsageError
+    from akool_cli.history import entry_for_job
+    from akool_cli.models import AddAudioRequest, AudioType
+    from akool_cli.pricing import audio_estimate, length_of_video
+    from akool_cli.uploads import LocalFile, check_audio
+    from akool_cli.validation import check_ids
+    from akool_cli.workflow import OutputTarget, check_final, confirm_spend, download_jobs, emit_jobs, wait_jobs
+
+    state: App = ctx.obj
+    ids = check_ids([video_id])
+    if len(ids) != 1:
+        raise UsageError("add-audio takes exactly one video id", hint="run it once per video")
+    if (audio is None) == (not ai_audio):
+        raise UsageError("pass exactly one of --audio URL|FILE and --ai-audio", hint="e.g. --audio song.mp3")
+    checked = check_audio(audio) if audio is not None else None
+    target = OutputTarget.parse(output, 1, force) if output else None
+
+    # The price depends on the original's length: the history knows it, else ask the service.
+    entry = state.history().get(ids[0])
+    length = entry.video_length if entry and entry.video_length else None
+    if length is None and not dry_run:
+        found = state.client().results(ids)
+        if not found:
+            raise UsageError(f"video {ids[0]} was not found", hint="check the id: akool history")
+        length = length_of_video(found[0].video_duration)
+    length = length or 5
+    estimate = audio_estimate(length)
+    request = AddAudioRequest(ids[0], AudioType.CUSTOM if audio is not None else AudioType.AI,
+                              audio if isinstance(checked, str) else (f"<upload of {checked.path}>" if checked else None))
+    if dry_run:
+        payload = {"requests": [request.to_body()], "estimate": estimate.to_dict(), "sent": False}
+        state.renderer.json(payload) if json_out else state.renderer.line(
+            f"{payload['requests'][0]}\nEstimated cost: {estimate.total} credits; dry run, nothing was sent.")
+        return
+    confirm_spend(state, [("Video", ids[0]), ("Audio", audio or "AI generated"), ("Length", f"{length}s")],
+                  estimate, yes=yes, title="akool add-audio")
+    if isinstance(checked, LocalFile):
+        request.audio_url = state.uploader().upload(checked)
+    job = state.client().add_audio(request)
+    state.history().add(entry_for_job(job, kind="add-audio", base_url=state.base_url, profile=state.profile,
+                                      now=state.runtime.clock(), source=ids[0], video_length=length,
+                                      estimate=estimate.per_item, request=request.to_body()))
+    final, saved = job, {}
+    if wait or target:
+        final = wait_jobs(state, [job.id], timeout).get(job.id, job)
+        if target:
+            saved = download_jobs(state, [final], target)
+    emit_jobs(state, [final], json_out=json_out, quiet=False, single=True, saved=saved)
+    if wait or target:
+        check_final([final])
