@@ -67,7 +67,8 @@ def sandbox_factory(tmp_path: Path):
     servers = []
 
     def make(**overrides: Any) -> Sandbox:
-        config = SandboxConfig(port=0, queue_seconds=0.05, process_seconds=0.1, **overrides)
+        settings = {"port": 0, "queue_seconds": 0.05, "process_seconds": 0.1, **overrides}
+        config = SandboxConfig(**settings)
         server = start_sandbox(config)
         servers.append(server)
         return Sandbox(server)
@@ -121,11 +122,11 @@ class Cli:
         assert "Traceback" not in outcome.stderr, outcome.stderr
         return outcome
 
-    def configure(self, **values: Any) -> None:
+    def configure(self, profile: str = "default", **values: Any) -> None:
         import tomli_w
 
         self.paths.config_dir.mkdir(parents=True, exist_ok=True)
-        self.paths.config_file.write_text(tomli_w.dumps({"profiles": {"default": values}}))
+        self.paths.config_file.write_text(tomli_w.dumps({"profiles": {profile: values}}))
 
 
 @pytest.fixture
