@@ -1,0 +1,336 @@
+"""status, effects, cost, add-audio, delete, history, download; the output contract; docs freshness."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+from akool_cli.docgen import outputs
+from akool_cli.exit_codes import EXIT_CODE_MEANINGS, ExitCode
+from conftest import ROOT
+
+URL = "https://example.com/cat.png"
+ANSI = re.compile(r"\x1b\[")
+
+
+def make_job(online, *args: str, wait: bool = True) -> dict:
+    result = online("create", URL, "--yes", "--json", *(["--wait"] if wait else []), *args)
+    assert result.exit_code == 0, result.stderr
+    return result.json()
+
+
+# ---------------------------------------------------------------- status
+
+
+def test_status_of_many_ids_is_one_request(online, sandbox):
+    ids = [make_job(online, wait=False)["_id"] for _ in range(3)]
+    before = sandbox.count("results")
+    result = online("status", *ids, "--json")
+    assert result.exit_code == 0
+    assert sorted(job["_id"] for job in result.json()) == sorted(ids)
+    assert sandbox.count("results") == before + 1
+
+
+def test_status_without_ids_uses_the_history(online, sandbox):
+    job = make_job(online, wait=False)
+    result = online("status", "--json")
+    assert [j["_id"] for j in result.json()] == [job["_id"]]
+
+
+def test_status_table_has_the_columns(online, sandbox):
+    job = make_job(online)
+    table = online("status", job["_id"]).stdout
+    for column in ("ID", "Status", "Effect", "Res", "Len", "Credits", "Age", "Expires in", "Video"):
+        assert column in table
+    assert job["_id"] in table and "completed" in table and "6.9d" in table or "7.0d" in table
+
+
+def test_status_wait_and_download(online, sandbox, tmp_path):
+    job = make_job(online, wait=False)
+    result = online("status", job["_id"], "--wait", "-o", str(tmp_path), "--json")
+    assert result.exit_code == 0
+    assert (tmp_path / f"{job['_id']}.mp4").read_bytes()[4:8] == b"ftyp"
+    assert result.json()[0]["local_path"] == str(tmp_path / f"{job['_id']}.mp4")
+
+
+def test_status_updates_the_history(online, sandbox):
+    job = make_job(online, wait=False)
+    time.sleep(0.3)
+    online("status", job["_id"])
+    [entry] = online("history", "--json").json()
+    assert entry["status_name"] == "completed" and entry["video_url"].endswith(".mp4")
+
+
+def test_status_rejects_bad_ids_before_any_request(online, sandbox):
+    result = online("status", "not-an-id")
+    assert result.exit_code == 2 and sandbox.count("results") == 0
+
+
+def test_status_unknown_id_warns(online, sandbox):
+    result = online("status", "0" * 24)
+    assert result.exit_code == 2 and "not found" in result.stderr
+
+
+# ---------------------------------------------------------------- effects and cost
+
+
+def test_effects_table_and_json(online, sandbox):
+    table = online("effects")
+    assert table.exit_code == 0 and "Squish" in table.stdout and "squish_89244231312" in table.stdout
+    listed = online("effects", "--json").json()
+    assert {"name": "Cakeify", "effect_code": "cakeify_24743216"}.items() <= listed[1].items()
+
+
+def test_effects_refresh_bypasses_the_cache(online, sandbox):
+    online("effects")
+    online("effects")
+    online("effects", "--refresh")
+    assert sandbox.count("effects") == 2
+
+
+def test_effects_cache_expires(online, sandbox):
+    online.configure(base_url=sandbox.url, effects_cache_ttl=60)
+    online("effects", clock=lambda: 1_000_000.0)
+    online("effects", clock=lambda: 1_000_030.0)
+    online("effects", clock=lambda: 1_000_100.0)
+    assert sandbox.count("effects") == 2
+
+
+@pytest.mark.parametrize("args,total", [([], 20), (["-r", "4k", "-l", "10"], 60), (["-r", "1080p", "-n", "3"], 75),
+                                        (["--add-audio"], 5), (["--add-audio", "-l", "10", "-n", "2"], 20)])
+def test_cost(cli, args, total):
+    result = cli("cost", *args, "--json")
+    assert result.exit_code == 0 and result.json()["credits_total"] == total
+    assert str(total) in cli("cost", *args).stdout
+
+
+def test_cost_history_sums_deducted_credits(online, sandbox):
+    make_job(online, wait=False)
+    make_job(online, "-r", "4k", wait=False)
+    assert online("cost", "--history", "--json").json() == {"credits_deducted": 50, "jobs": 2}
+
+
+# ---------------------------------------------------------------- add-audio
+
+
+def test_add_audio_records_the_new_job(online, sandbox, tmp_path):
+    original = make_job(online, "-l", "10")
+    result = online("add-audio", original["_id"], "--ai-audio", "--yes", "-o", str(tmp_path / "a.mp4"), "--json")
+    assert result.exit_code == 0, result.stderr
+    job = result.json()
+    assert job["pre_video_id"] == original["_id"] and job["status"] == 3
+    assert sandbox.bodies("add_audio") == [{"pre_video_id": original["_id"], "audio_type": 1}]
+    entry = [e for e in online("history", "--json").json() if e["id"] == job["_id"]][0]
+    assert entry["kind"] == "add-audio" and entry["estimate"] == 10 and entry["pre_video_id"] == original["_id"]
+
+
+def test_add_audio_estimate_and_dry_run(online, sandbox):
+    original = make_job(online)
+    dry = online("add-audio", original["_id"], "--audio", "https://example.com/a.mp3", "--dry-run", "--json").json()
+    assert dry["estimate"]["credits_total"] == 5
+    assert dry["requests"] == [{"pre_video_id": original["_id"], "audio_type": 2,
+                                "audio_url": "https://example.com/a.mp3"}]
+    assert sandbox.count("add_audio") == 0
+
+
+def test_add_audio_needs_exactly_one_source(online, sandbox):
+    assert online("add-audio", "0" * 24, "--yes").exit_code == 2
+    assert online("add-audio", "0" * 24, "--ai-audio", "--audio", "https://e.com/a.mp3", "--yes").exit_code == 2
+
+
+def test_add_audio_confirms_without_tty(online, sandbox):
+    original = make_job(online)
+    result = online("add-audio", original["_id"], "--ai-audio")
+    assert result.exit_code == 2 and "--yes" in result.stderr and sandbox.count("add_audio") == 0
+
+
+# ---------------------------------------------------------------- delete
+
+
+def test_delete_reports_each_id_and_refusals(online, sandbox):
+    done = make_job(online)["_id"]
+    online.configure(base_url=sandbox.url, poll_interval=0.05)
+    running = make_job(online, wait=False)["_id"]
+    result = online("delete", done, running, "--yes", "--json")
+    assert result.exit_code == 7
+    assert result.json() == {"deleted": [done], "refused": [
+        {"_id": running, "msg": "video resource is processing, please try again later"}]}
+    assert sandbox.bodies("delete") == [{"_ids": f"{done},{running}"}]
+    states = {e["id"]: e["status_name"] for e in online("history", "--json").json()}
+    assert states[done] == "deleted" and states[running] != "deleted"
+
+
+def test_delete_people_output(online, sandbox):
+    done = make_job(online)["_id"]
+    result = online("delete", done, "--yes")
+    assert result.exit_code == 0 and f"{done}  deleted" in result.stdout
+
+
+def test_delete_confirms(online, sandbox):
+    done = make_job(online)["_id"]
+    assert online("delete", done).exit_code == 2
+    assert online("delete", done, stdin_tty=True, confirm=lambda q: False).exit_code == 130
+    assert sandbox.count("delete") == 0
+
+
+# ---------------------------------------------------------------- history and download
+
+
+def test_history_filters_and_prunes(online, sandbox):
+    make_job(online)
+    sandbox.fault("create:fail_job")
+    online("create", URL, "--yes", "--wait")
+    assert len(online("history", "--json").json()) == 2
+    assert [e["status_name"] for e in online("history", "--status", "failed", "--json").json()] == ["failed"]
+    assert len(online("history", "--limit", "1", "--json").json()) == 1
+    assert online("history", "--status", "nope").exit_code == 2
+    later = time.time() + 8 * 86400
+    assert online("history", "--prune", "--json", clock=lambda: later).json() == {"pruned": 2}
+    assert online("history", "--json").json() == []
+
+
+def test_history_table(online, sandbox):
+    job = make_job(online)
+    table = online("history").stdout
+    assert job["_id"] in table and "Expires in" in table and "completed" in table
+
+
+def test_download_saves_and_records_the_file(online, sandbox, tmp_path):
+    job = make_job(online)
+    result = online("download", job["_id"], "-o", str(tmp_path), "--json")
+    assert result.exit_code == 0
+    path = tmp_path / f"{job['_id']}.mp4"
+    assert result.json() == [{"_id": job["_id"], "path": str(path)}]
+    assert path.read_bytes()[4:8] == b"ftyp"
+    assert online("history", "--json").json()[0]["local_path"] == str(path.resolve())
+
+
+def test_download_of_a_running_job_is_refused(online, sandbox_factory, tmp_path):
+    slow = sandbox_factory(queue_seconds=30)
+    online.configure(base_url=slow.url)
+    job = make_job(online, wait=False)
+    target = tmp_path / "videos"
+    target.mkdir()
+    result = online("download", job["_id"], "-o", str(target))
+    assert result.exit_code == 2 and "queueing" in result.stderr and not list(target.iterdir())
+
+
+def test_download_warns_near_expiry(online, sandbox, tmp_path):
+    job = make_job(online)
+    soon = job["create_time"] / 1000 + 7 * 86400 - 3600
+    result = online("download", job["_id"], "-o", str(tmp_path), clock=lambda: soon)
+    assert result.exit_code == 0 and "expire in 1 h" in result.stderr
+
+
+# ---------------------------------------------------------------- the output contract
+
+
+def test_every_command_has_json(online, sandbox, tmp_path):
+    job = make_job(online)
+    commands = [["status", job["_id"]], ["effects"], ["cost"], ["history"], ["config", "list"], ["config", "path"],
+                ["auth", "status"], ["create", URL, "--dry-run"], ["download", job["_id"], "-o", str(tmp_path)],
+                ["add-audio", job["_id"], "--ai-audio", "--dry-run"], ["delete", job["_id"], "--yes"]]
+    for command in commands:
+        result = online(*command, "--json")
+        assert result.exit_code == 0, (command, result.stderr)
+        json.loads(result.stdout)  # nothing but JSON on stdout
+
+
+def test_no_escape_codes_without_a_terminal_or_with_no_color(online, sandbox):
+    make_job(online)
+    plain = online("history")
+    assert not ANSI.search(plain.stdout + plain.stderr)
+    colour = online("history", stdout_tty=True)
+    assert ANSI.search(colour.stdout)
+    no_color = online("history", stdout_tty=True, env={"NO_COLOR": "1"})
+    assert not ANSI.search(no_color.stdout)
+
+
+def test_exit_code_table_is_complete_and_distinct():
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 130]
+    assert set(EXIT_CODE_MEANINGS) == set(ExitCode)
+    readme = (ROOT / "README.md").read_text()
+    for code, meaning in EXIT_CODE_MEANINGS.items():
+        assert f"| {int(code)} | {meaning} |" in readme
+
+
+@pytest.mark.parametrize("setup,args,code", [
+    (None, ["cost"], 0),
+    (None, ["create", "missing.png", "--yes"], 2),
+    ("logout", ["effects", "--refresh"], 3),
+    ("business:1003", ["effects", "--refresh"], 4),
+    ("fail_job", ["create", URL, "--yes", "--wait"], 5),
+    ("slow_queue", ["create", URL, "--yes", "--wait", "--timeout", "1"], 6),
+    ("running", ["delete"], 7),
+    ("503", ["effects", "--refresh"], 8),
+    ("create:503", ["create", URL, "--yes"], 9),
+])
+def test_each_exit_code(online, sandbox_factory, setup, args, code):
+    box = sandbox_factory(queue_seconds=30) if setup in ("slow_queue", "running") else sandbox_factory()
+    online.configure(base_url=box.url, poll_interval=0.05, retries=1)
+    env = {}
+    if setup == "logout":
+        env = {"AKOOL_API_KEY": "sk-test-secret-0123456789abcdef"}
+    elif setup == "business:1003":
+        box.fault("effects:business:code=1003")
+    elif setup == "fail_job":
+        box.fault("create:fail_job")
+    elif setup == "503":
+        box.fault("effects:503:always")
+    elif setup == "create:503":
+        box.fault("create:503")
+    elif setup == "running":
+        args = ["delete", make_job(online, wait=False)["_id"], "--yes"]
+    result = online(*args, env=env)
+    assert result.exit_code == code, result.stderr
+    if code:
+        assert len(result.stderr.strip().splitlines()) >= 1 and "error:" in result.stderr
+
+
+def test_unknown_flag_is_a_usage_error(cli):
+    result = cli("create", "--no-such-flag")
+    assert result.exit_code == 2
+
+
+def test_version_and_help(cli):
+    assert cli("--version").stdout.strip().startswith("akool-cli ")
+    text = cli("--help").stdout
+    for command in ("create", "status", "effects", "add-audio", "delete", "cost", "history", "download", "auth",
+                    "config", "sandbox"):
+        assert command in text
+
+
+# ---------------------------------------------------------------- generated docs
+
+
+def test_completions_and_man_page_are_fresh():
+    stale = [str(path.relative_to(ROOT)) for path, text in outputs(ROOT).items()
+             if not path.exists() or path.read_text() != text]
+    assert not stale, f"regenerate with: python -m akool_cli.docgen  (stale: {stale})"
+
+
+def test_man_page_covers_every_command_and_option():
+    from typer.main import get_command
+
+    from akool_cli.main import app
+
+    page = (ROOT / "man" / "akool.1").read_text()
+    root = get_command(app)
+    for name, command in root.commands.items():
+        assert f"COMMAND: {name.upper()}".replace("-", "\\-") in page, name
+        for param in command.params:
+            for opt in getattr(param, "opts", []):
+                if opt.startswith("--") and param.param_type_name == "option":
+                    assert opt.replace("-", "\\-") in page, (name, opt)
+
+
+def test_effect_names_complete_from_the_cache(online, sandbox):
+    from akool_cli.completion import cached_effect_names
+
+    assert cached_effect_names(online.paths.cache_dir, "Sa") == []
+    online("effects")
+    assert cached_effect_names(online.paths.cache_dir, "Sa") == ["Sakura Bloom", "Samurai"]
+    assert cached_effect_names(online.paths.cache_dir, "zzz") == []
