@@ -106,6 +106,7 @@ class SandboxConfig:
     plan: str = "pro"  # "basic" refuses 10 s videos and the premium model, as entry plans do
     state_file: Path | None = None
     video_bytes: int = 0  # pad served videos to this size (benchmarks); 0 = the plain sample
+    video_chunk_delay: float = 0.0  # pause between 256 KiB chunks of padding: a slow download
     faults: list[Fault] = field(default_factory=list)
     webhook_attempts: int = 5
     webhook_retry_seconds: float = 0.5
@@ -598,6 +599,8 @@ class Handler(BaseHTTPRequestHandler):
                 piece = min(remaining, CHUNK)
                 self.wfile.write(zeros[:piece])
                 remaining -= piece
+                if state.config.video_chunk_delay:
+                    time.sleep(state.config.video_chunk_delay)
 
     def _file(self, path: str) -> None:
         state = self.server.state
@@ -670,6 +673,15 @@ class SandboxServer(ThreadingHTTPServer):
     @property
     def base_url(self) -> str:
         return self.state.base_url
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that time out or are interrupted hang up mid-answer; that is their right, not a bug.
+        import sys
+
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
     def start(self) -> "SandboxServer":
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
