@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import traceback
 from typing import Annotated, Any, Callable, Optional, TypeVar
 
 import typer
@@ -19,6 +18,9 @@ app = typer.Typer(
     name="akool",
     help="Turn still images into short AI videos with Akool's Image-to-Video API.",
     no_args_is_help=True,
+    # Completion scripts ship in completions/ (generated from this app); Typer's own installer
+    # options would cost every start-up the import of its shell detection.
+    add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -77,6 +79,8 @@ def guarded(func: F) -> F:
             raise
         except Exception as exc:  # noqa: BLE001 - the promise is: never a traceback
             if state.verbose:
+                import traceback
+
                 state.renderer.info(scrub(traceback.format_exc(), state.secrets()))
             report(state, AkoolError(f"unexpected {type(exc).__name__}: {exc}",
                                      hint="this is a bug; rerun with --verbose and report it"))

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Mapping
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised only on 3.10
-    import tomli as tomllib
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from akool_cli.errors import ConfigError, UsageError
 from akool_cli.pricing import LENGTHS, RESOLUTIONS
@@ -23,6 +16,9 @@ DEFAULT_PROFILE = "default"
 SANDBOX_PROFILE = "sandbox"
 DEFAULT_SANDBOX_PORT = 8765
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 
 @dataclass(frozen=True)
 class Paths:
@@ -32,6 +28,8 @@ class Paths:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Paths":
+        from pathlib import Path
+
         import platformdirs
 
         return cls(
@@ -158,6 +156,10 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is a directory, expected a TOML file", hint="remove or rename it") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}", hint="check the file and its folder") from None
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised only on 3.10
+        import tomli as tomllib
     try:
         return tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -167,6 +169,9 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 def write_toml(path: Path, data: dict[str, Any], *, private: bool = False) -> None:
     """Write atomically; a private file is never readable by others, not even for a moment."""
+    import tempfile
+    from pathlib import Path
+
     import tomli_w
 
     path.parent.mkdir(parents=True, exist_ok=True)

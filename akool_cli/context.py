@@ -7,13 +7,11 @@ Heavy modules (httpx, rich, sqlite) are imported only when a command asks for th
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, Callable, Mapping
-from urllib.parse import urlsplit
 
 from akool_cli.config import (DEFAULT_PROFILE, SANDBOX_PROFILE, ConfigStore, Credentials, CredentialStore,
                               Paths, ResolvedSetting, credentials_from_env, resolve_settings)
@@ -64,6 +62,8 @@ def sandbox_base_url(port: int) -> str:
 
 
 def _listening(host: str, port: int) -> bool:
+    import socket
+
     try:
         with socket.create_connection((host, port), timeout=0.3):
             return True
@@ -151,11 +151,11 @@ class App:
 
     @cached_property
     def renderer(self) -> "Renderer":
-        from akool_cli.render import Renderer, make_console
+        from akool_cli.render import Renderer
 
-        out = make_console(self.runtime.stdout, self.runtime.stdout_tty, self.runtime.env)
-        err = make_console(self.runtime.stderr, self.runtime.stderr_tty, self.runtime.env)
-        return Renderer(out, err, self.runtime.clock)
+        rt = self.runtime
+        return Renderer(rt.stdout, rt.stderr, out_tty=rt.stdout_tty, err_tty=rt.stderr_tty, env=rt.env,
+                        clock=rt.clock)
 
     def client(self) -> "AkoolClient":
         if self._client is None:
@@ -254,4 +254,6 @@ class App:
 
     @property
     def host(self) -> str:
+        from urllib.parse import urlsplit
+
         return urlsplit(self.base_url).netloc

@@ -40,15 +40,24 @@ def _walk(command: Any, path: list[str]) -> list[tuple[list[str], Any]]:
     return found
 
 
-def _option_line(param: Any, ctx: Any) -> tuple[str, str]:
+def _value_name(param: Any) -> str:
+    if param.metavar:
+        return param.metavar
+    kind = getattr(param, "type", None)
+    choices = getattr(kind, "choices", None)
+    if choices:
+        return "|".join(str(c) for c in choices)
+    return str(getattr(kind, "name", "value")).upper()
+
+
+def _option_line(param: Any) -> tuple[str, str]:
     names = ", ".join(f"\\fB{_roff(opt)}\\fR" for opt in list(param.opts) + list(param.secondary_opts))
     if not param.is_flag:
-        names += f" \\fI{_roff(param.metavar or param.display_type(ctx))}\\fR"
+        names += f" \\fI{_roff(_value_name(param))}\\fR"
     return names, _roff((param.help or "").strip())
 
 
 def man_page() -> str:
-    from typer._click import Context
     from typer.main import get_command
 
     root = get_command(_app())
@@ -76,7 +85,7 @@ def man_page() -> str:
         for param in command.params:
             if param.param_type_name != "option" or param.hidden:
                 continue
-            names, text = _option_line(param, Context(command))
+            names, text = _option_line(param)
             lines += [".TP", names, text or "\\&"]
     lines += [".SH EXIT STATUS", ".TP"]
     exit_lines = []
@@ -106,7 +115,7 @@ def man_page() -> str:
 
 
 def _app() -> typer.Typer:
-    from akool_cli.main import app
+    from akool_cli.cli import app
 
     return app
 

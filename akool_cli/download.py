@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Callable, ContextManager, Protocol
+from typing import Callable, Protocol
 
-import httpx
-
+from akool_cli.client import Download
 from akool_cli.errors import AkoolError, TransportError, UsageError
 from akool_cli.exit_codes import ExitCode
 
@@ -19,8 +18,8 @@ class LocalWriteError(AkoolError):
     exit_code = ExitCode.USAGE
 
 
-class Streamer(Protocol):
-    def stream(self, url: str) -> ContextManager[httpx.Response]: ...
+class Downloader(Protocol):
+    def open_download(self, url: str) -> Download: ...
 
 
 def check_target(target: Path, force: bool) -> None:
@@ -30,25 +29,43 @@ def check_target(target: Path, force: bool) -> None:
         raise UsageError(f"folder '{target.parent}' does not exist", hint="create it first or choose another -o path")
 
 
-def download(client: Streamer, url: str, target: Path, *, force: bool,
+def _write_all(fd: int, data: memoryview, target: Path) -> None:
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    except OSError as exc:
+        raise LocalWriteError(f"cannot write '{target}': {exc.strerror or exc}",
+                              hint="free some disk space or choose another -o path") from None
+
+
+def download(client: Downloader, url: str, target: Path, *, force: bool,
              on_start: Callable[[int | None], None] = lambda total: None,
              on_chunk: Callable[[int], None] = lambda size: None) -> int:
     """Stream `url` into `target` through a hidden temporary file; returns bytes written."""
     check_target(target, force)
     tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.part"
     written = 0
+    buffer = memoryview(bytearray(CHUNK))  # one buffer for the whole file: memory stays flat
     try:
-        with client.stream(url) as response:
-            length = response.headers.get("content-length")
-            total = int(length) if length and length.isdigit() else None
+        with client.open_download(url) as body:
+            total = body.length
             on_start(total)
-            with open(tmp, "wb") as handle:
-                for chunk in response.iter_raw(CHUNK):
-                    handle.write(chunk)
-                    written += len(chunk)
-                    on_chunk(len(chunk))
-                handle.flush()
-                os.fsync(handle.fileno())
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except OSError as exc:
+                raise LocalWriteError(f"cannot write in '{target.parent}': {exc.strerror}",
+                                      hint="check the folder's permissions or choose another -o path") from None
+            try:
+                while True:
+                    size = body.readinto(buffer)
+                    if not size:
+                        break
+                    _write_all(fd, buffer[:size], target)
+                    written += size
+                    on_chunk(size)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         if total is not None and written != total:
             raise TransportError(f"download of {url} ended after {written} of {total} bytes",
                                  hint=f"nothing was saved at '{target}'; run the command again")
@@ -56,11 +73,9 @@ def download(client: Streamer, url: str, target: Path, *, force: bool,
             raise UsageError(f"'{target}' appeared while downloading", hint="pass --force to overwrite it")
         os.replace(tmp, target)
         return written
-    except httpx.HTTPError as exc:
-        raise TransportError(f"download of {url} broke after {written} bytes ({type(exc).__name__})",
-                             hint=f"nothing was saved at '{target}'; run the command again") from None
-    except OSError as exc:
-        raise LocalWriteError(f"cannot write '{target}': {exc.strerror or exc}",
-                              hint="free some disk space or choose another -o path") from None
+    except TransportError as exc:
+        if "nothing was saved" not in (exc.hint or ""):
+            exc.hint = f"nothing was saved at '{target}'; run the command again"
+        raise
     finally:
         tmp.unlink(missing_ok=True)

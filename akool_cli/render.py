@@ -5,24 +5,31 @@ from __future__ import annotations
 import json
 import time
 from contextlib import contextmanager
-from typing import IO, Any, Callable, Iterator, Mapping
+from functools import cached_property
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
-from rich.console import Console
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console
 
-from akool_cli.errors import AkoolError
-from akool_cli.history import HistoryEntry
-from akool_cli.models import Effect, Job, status_name
-from akool_cli.pricing import Estimate
+    from akool_cli.errors import AkoolError
+    from akool_cli.history import HistoryEntry
+    from akool_cli.models import Effect, Job
+    from akool_cli.pricing import Estimate
+
+# Rich costs ~30 ms to import: commands that print only JSON or plain lines never load it.
 
 STATUS_STYLES = {"completed": "green", "failed": "red", "processing": "yellow", "queueing": "cyan",
                  "deleted": "dim", "deleted remotely": "dim"}
 
 
-def make_console(file: IO[str], is_tty: bool, env: Mapping[str, str]) -> Console:
-    plain = bool(env.get("NO_COLOR")) or not is_tty or env.get("TERM") == "dumb"
+def is_plain(is_tty: bool, env: Mapping[str, str]) -> bool:
+    return bool(env.get("NO_COLOR")) or not is_tty or env.get("TERM") == "dumb"
+
+
+def make_console(file: IO[str], is_tty: bool, env: Mapping[str, str]) -> "Console":
+    from rich.console import Console
+
+    plain = is_plain(is_tty, env)
     return Console(
         file=file,
         force_terminal=is_tty,
@@ -63,40 +70,63 @@ def human_bytes(size: float) -> str:
 
 
 class Renderer:
-    def __init__(self, out: Console, err: Console, clock: Callable[[], float] = time.time) -> None:
-        self.out = out
-        self.err = err
+    def __init__(self, out_file: IO[str], err_file: IO[str], *, out_tty: bool, err_tty: bool,
+                 env: Mapping[str, str], clock: Callable[[], float] = time.time) -> None:
+        self.out_file = out_file
+        self.err_file = err_file
+        self.out_tty = out_tty
+        self.err_tty = err_tty
+        self.env = env
         self.clock = clock
+
+    @cached_property
+    def out(self) -> "Console":
+        return make_console(self.out_file, self.out_tty, self.env)
+
+    @cached_property
+    def err(self) -> "Console":
+        return make_console(self.err_file, self.err_tty, self.env)
 
     # ------------------------------------------------------------ stderr
 
-    def error(self, error: AkoolError) -> None:
+    def _err_line(self, text: str, style: str) -> None:
+        if is_plain(self.err_tty, self.env):
+            self.err_file.write(text + "\n")
+            self.err_file.flush()
+            return
+        from rich.text import Text
+
+        self.err.print(Text(text, style=style), soft_wrap=True)
+
+    def error(self, error: "AkoolError") -> None:
         line = f"error: {error.message}"
         if error.hint:
             line += f" ({error.hint})"
-        self.err.print(Text(line, style="bold red"), soft_wrap=True)
+        self._err_line(line, "bold red")
 
     def warn(self, message: str) -> None:
-        self.err.print(Text(f"warning: {message}", style="yellow"), soft_wrap=True)
+        self._err_line(f"warning: {message}", "yellow")
 
     def info(self, message: str) -> None:
-        self.err.print(Text(message), soft_wrap=True)
+        self._err_line(message, "")
 
     # ------------------------------------------------------------ stdout
 
     def json(self, payload: Any) -> None:
         # Written straight to the file: Rich would wrap or highlight it.
-        self.out.file.write(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
-        self.out.file.flush()
+        self.out_file.write(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+        self.out_file.flush()
 
     def line(self, text: str) -> None:
-        self.out.file.write(text + "\n")
-        self.out.file.flush()
+        self.out_file.write(text + "\n")
+        self.out_file.flush()
 
     def print(self, renderable: Any) -> None:
         self.out.print(renderable)
 
-    def effects_table(self, effects: list[Effect]) -> None:
+    def effects_table(self, effects: "list[Effect]") -> None:
+        from rich.table import Table
+
         table = Table(title=f"{len(effects)} effects", title_justify="left")
         table.add_column("Name", style="bold")
         table.add_column("Code")
@@ -105,7 +135,11 @@ class Renderer:
             table.add_row(effect.name, effect.effect_code, effect.video_url or "-")
         self.out.print(table)
 
-    def estimate_panel(self, rows: list[tuple[str, str]], estimate: Estimate, title: str) -> None:
+    def estimate_panel(self, rows: list[tuple[str, str]], estimate: "Estimate", title: str) -> None:
+        from rich.panel import Panel
+        from rich.table import Table
+        from rich.text import Text
+
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold")
         grid.add_column(overflow="fold")
@@ -117,7 +151,10 @@ class Renderer:
         # The panel is about money about to be spent, so it goes to stderr with the prompt.
         self.err.print(Panel(grid, title=title, title_align="left", expand=False))
 
-    def jobs_table(self, jobs: list[Job], entries: Mapping[str, HistoryEntry], title: str | None = None) -> None:
+    def jobs_table(self, jobs: "list[Job]", entries: Mapping[str, "HistoryEntry"], title: str | None = None) -> None:
+        from rich.table import Table
+        from rich.text import Text
+
         now = self.clock()
         table = Table(title=title, title_justify="left")
         for name in ("ID", "Status", "Effect", "Res", "Len", "Credits", "Age", "Expires in"):
@@ -143,7 +180,10 @@ class Renderer:
             )
         self.out.print(table)
 
-    def history_table(self, entries: list[HistoryEntry]) -> None:
+    def history_table(self, entries: list["HistoryEntry"]) -> None:
+        from rich.table import Table
+        from rich.text import Text
+
         now = self.clock()
         table = Table(title=f"{len(entries)} job(s) in the local history", title_justify="left")
         for name in ("ID", "Created", "Kind", "Effect", "Res/Len", "Credits", "Status", "Expires in"):
@@ -165,6 +205,9 @@ class Renderer:
         self.out.print(table)
 
     def key_values(self, rows: list[tuple[str, str]], title: str | None = None) -> None:
+        from rich.table import Table
+        from rich.text import Text
+
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold")
         table.add_column(overflow="fold")
@@ -177,10 +220,10 @@ class Renderer:
     # ------------------------------------------------------------ progress
 
     @contextmanager
-    def polling(self, label: str) -> Iterator[Callable[[dict[str, Job], float], None]]:
+    def polling(self, label: str) -> Iterator[Callable[["dict[str, Job]", float], None]]:
         """A spinner on a terminal; elsewhere one stderr line each time a status changes."""
         seen: dict[str, str] = {}
-        if self.err.is_terminal:
+        if self.err_tty:
             with self.err.status(label) as status:
                 def update(jobs: dict[str, Job], elapsed: float) -> None:
                     status.update(f"{label} {summarise(jobs)} [{human_duration(elapsed)}]")
@@ -197,7 +240,7 @@ class Renderer:
     @contextmanager
     def transfer(self, label: str) -> Iterator[tuple[Callable[[int | None], None], Callable[[int], None]]]:
         """A progress bar on a terminal; elsewhere nothing until the caller reports the result."""
-        if not self.err.is_terminal:
+        if not self.err_tty:
             yield (lambda total: None), (lambda size: None)
             return
         from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
@@ -216,4 +259,3 @@ def summarise(jobs: dict[str, Job]) -> str:
     return ", ".join(f"{n} {name}" for name, n in sorted(counts.items())) or "waiting"
 
 
-__all__ = ["Renderer", "make_console", "status_name", "human_bytes"]

@@ -8,7 +8,7 @@ from typing import Any, Iterable
 
 from akool_cli.context import App
 from akool_cli.download import check_target, download
-from akool_cli.errors import AkoolError, Interrupted, JobFailedError, UsageError
+from akool_cli.errors import AkoolError, ApiError, Interrupted, JobFailedError, TransportError, UsageError
 from akool_cli.exit_codes import ExitCode
 from akool_cli.models import Job, JobStatus
 from akool_cli.pricing import Estimate
@@ -71,9 +71,15 @@ def wait_jobs(state: App, ids: list[str], timeout: float | None) -> dict[str, Jo
         history.update_from_jobs(jobs)
         return jobs
 
-    with state.renderer.polling("Waiting for " + (ids[0] if len(ids) == 1 else f"{len(ids)} jobs")) as update:
-        latest, gone = wait_for_jobs(fetch, ids, poll_policy(state, timeout), sleep=state.runtime.sleep,
-                                     monotonic=state.runtime.monotonic, on_update=update)
+    try:
+        with state.renderer.polling("Waiting for " + (ids[0] if len(ids) == 1 else f"{len(ids)} jobs")) as update:
+            latest, gone = wait_for_jobs(fetch, ids, poll_policy(state, timeout), sleep=state.runtime.sleep,
+                                         monotonic=state.runtime.monotonic, on_update=update)
+    except (TransportError, ApiError) as error:
+        # The jobs exist and are paid for: say so, or the user may create them again.
+        resume = "the job(s) exist and are in the history; resume with: akool status --wait " + " ".join(ids)
+        error.hint = f"{error.hint}; {resume}" if error.hint else resume
+        raise
     for job_id in gone:
         state.renderer.warn(f"job {job_id} is not known to the service (deleted?)")
     return latest

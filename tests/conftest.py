@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from akool_cli.config import Paths
 from akool_cli.context import Runtime
-from akool_cli.main import app
+from akool_cli.cli import app
 from akool_cli.sandbox import SANDBOX_API_KEY, SandboxConfig, start_sandbox
 
 # Every secret a test uses. A session-wide check greps all captured CLI output for them.

@@ -236,7 +236,23 @@ def test_downloads_send_no_credentials(sandbox):
 
     time.sleep(0.3)
     [done] = client.results([job.id])
-    with client.stream(done.video_url) as response:
-        assert response.status_code == 200
-    # The video endpoint is not logged with headers; check the client never adds them to stream requests.
-    assert "x-api-key" not in {k.lower() for k in client._http.headers}
+    sandbox.reset()
+    with client.open_download(done.video_url) as download:
+        assert download.status == 200 and download.length == 25825
+    # The download went to the video URL on its own connection, with no API credential on it.
+    assert sandbox.stats()["requests"] == {"video": 1}
+    [headers] = sandbox.headers("video")
+    assert "x-api-key" not in headers and "authorization" not in headers
+
+
+def test_download_opening_is_retried(sandbox):
+    client, sleeps = make(sandbox)
+    job = client.create_video(body())
+    import time
+
+    time.sleep(0.3)
+    [done] = client.results([job.id])
+    sandbox.fault("video:503:times=2")
+    with client.open_download(done.video_url) as download:
+        assert download.status == 200
+    assert len(sleeps) == 2

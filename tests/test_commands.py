@@ -315,7 +315,7 @@ def test_completions_and_man_page_are_fresh():
 def test_man_page_covers_every_command_and_option():
     from typer.main import get_command
 
-    from akool_cli.main import app
+    from akool_cli.cli import app
 
     page = (ROOT / "man" / "akool.1").read_text()
     root = get_command(app)

@@ -140,6 +140,7 @@ def test_history_is_written_before_polling(online, sandbox):
     sandbox.fault("results:503:always")
     result = online("create", URL, "--yes", "--wait")
     assert result.exit_code == 8
+    assert "resume with: akool status --wait" in result.stderr
     rows = sqlite3.connect(online.paths.history_file).execute("SELECT id, estimate, video_length FROM jobs").fetchall()
     assert len(rows) == 1 and rows[0][1:] == (20, 5)
     assert sandbox.count("create") == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Annotated, Any, List, Optional
 
@@ -57,6 +56,8 @@ def create(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only job ids.")] = False,
 ) -> None:
     """Create videos from images (one job per image). Shows the cost and asks first."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from akool_cli.errors import OutcomeUnknownError
     from akool_cli.history import entry_for_job
     from akool_cli.models import AudioType

@@ -570,6 +570,8 @@ class Handler(BaseHTTPRequestHandler):
         job_id = path.rsplit("/", 1)[-1].removesuffix(".mp4")
         with state.lock:
             state.counts["video"] = state.counts.get("video", 0) + 1
+            state.log.append({"endpoint": "video", "method": "GET", "path": self.path, "body": None,
+                              "headers": {k.lower(): v for k, v in self.headers.items()}})
             job = state.jobs.get(job_id)
             ready = job is not None and not job["_sandbox"]["deleted"] and state.status_of(job) == 3
         fault = state.take_fault("video", after=False)

@@ -1,0 +1,240 @@
+"""Performance figures of akool-cli, each as a ratio against a baseline measured in the same run.
+
+    python benchmarks/run.py            # all five targets; exits 1 if any target is missed
+    python benchmarks/run.py --quick    # fewer runs and a 256 MiB download, for a first look
+
+Run it with the interpreter of the environment akool is installed in (a regular, non-editable
+install measures what users get). These machines are noisy, so every timing is a median of
+interleaved runs and every target is a ratio, never an absolute number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from akool_cli.client import AkoolClient  # noqa: E402
+from akool_cli.config import Credentials  # noqa: E402
+from akool_cli.models import CreateRequest  # noqa: E402
+from akool_cli.sandbox import SANDBOX_API_KEY, SandboxConfig, start_sandbox  # noqa: E402
+from akool_cli.waiting import PollPolicy, wait_for_jobs  # noqa: E402
+
+URL = "https://example.com/cat.png"
+
+
+@dataclass
+class Row:
+    name: str
+    measured: str
+    target: str
+    ok: bool
+
+
+def akool_command() -> list[str]:
+    script = Path(sys.executable).parent / "akool"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "akool_cli"]
+
+
+def cli_env(base_url: str, home: Path) -> dict[str, str]:
+    return {**os.environ, "AKOOL_BASE_URL": base_url, "AKOOL_API_KEY": SANDBOX_API_KEY,
+            "AKOOL_CONFIG_DIR": str(home / "config"), "AKOOL_DATA_DIR": str(home / "data"),
+            "AKOOL_CACHE_DIR": str(home / "cache")}
+
+
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
+    started = time.perf_counter()
+    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - started
+
+
+# ---------------------------------------------------------------- 1. start-up
+
+
+def startup(runs: int, home: Path) -> list[Row]:
+    env = cli_env("http://127.0.0.1:9", home)
+    commands = {
+        "import typer": [sys.executable, "-c", "import typer"],
+        "akool --version": akool_command() + ["--version"],
+        "akool cost": akool_command() + ["cost", "--resolution", "1080p", "--length", "10", "--json"],
+    }
+    for cmd in commands.values():  # warm the file cache
+        timed(cmd, env)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, cmd in commands.items():  # interleaved, so drift hits all three alike
+            times[name].append(timed(cmd, env))
+    base = statistics.median(times["import typer"])
+    version = statistics.median(times["akool --version"]) / base
+    cost = statistics.median(times["akool cost"]) / base
+    return [
+        Row("start-up: akool --version", f"{version:.2f}x import typer ({base * 1000:.0f} ms)", "<= 1.3x", version <= 1.3),
+        Row("start-up: akool cost --json", f"{cost:.2f}x import typer", "<= 1.5x", cost <= 1.5),
+    ]
+
+
+# ---------------------------------------------------------------- 2. polling
+
+
+def polling() -> list[Row]:
+    rows = []
+    server = start_sandbox(SandboxConfig(port=0, queue_seconds=0.3, process_seconds=0.6))
+    try:
+        with AkoolClient(server.base_url, Credentials(api_key=SANDBOX_API_KEY)) as client:
+            for n in (1, 10, 100):
+                ids = [client.create_video(CreateRequest(URL, "p", "", "720p", 5)).id for _ in range(n)]
+                before = server.state.stats()["requests"].get("results", 0)
+                ticks = []
+                wait_for_jobs(client.results, ids, PollPolicy(interval=0.1, max_interval=0.2), sleep=time.sleep,
+                              monotonic=time.monotonic, on_update=lambda jobs, elapsed: ticks.append(elapsed))
+                sent = server.state.stats()["requests"]["results"] - before
+                rows.append(Row(f"polling: {n} job(s)", f"{sent} requests / {len(ticks)} ticks = "
+                                f"{sent / len(ticks):.2f} per tick", "1 per tick", sent == len(ticks)))
+    finally:
+        server.stop()
+    # A 3-minute job with the default policy, on a simulated clock: how many polls does it cost?
+    clock = [0.0]
+    polls = []
+
+    def fetch(ids: list[str]) -> list:
+        from akool_cli.models import Job
+
+        polls.append(clock[0])
+        return [Job(ids[0], 3 if clock[0] >= 180 else 2)]
+
+    wait_for_jobs(fetch, ["x"], PollPolicy(), sleep=lambda s: clock.__setitem__(0, clock[0] + s),
+                  monotonic=lambda: clock[0])
+    rows.append(Row("polling: a 3-minute job, default backoff", f"{len(polls)} requests for the job",
+                    "bounded (<= 20)", len(polls) <= 20))
+    return rows
+
+
+# ---------------------------------------------------------------- 3. batch create
+
+
+def batch(count: int, home: Path) -> list[Row]:
+    server = start_sandbox(SandboxConfig(port=0, latency=0.2))
+    try:
+        walls = {}
+        for workers in (1, 4):
+            server.state.reset_stats()
+            images = [f"{URL}?{workers}-{i}" for i in range(count)]
+            walls[workers] = timed(akool_command() + ["create", *images, "--yes", "-q", "--concurrency", str(workers)],
+                                   cli_env(server.base_url, home / f"batch{workers}"))
+            inflight = server.state.stats()["max_inflight"].get("create", 0)
+            created = server.state.stats()["requests"].get("create", 0)
+            if workers == 4:
+                peak, total = inflight, created
+    finally:
+        server.stop()
+    ratio = walls[4] / walls[1]
+    return [
+        Row(f"batch: {count} creates, 200 ms latency", f"--concurrency 4 takes {ratio:.2f}x --concurrency 1 "
+            f"({walls[4]:.1f} s vs {walls[1]:.1f} s)", "<= 0.3x", ratio <= 0.3),
+        Row("batch: creates in flight at once", f"{peak} at most ({total} sent)", "<= 4", peak <= 4 and total == count),
+    ]
+
+
+# ---------------------------------------------------------------- 4. download
+
+
+def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """Wall time and peak RSS (bytes) of one child process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[:3]} exited {proc.returncode}")
+    return wall, usage.ru_maxrss * 1024
+
+
+def download(size: int, home: Path, runs: int) -> list[Row]:
+    server = start_sandbox(SandboxConfig(port=0, queue_seconds=0, process_seconds=0, video_bytes=size))
+    work = Path(tempfile.mkdtemp(prefix="akool-bench-", dir=home))
+    try:
+        env = cli_env(server.base_url, home / "download")
+        with AkoolClient(server.base_url, Credentials(api_key=SANDBOX_API_KEY)) as client:
+            job = client.create_video(CreateRequest(URL, "p", "", "720p", 5))
+            [done] = client.results([job.id])
+        curl, ours, rss = [], [], []
+        for i in range(runs):
+            wall, _ = run_measured(["curl", "-s", "-o", str(work / f"curl{i}.mp4"), done.video_url], env)
+            curl.append(wall)
+            (work / f"curl{i}.mp4").unlink()
+            wall, peak = run_measured(akool_command() + ["download", job.id, "-o", str(work / f"akool{i}.mp4")], env)
+            ours.append(wall)
+            rss.append(peak)
+            assert (work / f"akool{i}.mp4").stat().st_size == size
+            (work / f"akool{i}.mp4").unlink()
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    ratio = statistics.median(ours) / statistics.median(curl)
+    peak = max(rss) / 1024 / 1024
+    label = f"{size / 1024 ** 3:.2f} GiB" if size >= 1024 ** 3 else f"{size / 1024 ** 2:.0f} MiB"
+    return [
+        Row(f"download {label}: peak RSS", f"{peak:.0f} MB", "< 80 MB", peak < 80),
+        Row(f"download {label}: wall time", f"{ratio:.2f}x curl -o ({statistics.median(ours):.2f} s vs "
+            f"{statistics.median(curl):.2f} s)", "<= 1.2x", ratio <= 1.2),
+    ]
+
+
+# ---------------------------------------------------------------- 5. connection reuse
+
+
+def connections(home: Path) -> list[Row]:
+    server = start_sandbox(SandboxConfig(port=0, queue_seconds=0.5, process_seconds=1.0))
+    try:
+        env = cli_env(server.base_url, home / "conn")
+        config = home / "conn" / "config"
+        config.mkdir(parents=True, exist_ok=True)
+        (config / "config.toml").write_text("[profiles.default]\npoll_interval = 0.1\npoll_max_interval = 0.2\n")
+        server.state.reset_stats()
+        timed(akool_command() + ["create", URL, "--effect", "squish", "--yes", "--wait"], env)
+        stats = server.state.stats()
+    finally:
+        server.stop()
+    calls = sum(stats["requests"].values())
+    return [Row("connection reuse: create --effect --wait", f"{stats['connections']} TCP connection(s) for "
+                f"{calls} requests", "1", stats["connections"] == 1)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer runs and a smaller download")
+    args = parser.parse_args()
+    runs = 5 if args.quick else 15
+    size = 256 * 1024 ** 2 if args.quick else 1024 ** 3
+    home = Path(tempfile.mkdtemp(prefix="akool-bench-home-", dir=ROOT))
+    rows: list[Row] = []
+    try:
+        for step in (lambda: startup(runs, home), polling, lambda: batch(50, home),
+                     lambda: download(size, home, 3), lambda: connections(home)):
+            rows += step()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    width = max(len(r.name) for r in rows)
+    mwidth = max(len(r.measured) for r in rows)
+    print(f"{'figure':<{width}}  {'measured':<{mwidth}}  {'target':<16}  ok")
+    for row in rows:
+        print(f"{row.name:<{width}}  {row.measured:<{mwidth}}  {row.target:<16}  {'yes' if row.ok else 'NO'}")
+    missed = [r.name for r in rows if not r.ok]
+    if missed:
+        print(f"\n{len(missed)} target(s) missed: {', '.join(missed)}")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
