@@ -203,11 +203,11 @@ class App:
         if self.verbose:
             self.renderer.info(f"started an embedded sandbox at {self._embedded.base_url}")
 
-    def history(self) -> "History":
+    def history(self, shared: bool = False) -> "History":
         if self._history is None:
             from akool_cli.history import History
 
-            self._history = History(self.paths.history_file, self.runtime.clock)
+            self._history = History(self.paths.history_file, self.runtime.clock, shared=shared)
         return self._history
 
     def effect_cache(self) -> "EffectCache":

@@ -95,9 +95,11 @@ def entry_for_job(job: Job, *, kind: str, base_url: str, profile: str, now: floa
 
 
 class History:
-    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time, shared: bool = False) -> None:
         self.path = path
         self.clock = clock
+        # shared: used from several threads, each call under the caller's lock.
+        self.shared = shared
         self._db: sqlite3.Connection | None = None
 
     def _conn(self) -> sqlite3.Connection:
@@ -106,7 +108,7 @@ class History:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 # Autocommit mode plus a generous busy timeout: two akool processes writing at once
                 # wait for each other instead of failing or losing a row.
-                db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=not self.shared)
                 db.row_factory = sqlite3.Row
                 db.execute("PRAGMA busy_timeout = 30000")
                 db.execute("PRAGMA journal_mode = WAL")

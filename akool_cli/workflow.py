@@ -39,13 +39,18 @@ class OutputTarget:
     force: bool
 
     @classmethod
+    def folder(cls, text: str, force: bool) -> "OutputTarget":
+        path = Path(text).expanduser()
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"-o '{text}' is a file, but several videos need a folder",
+                             hint="pass a folder path for -o")
+        return cls(path, True, force)
+
+    @classmethod
     def parse(cls, text: str, count: int, force: bool) -> "OutputTarget":
         path = Path(text).expanduser()
         if path.is_dir() or text.endswith(("/", "\\")) or count > 1:
-            if path.exists() and not path.is_dir():
-                raise UsageError(f"-o '{text}' is a file, but {count} videos need a folder",
-                                 hint="pass a folder path for -o")
-            return cls(path, True, force)
+            return cls.folder(text, force)
         check_target(path, force)
         return cls(path, False, force)
 

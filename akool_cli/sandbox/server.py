@@ -165,11 +165,35 @@ class SandboxState:
         self.max_inflight: dict[str, int] = {}
         self.connections = 0
         self.log: list[dict[str, Any]] = []
+        self.webhooks: list[dict[str, Any]] = []
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
             return {"requests": dict(self.counts), "max_inflight": dict(self.max_inflight),
-                    "connections": self.connections, "log": list(self.log), "jobs": len(self.jobs)}
+                    "connections": self.connections, "log": list(self.log), "jobs": len(self.jobs),
+                    "webhooks": list(self.webhooks)}
+
+    def due_callbacks(self) -> list[tuple[str, dict[str, Any]]]:
+        """(url, payload) for each status a job with a webhook reached and was not told of yet."""
+        due = []
+        with self.lock:
+            for job in self.jobs.values():
+                extra = job["_sandbox"]
+                if not job.get("webhookUrl") or extra["deleted"]:
+                    continue
+                status = self.status_of(job)
+                reached = [2] if status == 2 else [2, status] if status in (3, 4) else []
+                for step in reached:
+                    if step in extra["notified"]:
+                        continue
+                    extra["notified"].append(step)
+                    payload = {"_id": job["_id"], "status": step, "type": "image2video"}
+                    if step == 3:
+                        payload["url"] = f"{self.base_url}/_sandbox/videos/{job['_id']}.mp4"
+                    due.append((job["webhookUrl"], payload))
+            if due:
+                self.save()
+        return due
 
     def take_fault(self, endpoint: str, after: bool) -> Fault | None:
         with self.lock:
@@ -684,6 +708,35 @@ class SandboxServer(ThreadingHTTPServer):
         if isinstance(error, (ConnectionError, TimeoutError)):
             return
         super().handle_error(request, client_address)
+
+    def notify_forever(self, stop: threading.Event, tick: float = 0.05) -> None:
+        """Send webhook callbacks as jobs move, each delivery on its own thread."""
+        try:
+            from akool_cli.sandbox.webhooks import callback_body, deliver
+            import cryptography  # noqa: F401
+        except ImportError:
+            return  # without the crypto library the sandbox cannot sign callbacks; the API still works
+        config = self.config
+
+        def send(url: str, payload: dict[str, Any]) -> None:
+            body = callback_body(payload, config.client_id, config.client_secret, self.state.clock)
+            delivered, tries = deliver(url, body, config.webhook_attempts, config.webhook_retry_seconds)
+            with self.state.lock:
+                self.state.webhooks.append({**payload, "delivered": delivered, "attempts": tries, "to": url})
+
+        while not stop.wait(tick):
+            for url, payload in self.state.due_callbacks():
+                threading.Thread(target=send, args=(url, payload), daemon=True).start()
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        stop = threading.Event()
+        notifier = threading.Thread(target=self.notify_forever, args=(stop,), name="akool-sandbox-webhooks",
+                                    daemon=True)
+        notifier.start()
+        try:
+            super().serve_forever(poll_interval)
+        finally:
+            stop.set()
 
     def start(self) -> "SandboxServer":
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},

@@ -1,0 +1,159 @@
+"""akool webhook: receive Akool's signed, encrypted callbacks (listen) or open one (decrypt)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from akool_cli.app import app, guarded
+from akool_cli.context import App
+
+webhook_app = typer.Typer(help="Receive and decrypt Akool's webhook callbacks.", no_args_is_help=True)
+app.add_typer(webhook_app, name="webhook", rich_help_panel="Videos")
+
+ClientIdOption = Annotated[Optional[str], typer.Option("--client-id", help="clientId that signs the callbacks [default: the profile's, or AKOOL_CLIENT_ID].")]
+
+
+def _keys(state: App, client_id: str | None) -> tuple[str, str]:
+    """The clientId and clientSecret that sign and encrypt this account's callbacks."""
+    from akool_cli.errors import UsageError
+
+    creds = state.credentials
+    secret = creds.client_secret or creds.api_key  # the console's API key is the clientSecret
+    cid = client_id or creds.client_id or state.runtime.env.get("AKOOL_CLIENT_ID")
+    if not cid and state.is_sandbox:
+        from akool_cli.sandbox import SANDBOX_CLIENT_ID
+
+        cid = SANDBOX_CLIENT_ID
+    if not cid or not secret:
+        raise UsageError("webhooks need the clientId and clientSecret of the account",
+                         hint="pass --client-id and log in (akool auth login), or set AKOOL_CLIENT_ID and AKOOL_API_KEY")
+    return cid, secret
+
+
+def _status_label(status: object) -> str:
+    from akool_cli.models import status_name
+
+    return status_name(status if isinstance(status, int) else None)
+
+
+@webhook_app.command("listen")
+@guarded
+def listen(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on.")] = 8787,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0 to accept from outside).")] = "127.0.0.1",
+    client_id: ClientIdOption = None,
+    forward_to: Annotated[Optional[str], typer.Option("--forward-to", metavar="URL", help="POST each decrypted event (JSON) to this URL.")] = None,
+    exec_cmd: Annotated[Optional[str], typer.Option("--exec", metavar="CMD", help="Run this shell command for each event, the event JSON on stdin.")] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="DIR", help="Download completed videos into this folder.")] = None,
+    tolerance: Annotated[float, typer.Option("--tolerance", min=1, help="Reject callbacks whose timestamp is further off than this, seconds.")] = 300.0,
+    max_events: Annotated[Optional[int], typer.Option("--max-events", min=1, help="Stop after this many events.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print events as JSON lines on stdout.")] = False,
+) -> None:
+    """Receive callbacks: verify, decrypt, print, update the history; like `stripe listen`."""
+    import json
+    import subprocess
+    import threading
+
+    from akool_cli.errors import UsageError
+    from akool_cli.models import Job
+    from akool_cli.uploads import check_url
+    from akool_cli.webhook import ReplayGuard, WebhookError, _cipher
+    from akool_cli.webhook_server import Receiver
+    from akool_cli.workflow import OutputTarget, download_jobs
+
+    state: App = ctx.obj
+    cid, secret = _keys(state, client_id)
+    _cipher(cid, secret)  # fail now, not at the first callback, on a missing library or bad key sizes
+    if forward_to:
+        check_url(forward_to, "--forward-to")
+    target = OutputTarget.folder(output, force=False) if output else None
+    history = state.history(shared=True)
+    lock = threading.Lock()
+    done = threading.Event()
+    seen = [0]
+
+    def on_event(event: dict) -> None:
+        with lock:
+            job = Job.from_api({"_id": event.get("_id"), "status": event.get("status"),
+                                "video_url": event.get("url")})
+            history.update_from_jobs([job])
+            if json_out:
+                state.renderer.line(json.dumps(event, ensure_ascii=False))
+            else:
+                url = f"  {event['url']}" if event.get("url") else ""
+                state.renderer.line(f"{job.id}  {_status_label(event.get('status'))}{url}")
+            if forward_to:
+                _forward(state, forward_to, event)
+            if exec_cmd:
+                run = subprocess.run(exec_cmd, shell=True, input=json.dumps(event), text=True, capture_output=True)
+                if run.returncode:
+                    state.renderer.warn(f"--exec exited {run.returncode} for {job.id}")
+            if target and job.status == 3 and job.video_url:
+                try:
+                    download_jobs(state, [job], target)
+                except Exception as error:  # noqa: BLE001 - one failed download must not stop the listener
+                    state.renderer.warn(f"download of {job.id} failed: {error}")
+            seen[0] += 1
+            if max_events and seen[0] >= max_events:
+                done.set()
+
+    def on_reject(error: WebhookError) -> None:
+        state.renderer.warn(f"refused a callback: {error.message}")
+
+    try:
+        receiver = Receiver(host, port, cid, secret, ReplayGuard(tolerance), on_event, on_reject, state.runtime.clock)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror})", hint="pick another --port") from None
+    bound = receiver.server_address[1]
+    state.renderer.info(f"Listening for Akool webhooks on http://{host}:{bound}/ (Ctrl-C to stop)")
+    thread = threading.Thread(target=receiver.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    state.resume_hint = "listener stopped"
+    try:
+        while not done.wait(0.2):
+            pass
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+
+
+def _forward(state: App, url: str, event: dict) -> None:
+    import httpx
+
+    try:
+        answer = httpx.post(url, json=event, timeout=10)
+        if answer.status_code >= 400:
+            state.renderer.warn(f"--forward-to answered HTTP {answer.status_code}")
+    except httpx.HTTPError as exc:
+        state.renderer.warn(f"--forward-to failed ({type(exc).__name__})")
+
+
+@webhook_app.command("decrypt")
+@guarded
+def decrypt_command(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(metavar="[FILE|-]", help="A callback body (JSON); - reads stdin.")] = "-",
+    client_id: ClientIdOption = None,
+) -> None:
+    """Verify and decrypt one callback body; print the event JSON. Exits 2 on a bad signature."""
+    import json
+    from pathlib import Path
+
+    from akool_cli.errors import UsageError
+    from akool_cli.webhook import open_callback, parse_body
+
+    state: App = ctx.obj
+    cid, secret = _keys(state, client_id)
+    if source == "-":
+        raw = state.runtime.stdin.read().encode()
+    else:
+        try:
+            raw = Path(source).read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read '{source}': {exc.strerror}", hint="pass a file with the callback body, or -") from None
+    event = open_callback(parse_body(raw), cid, secret, now=None, guard=None).event
+    state.renderer.json(event)

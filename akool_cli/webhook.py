@@ -1,0 +1,130 @@
+"""Akool webhook callbacks: verify the signature, check freshness and replays, decrypt the payload.
+
+Akool POSTs {"signature", "dataEncrypt", "timestamp", "nonce"}; signature is the hex SHA-1 of
+the sorted [clientId, timestamp, nonce, dataEncrypt] joined; dataEncrypt is base64 AES-CBC
+(PKCS#7) with key = clientSecret (24 bytes: AES-192) and IV = clientId (16 bytes).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from akool_cli.errors import AkoolError, UsageError
+from akool_cli.exit_codes import ExitCode
+
+DEFAULT_TOLERANCE = 300.0
+CALLBACK_FIELDS = ("signature", "dataEncrypt", "timestamp", "nonce")
+
+
+class WebhookError(AkoolError):
+    """A callback that must be refused. `status` is the HTTP answer a receiver gives it."""
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, message: str, status: int, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
+
+
+def signature(client_id: str, timestamp: str, nonce: str, data_encrypt: str) -> str:
+    joined = "".join(sorted([client_id, str(timestamp), nonce, data_encrypt]))
+    return hashlib.sha1(joined.encode()).hexdigest()
+
+
+def _cipher(client_id: str, client_secret: str) -> Any:
+    try:
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    except ImportError:
+        raise UsageError("webhooks need the 'cryptography' package",
+                         hint="install it: pip install 'akool-cli[webhooks]' (or pip install cryptography)") from None
+    key, iv = client_secret.encode(), client_id.encode()
+    if len(key) not in (16, 24, 32) or len(iv) != 16:
+        raise UsageError("the client id must be 16 bytes and the client secret 16, 24 or 32 bytes",
+                         hint="use the clientId and clientSecret from the Akool console")
+    return Cipher(algorithms.AES(key), modes.CBC(iv))
+
+
+def decrypt(data_encrypt: str, client_id: str, client_secret: str) -> dict[str, Any]:
+    from cryptography.hazmat.primitives import padding
+
+    cipher = _cipher(client_id, client_secret)
+    try:
+        raw = base64.b64decode(data_encrypt, validate=True)
+        decryptor = cipher.decryptor()
+        padded = decryptor.update(raw) + decryptor.finalize()
+        unpadder = padding.PKCS7(128).unpadder()
+        plain = unpadder.update(padded) + unpadder.finalize()
+        payload = json.loads(plain.decode("utf-8"))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise WebhookError("cannot decrypt dataEncrypt (wrong client secret, or tampered)", 400,
+                           hint="check the profile's client secret") from None
+    if not isinstance(payload, dict):
+        raise WebhookError("the decrypted payload is not a JSON object", 400)
+    return payload
+
+
+def _timestamp_seconds(value: Any) -> float:
+    number = float(value)
+    return number / 1000 if number > 1e11 else number  # Akool sends milliseconds
+
+
+@dataclass
+class ReplayGuard:
+    """Remembers (nonce, timestamp) pairs seen within the tolerance window."""
+
+    tolerance: float = DEFAULT_TOLERANCE
+    _seen: dict[tuple[str, str], float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def first_time(self, nonce: str, timestamp: str, now: float) -> bool:
+        with self._lock:
+            for key, seen_at in list(self._seen.items()):
+                if now - seen_at > 2 * self.tolerance:
+                    del self._seen[key]
+            if (nonce, timestamp) in self._seen:
+                return False
+            self._seen[(nonce, timestamp)] = now
+            return True
+
+
+@dataclass
+class Callback:
+    event: dict[str, Any]
+    replay: bool
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise WebhookError("the callback body is not JSON", 400) from None
+    if not isinstance(body, dict) or not all(isinstance(body.get(k), (str, int)) and not isinstance(body.get(k), bool)
+                                              for k in CALLBACK_FIELDS):
+        raise WebhookError("the callback body lacks " + ", ".join(CALLBACK_FIELDS), 400)
+    return body
+
+
+def open_callback(body: dict[str, Any], client_id: str, client_secret: str, *, now: float | None,
+                  guard: ReplayGuard | None) -> Callback:
+    """Verify and decrypt one callback. `now` None skips the freshness check (offline decrypt)."""
+    timestamp, nonce, data = str(body["timestamp"]), str(body["nonce"]), str(body["dataEncrypt"])
+    expected = signature(client_id, timestamp, nonce, data)
+    if not hmac.compare_digest(expected, str(body["signature"]).lower()):
+        raise WebhookError("bad signature", 401, hint="is the client id right, and the body untouched?")
+    if now is not None:
+        tolerance = guard.tolerance if guard else DEFAULT_TOLERANCE
+        try:
+            age = now - _timestamp_seconds(timestamp)
+        except ValueError:
+            raise WebhookError("the timestamp is not a number", 400) from None
+        if abs(age) > tolerance:
+            raise WebhookError(f"stale callback: timestamp is {age:.0f} s old (tolerance {tolerance:g} s)", 401)
+    replay = guard is not None and now is not None and not guard.first_time(nonce, timestamp, now)
+    return Callback(decrypt(data, client_id, client_secret), replay)
