@@ -138,6 +138,12 @@ class App:
             return Credentials(api_key=SANDBOX_API_KEY, source="sandbox")
         return stored
 
+    def use_credentials(self, creds: Credentials) -> None:
+        """Credentials given to this command (auth login): used for its calls and scrubbed from its output."""
+        self.__dict__["credentials"] = creds
+        if self._client is not None:
+            self._client.credentials = creds
+
     def secrets(self) -> list[str]:
         """Every secret this invocation knows, so output can be scrubbed of them."""
         found = [v for k, v in self.runtime.env.items() if k in ("AKOOL_API_KEY", "AKOOL_CLIENT_SECRET") and v]

@@ -146,8 +146,10 @@ class Renderer:
         for key, value in rows:
             grid.add_row(key, value)
         grid.add_row("", "")
-        each = f"{estimate.per_item} credits" + (f" x {estimate.count}" if estimate.count > 1 else "")
-        grid.add_row("Estimated cost", Text(f"{estimate.total} credits ({each})", style="bold yellow"))
+        cost = f"{estimate.total} credits"
+        if estimate.count > 1:
+            cost += f" ({estimate.per_item} x {estimate.count})"
+        grid.add_row("Estimated cost", Text(cost, style="bold yellow"))
         # The panel is about money about to be spent, so it goes to stderr with the prompt.
         self.err.print(Panel(grid, title=title, title_align="left", expand=False))
 

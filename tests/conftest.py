@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -141,6 +142,20 @@ def online(tmp_path: Path, sandbox: Sandbox) -> Cli:
     runner = Cli(tmp_path, env={"PATH": os.environ.get("PATH", ""), "AKOOL_API_KEY": SANDBOX_API_KEY})
     runner.configure(base_url=sandbox.url, poll_interval=0.05, poll_max_interval=0.1)
     return runner
+
+
+def capture(*texts: str) -> None:
+    """Add output of a CLI run in a subprocess to what the redaction check reads."""
+    _CAPTURED.extend(t for t in texts if t)
+
+
+class CapturedPopen(subprocess.Popen):
+    """A Popen whose output also goes to the redaction check."""
+
+    def communicate(self, *args: Any, **kwargs: Any) -> Any:
+        out, err = super().communicate(*args, **kwargs)
+        capture(out or "", err or "")
+        return out, err
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from akool_cli.sandbox import SANDBOX_API_KEY
-from conftest import PNG, ROOT
+from conftest import PNG, ROOT, CapturedPopen
 
 URL = "https://example.com/cat.png"
 
@@ -229,7 +229,7 @@ def _cli_process(sandbox_url: str, home: Path, *args: str, preexec=None) -> subp
     env = {"PATH": os.environ["PATH"], "AKOOL_BASE_URL": sandbox_url, "AKOOL_API_KEY": SANDBOX_API_KEY,
            "AKOOL_CONFIG_DIR": str(home / "config"), "AKOOL_DATA_DIR": str(home / "data"),
            "AKOOL_CACHE_DIR": str(home / "cache"), "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "akool_cli", *args], env=env, stdout=subprocess.PIPE,
+    return CapturedPopen([sys.executable, "-m", "akool_cli", *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, preexec_fn=preexec)
 
 

@@ -17,7 +17,7 @@ import pytest
 from akool_cli.sandbox import SANDBOX_API_KEY, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 from akool_cli.sandbox import webhooks as sender
 from akool_cli.webhook import ReplayGuard, WebhookError, decrypt, open_callback, signature
-from conftest import ROOT
+from conftest import ROOT, CapturedPopen
 
 # Computed outside Python, independently of both implementations:
 #   printf '%s' "$PLAIN" | openssl enc -aes-192-cbc -K <hex of SECRET> -iv <hex of CLIENT_ID> -base64 -A
@@ -121,7 +121,7 @@ def start_listener(home: Path, port: int, *args: str) -> subprocess.Popen:
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "AKOOL_API_KEY": SANDBOX_API_KEY,
            "AKOOL_CLIENT_ID": SANDBOX_CLIENT_ID, "AKOOL_CONFIG_DIR": str(home / "config"),
            "AKOOL_DATA_DIR": str(home / "data"), "AKOOL_CACHE_DIR": str(home / "cache")}
-    proc = subprocess.Popen([sys.executable, "-m", "akool_cli", "webhook", "listen", "--port", str(port), *args],
+    proc = CapturedPopen([sys.executable, "-m", "akool_cli", "webhook", "listen", "--port", str(port), *args],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 20
     while time.time() < deadline:
@@ -224,3 +224,36 @@ def test_sandbox_retries_until_the_receiver_answers_200(sandbox_factory, tmp_pat
     hooks = box.stats()["webhooks"]
     assert [h["status"] for h in hooks] == [2, 3]
     assert all(not h["delivered"] and h["attempts"] == 3 for h in hooks)
+
+
+def test_listener_forwards_events(tmp_path):
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    import threading
+
+    received = []
+
+    class Sink(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    sink = HTTPServer(("127.0.0.1", 0), Sink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    port = free_port()
+    proc = start_listener(tmp_path, port, "--max-events", "1", "--forward-to",
+                          f"http://127.0.0.1:{sink.server_address[1]}/events")
+    try:
+        assert post(port, fresh_body({"_id": "689174694b4dbdd4ab3d28c9", "status": 3, "type": "image2video",
+                                      "url": "https://cdn.example.com/v.mp4"})) == 200
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+        sink.shutdown()
+    assert proc.returncode == 0, err
+    assert out.strip() == "689174694b4dbdd4ab3d28c9  completed  https://cdn.example.com/v.mp4"
+    assert received == [{"_id": "689174694b4dbdd4ab3d28c9", "status": 3, "type": "image2video",
+                         "url": "https://cdn.example.com/v.mp4"}]

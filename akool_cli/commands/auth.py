@@ -63,10 +63,8 @@ def login(
                              hint="pipe it in: echo $AKOOL_API_KEY | akool auth login --with-key")
         creds = Credentials(api_key=_clean_secret(key, "API key"), source="file")
 
-    # Secrets from this command must be scrubbed from any error it reports.
-    state.__dict__["credentials"] = creds
+    state.use_credentials(creds)
     if not no_verify:
-        state.client().credentials = creds
         state.client().effects()
     state.credential_store.save(state.profile, creds)
     verified = "not verified (--no-verify)" if no_verify else f"verified against {state.host}"

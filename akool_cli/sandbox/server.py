@@ -195,10 +195,11 @@ class SandboxState:
                 self.save()
         return due
 
-    def take_fault(self, endpoint: str, after: bool) -> Fault | None:
+    def _take(self, wanted: Callable[[Fault], bool]) -> Fault | None:
+        """The first matching fault, used up by one (times 0 never runs out)."""
         with self.lock:
             for fault in self.faults:
-                if fault.matches(endpoint) and fault.after == after and fault.kind != "fail_job":
+                if wanted(fault):
                     if fault.times == 1:
                         self.faults.remove(fault)
                     elif fault.times > 1:
@@ -206,16 +207,11 @@ class SandboxState:
                     return fault
         return None
 
+    def take_fault(self, endpoint: str, after: bool) -> Fault | None:
+        return self._take(lambda f: f.matches(endpoint) and f.after == after and f.kind != "fail_job")
+
     def take_fail_job(self) -> bool:
-        with self.lock:
-            for fault in self.faults:
-                if fault.kind == "fail_job":
-                    if fault.times == 1:
-                        self.faults.remove(fault)
-                    elif fault.times > 1:
-                        fault.times -= 1
-                    return True
-        return False
+        return self._take(lambda f: f.kind == "fail_job") is not None
 
     # ------------------------------------------------------------ jobs
 

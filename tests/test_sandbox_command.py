@@ -1,0 +1,71 @@
+"""`akool sandbox` as a user runs it: a separate process that the CLI finds with --sandbox."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import PNG, ROOT, CapturedPopen
+from test_webhooks import free_port
+
+
+def env_for(home, port=None):
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "AKOOL_CONFIG_DIR": str(home / "config"),
+           "AKOOL_DATA_DIR": str(home / "data"), "AKOOL_CACHE_DIR": str(home / "cache")}
+    return env
+
+
+def akool(home, *args):
+    done = subprocess.run([sys.executable, "-m", "akool_cli", *args], env=env_for(home), capture_output=True,
+                          text=True, timeout=60)
+    from conftest import capture
+
+    capture(done.stdout, done.stderr)
+    return done
+
+
+def test_sandbox_serves_prints_its_key_and_keeps_state_until_stopped(tmp_path):
+    port = free_port()
+    assert akool(tmp_path, "--sandbox", "config", "set", "sandbox_port", str(port)).returncode == 0
+    assert akool(tmp_path, "--sandbox", "config", "set", "poll_interval", "0.1").returncode == 0
+    server = CapturedPopen([sys.executable, "-m", "akool_cli", "sandbox", "--port", str(port), "--queue-seconds",
+                            "0.1", "--process-seconds", "0.2", "--fresh"], env=env_for(tmp_path),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = server.stdout.readline()
+        assert first.strip() == f"base_url  http://127.0.0.1:{port}"
+        assert server.stdout.readline().split() == ["api_key", "sandbox-secret-key-24byt"]
+        created = akool(tmp_path, "--sandbox", "create", str(PNG), "--effect", "cakeify", "--yes", "-q")
+        assert created.returncode == 0, created.stderr
+        job_id = created.stdout.strip()
+        time.sleep(0.5)
+        status = akool(tmp_path, "--sandbox", "status", job_id, "--json")
+        assert '"status": 3' in status.stdout
+        deleted = akool(tmp_path, "--sandbox", "delete", job_id, "--yes")
+        assert deleted.returncode == 0
+        after = akool(tmp_path, "--sandbox", "status", job_id)
+        assert after.returncode == 2 and "not found" in after.stderr  # the deletion was kept
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=20)
+    assert server.returncode == 0 and "sandbox stopped" in err and "Traceback" not in err
+
+
+def test_sandbox_rejects_bad_options(tmp_path):
+    bad = akool(tmp_path, "sandbox", "--fault", "create")
+    assert bad.returncode == 2 and "ENDPOINT:KIND" in bad.stderr
+    assert akool(tmp_path, "sandbox", "--plan", "gold").returncode == 2
+
+
+def test_sandbox_port_in_use_is_a_clear_error(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = akool(tmp_path, "sandbox", "--port", str(port))
+    assert result.returncode == 2 and "cannot listen" in result.stderr
