@@ -11,6 +11,7 @@ from typing import Callable, Mapping
 from urllib.parse import urlsplit
 
 from akool_cli.errors import UsageError
+from akool_cli.validation import local_path
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_AUDIO_BYTES = 50 * 1024 * 1024
@@ -68,7 +69,7 @@ class LocalFile:
 
 def check_local_file(text: str, what: str, sniff: Callable[[bytes], str | None], limit: int,
                      accepted: str) -> LocalFile:
-    path = Path(text).expanduser()
+    path = local_path(text)
     if not path.exists():
         raise UsageError(f"{what} '{text}' does not exist", hint="check the path, or pass an http(s) URL")
     if path.is_dir():

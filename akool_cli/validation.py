@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from pathlib import Path
 
 from akool_cli.errors import UsageError
 
@@ -23,3 +25,19 @@ def check_ids(ids: list[str]) -> list[str]:
             if part not in out:
                 out.append(part)
     return out
+
+
+def local_path(text: str) -> Path:
+    """A path as typed, with ~ expanded where it names a real home directory."""
+    path = Path(text)
+    try:
+        return path.expanduser()
+    except RuntimeError:  # "~nosuchuser": no home to expand to, so it is taken literally
+        return path
+
+
+def check_timeout(seconds: float | None) -> float | None:
+    """--timeout must be a real number of seconds: 'nan' or 'inf' would mean waiting forever."""
+    if seconds is not None and not math.isfinite(seconds):
+        raise UsageError(f"--timeout {seconds} is not a number of seconds", hint="e.g. --timeout 600")
+    return seconds

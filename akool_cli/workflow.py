@@ -13,6 +13,7 @@ from akool_cli.exit_codes import ExitCode
 from akool_cli.models import Job, JobStatus
 from akool_cli.pricing import Estimate
 from akool_cli.render import human_bytes
+from akool_cli.validation import local_path
 from akool_cli.waiting import PollPolicy, wait_for_jobs
 
 EXPIRY_WARNING_SECONDS = 24 * 3600
@@ -40,7 +41,7 @@ class OutputTarget:
 
     @classmethod
     def folder(cls, text: str, force: bool) -> "OutputTarget":
-        path = Path(text).expanduser()
+        path = local_path(text)
         if path.exists() and not path.is_dir():
             raise UsageError(f"-o '{text}' is a file, but several videos need a folder",
                              hint="pass a folder path for -o")
@@ -48,7 +49,7 @@ class OutputTarget:
 
     @classmethod
     def parse(cls, text: str, count: int, force: bool) -> "OutputTarget":
-        path = Path(text).expanduser()
+        path = local_path(text)
         if path.is_dir() or text.endswith(("/", "\\")) or count > 1:
             return cls.folder(text, force)
         check_target(path, force)

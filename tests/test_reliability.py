@@ -124,11 +124,11 @@ def _inputs(tmp_path: Path) -> dict[str, str]:
         handle.truncate(21 * 1024 * 1024)
     return {"missing": str(tmp_path / "nope.png"), "directory": str(tmp_path), "empty": str(empty),
             "text named .png": str(text), "huge": str(huge), "file url": "file:///etc/passwd",
-            "ftp url": "ftp://example.com/a.png", "no host": "https://"}
+            "ftp url": "ftp://example.com/a.png", "no host": "https://", "unknown user": "~nosuchuser0/a.png"}
 
 
 @pytest.mark.parametrize("case", ["missing", "directory", "empty", "text named .png", "huge", "file url", "ftp url",
-                                  "no host"])
+                                  "no host", "unknown user"])
 def test_bad_images_fail_before_any_request(online, sandbox, tmp_path, case):
     result = online("create", _inputs(tmp_path)[case], "--yes")
     assert result.exit_code == 2
@@ -137,6 +137,7 @@ def test_bad_images_fail_before_any_request(online, sandbox, tmp_path, case):
 
 
 @pytest.mark.parametrize("args", [["-r", "8k"], ["-l", "7"], ["--concurrency", "0"], ["--timeout", "0"],
+                                  ["--timeout", "nan"], ["--timeout", "inf"], ["-o", "/no/such/folder/v.mp4"],
                                   ["--audio", "https://e.com/a.mp3", "--ai-audio"], ["--json", "--quiet"],
                                   ["--webhook", "ftp://x"], ["--audio", "nothing.mp3"]])
 def test_bad_flags_fail_before_any_request(online, sandbox, args):

@@ -31,10 +31,11 @@ def add_audio(
     from akool_cli.models import AddAudioRequest, AudioType
     from akool_cli.pricing import audio_estimate, length_of_video
     from akool_cli.uploads import LocalFile, check_audio
-    from akool_cli.validation import check_ids
+    from akool_cli.validation import check_ids, check_timeout
     from akool_cli.workflow import OutputTarget, check_final, confirm_spend, download_jobs, emit_jobs, wait_jobs
 
     state: App = ctx.obj
+    check_timeout(timeout)
     ids = check_ids([video_id])
     if len(ids) != 1:
         raise UsageError("add-audio takes exactly one video id", hint="run it once per video")

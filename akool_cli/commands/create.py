@@ -63,10 +63,12 @@ def create(
     from akool_cli.models import AudioType
     from akool_cli.pricing import video_estimate
     from akool_cli.uploads import LocalFile, check_audio, check_image, check_url
+    from akool_cli.validation import check_timeout
     from akool_cli.workflow import (BatchError, OutputTarget, check_final, confirm_spend, download_jobs,
                                     emit_jobs, wait_jobs)
 
     state: App = ctx.obj
+    check_timeout(timeout)
     # ---- everything that can be checked without the network, before anything is sent
     if json_out and quiet:
         raise UsageError("--json and --quiet cannot be used together", hint="pick one")

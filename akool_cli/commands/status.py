@@ -25,10 +25,11 @@ def status(
 ) -> None:
     """Show the status of jobs (one request for all ids); --wait to follow them."""
     from akool_cli.errors import UsageError
-    from akool_cli.validation import check_ids
+    from akool_cli.validation import check_ids, check_timeout
     from akool_cli.workflow import OutputTarget, check_final, download_jobs, emit_jobs, wait_jobs
 
     state: App = ctx.obj
+    check_timeout(timeout)
     wanted = check_ids(ids or [])
     if not wanted:
         recent = state.history().recent(RECENT, base_url=state.base_url, include_deleted=False)
