@@ -313,3 +313,19 @@ def test_corrupt_history_is_a_one_line_error(online, sandbox):
     online.paths.history_file.write_bytes(b"this is not a database" * 100)
     result = online("history")
     assert result.exit_code == 2 and str(online.paths.history_file) in result.stderr
+
+
+def test_ctrl_c_during_a_batch_submit_records_every_job_the_server_made(sandbox_factory, tmp_path):
+    box = sandbox_factory(latency=0.8)
+    home = tmp_path / "home"
+    proc = _cli_process(box.url, home, "create", *[f"{URL}?{i}" for i in range(6)], "--yes", "--concurrency", "2")
+    deadline = time.time() + 20
+    while box.count("create") < 2 and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)  # two creates are on the wire right now
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "Traceback" not in err
+    made = box.stats()["jobs"]
+    assert 2 <= made < 6  # the in-flight ones finished; the rest were never sent
+    rows = sqlite3.connect(home / "data" / "history.sqlite3").execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+    assert rows == made

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Any, List, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
@@ -18,13 +17,6 @@ DEFAULT_NEGATIVE_PROMPT = ("blurry, distorted hands, missing fingers, extra limb
                            "deformed, disfigured, flickering, static, worst quality, JPEG compression artifacts, "
                            "subtitles, logo")
 
-
-
-@dataclass
-class Submission:
-    source: str
-    body: dict[str, Any]
-    local: Any = None  # a LocalFile to upload first, or None for a URL
 
 
 @app.command(rich_help_panel="Videos")
@@ -56,11 +48,10 @@ def create(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only job ids.")] = False,
 ) -> None:
     """Create videos from images (one job per image). Shows the cost and asks first."""
-    from concurrent.futures import Future, ThreadPoolExecutor
-
+    from akool_cli.batch import placeholder, plan, submit_all, upload_inputs
     from akool_cli.errors import OutcomeUnknownError
     from akool_cli.history import entry_for_job
-    from akool_cli.models import AudioType
+    from akool_cli.models import AudioType, CreateRequest
     from akool_cli.pricing import video_estimate
     from akool_cli.uploads import LocalFile, check_audio, check_image, check_url
     from akool_cli.validation import check_timeout
@@ -68,22 +59,18 @@ def create(
                                     emit_jobs, wait_jobs)
 
     state: App = ctx.obj
-    check_timeout(timeout)
     # ---- everything that can be checked without the network, before anything is sent
+    check_timeout(timeout)
     if json_out and quiet:
         raise UsageError("--json and --quiet cannot be used together", hint="pick one")
     if audio is not None and ai_audio:
         raise UsageError("--audio and --ai-audio cannot be used together", hint="pick one audio source")
-    res = resolution.value if resolution else state.setting("default_resolution")
-    secs = int(length.value) if length else int(state.setting("default_length"))
-    workers = concurrency or int(state.setting("concurrency"))
     if webhook is not None:
         check_url(webhook, "--webhook")
     checked = [check_image(image) for image in images]
     audio_checked = check_audio(audio) if audio is not None else None
     target = OutputTarget.parse(output, len(images), force) if output else None
-    neg = negative_prompt if negative_prompt is not None else (state.setting("negative_prompt") or DEFAULT_NEGATIVE_PROMPT)
-    the_prompt = prompt if prompt is not None and prompt.strip() else DEFAULT_PROMPT
+    workers = concurrency or int(state.setting("concurrency"))
 
     chosen = None
     if effect is not None:
@@ -94,96 +81,55 @@ def create(
             state.renderer.warn("--prompt is ignored by the service when --effect is set")
 
     audio_type = AudioType.CUSTOM if audio is not None else AudioType.AI if ai_audio else AudioType.NONE
-    submissions = []
-    for source, item in zip(images, checked):
-        body = {
-            "image_url": item if isinstance(item, str) else f"<upload of {item.path}>",
-            "prompt": the_prompt,
-            "negative_prompt": neg,
-            "resolution": res,
-            "audio_type": int(audio_type),
-            "video_length": secs,
-        }
-        if audio_checked is not None:
-            body["audio_url"] = audio_checked if isinstance(audio_checked, str) else f"<upload of {audio_checked.path}>"
-        if extend_prompt:
-            body["extend_prompt"] = True
-        if premium:
-            body["is_premium_model"] = True
-        if chosen:
-            body["effect_code"] = chosen.effect_code
-        if webhook:
-            body["webhookurl"] = webhook
-        submissions.append(Submission(source, body, None if isinstance(item, str) else item))
-
-    estimate = video_estimate(res, secs, len(submissions))
+    template = CreateRequest(
+        image_url="",
+        prompt=prompt if prompt is not None and prompt.strip() else DEFAULT_PROMPT,
+        negative_prompt=negative_prompt if negative_prompt is not None
+        else (state.setting("negative_prompt") or DEFAULT_NEGATIVE_PROMPT),
+        resolution=resolution.value if resolution else state.setting("default_resolution"),
+        video_length=int(length.value) if length else int(state.setting("default_length")),
+        audio_type=audio_type,
+        audio_url=None if audio_checked is None
+        else audio_checked if isinstance(audio_checked, str) else placeholder(audio_checked),
+        extend_prompt=True if extend_prompt else None,
+        is_premium_model=True if premium else None,
+        effect_code=chosen.effect_code if chosen else None,
+        webhookurl=webhook,
+    )
+    submissions = plan(images, checked, template)
+    estimate = video_estimate(template.resolution, template.video_length, len(submissions))
     if dry_run:
-        payload = {"requests": [s.body for s in submissions], "estimate": estimate.to_dict(), "sent": False}
+        bodies = [sub.request.to_body() for sub in submissions]
         if json_out:
-            state.renderer.json(payload)
+            state.renderer.json({"requests": bodies, "estimate": estimate.to_dict(), "sent": False})
         else:
             import json
 
-            state.renderer.line(json.dumps(payload["requests"], indent=2))
+            state.renderer.line(json.dumps(bodies, indent=2))
             state.renderer.line(f"Estimated cost: {estimate.total} credits ({estimate.per_item} x {estimate.count}); "
                                 "dry run, nothing was sent.")
         return
 
     rows = [("Images", ", ".join(images) if len(images) <= 3 else f"{len(images)} images"),
             ("Effect", f"{chosen.name} ({chosen.effect_code})" if chosen else "-"),
-            ("Prompt", "(ignored: effect set)" if chosen else the_prompt),
-            ("Resolution", res), ("Length", f"{secs}s"),
+            ("Prompt", "(ignored: effect set)" if chosen else template.prompt),
+            ("Resolution", template.resolution), ("Length", f"{template.video_length}s"),
             ("Audio", {1: "AI generated", 2: audio or "", 3: "none"}[int(audio_type)])]
     if premium:
         rows.append(("Model", "premium"))
     confirm_spend(state, rows, estimate, yes=yes, title="akool create")
 
-    # ---- uploads first: a failed upload must not leave some jobs paid for and others not
-    uploader = state.uploader()
-    if isinstance(audio_checked, LocalFile):
-        audio_url = uploader.upload(audio_checked)
-        for sub in submissions:
-            sub.body["audio_url"] = audio_url
-    for sub in submissions:
-        if sub.local is not None:
-            sub.body["image_url"] = uploader.upload(sub.local)
+    upload_inputs(state.uploader(), submissions, audio_checked if isinstance(audio_checked, LocalFile) else None)
 
-    # ---- submit, each job written to the history the moment it exists
-    from akool_cli.models import CreateRequest
-
-    client = state.client()
     history = state.history()
-    created = []
-    errors: list[tuple[Submission, AkoolError]] = []
 
-    def record(sub: Submission, future: "Future") -> None:
-        try:
-            job = future.result()
-        except AkoolError as error:
-            errors.append((sub, error))
-            return
+    def record(sub, job) -> None:
         history.add(entry_for_job(job, kind="create", base_url=state.base_url, profile=state.profile,
-                                  now=state.runtime.clock(), source=sub.source, video_length=secs,
-                                  estimate=estimate.per_item, request=sub.body))
-        created.append(job)
+                                  now=state.runtime.clock(), source=sub.source, video_length=template.video_length,
+                                  estimate=estimate.per_item, request=sub.request.to_body()))
 
     state.resume_hint = "jobs already created are in the history: akool history"
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [(sub, pool.submit(client.create_video, CreateRequest(**sub.body))) for sub in submissions]
-        done = 0
-        try:
-            for sub, future in futures:
-                record(sub, future)
-                done += 1
-        except KeyboardInterrupt:
-            # A request already on the wire may have created a paid job: let it finish and record it.
-            for _, future in futures[done:]:
-                future.cancel()
-            for sub, future in futures[done:]:
-                if not future.cancelled():
-                    record(sub, future)
-            raise
-
+    created, errors = submit_all(state.client().create_video, submissions, workers, record)
     for sub, error in errors:
         state.renderer.error(AkoolError(f"{sub.source}: {error.message}", error.hint))
     if not created:
