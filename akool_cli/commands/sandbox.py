@@ -21,7 +21,7 @@ def sandbox_command(
     plan: Annotated[str, typer.Option("--plan", help="'pro' allows 10 s videos and --premium; 'basic' refuses them (1009).")] = "pro",
     fault: Annotated[Optional[List[str]], typer.Option("--fault", metavar="ENDPOINT:KIND[:OPT...]", help="Inject a fault, e.g. create:503, results:429:retry_after=2, create:fail_job (repeatable).")] = None,
     video_bytes: Annotated[int, typer.Option("--video-bytes", min=0, help="Pad served videos to this size (for download tests).")] = 0,
-    fresh: Annotated[bool, typer.Option("--fresh", help="Forget jobs kept from earlier runs.")] = False,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Forget jobs and uploads kept from earlier runs.")] = False,
 ) -> None:
     """Serve a local emulator of the Akool API (no account, no credits). Ctrl-C stops it."""
     from akool_cli.errors import UsageError
@@ -36,7 +36,12 @@ def sandbox_command(
         raise UsageError(str(exc), hint="see akool sandbox --help for the fault syntax") from None
     state_file = state.paths.sandbox_state_file
     if fresh:
+        import shutil
+
         state_file.unlink(missing_ok=True)
+        from akool_cli.sandbox.server import uploads_folder
+
+        shutil.rmtree(uploads_folder(state_file), ignore_errors=True)
     chosen = port if port is not None else int(state.setting("sandbox_port"))
     config = SandboxConfig(port=chosen, queue_seconds=queue_seconds, process_seconds=process_seconds,
                            latency=latency, plan=plan, faults=faults, video_bytes=video_bytes, state_file=state_file)

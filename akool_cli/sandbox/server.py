@@ -112,6 +112,11 @@ class SandboxConfig:
     webhook_retry_seconds: float = 0.5
 
 
+def uploads_folder(state_file: Path) -> Path:
+    """Where a sandbox with this state file keeps uploaded files."""
+    return state_file.parent / "sandbox-uploads"
+
+
 def _sample_video() -> bytes:
     return resources.files("akool_cli.sandbox").joinpath("assets/sample.mp4").read_bytes()
 
@@ -155,7 +160,7 @@ class SandboxState:
         tmp.replace(path)
 
     def upload_dir(self) -> Path | None:
-        return self.config.state_file.parent / "sandbox-uploads" if self.config.state_file else None
+        return uploads_folder(self.config.state_file) if self.config.state_file else None
 
     # ------------------------------------------------------------ statistics
 
