@@ -60,6 +60,16 @@ def report(state: App, error: AkoolError) -> None:
     state.renderer.error(error)
 
 
+def _silence_stdout(state: App) -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, state.runtime.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (tests), nothing left to silence
+
+
 def guarded(func: F) -> F:
     """Every command runs inside this: typed errors become one line and their exit code."""
 
@@ -77,6 +87,10 @@ def guarded(func: F) -> F:
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except (typer.Exit, typer.Abort):
             raise
+        except BrokenPipeError:
+            # The reader went away (`akool history | head -1`): stop quietly, as other tools do.
+            _silence_stdout(state)
+            raise typer.Exit(int(ExitCode.OK)) from None
         except Exception as exc:  # noqa: BLE001 - the promise is: never a traceback
             if state.verbose:
                 import traceback

@@ -315,15 +315,17 @@ class AkoolClient:
     def _send_with_retries(self, method: str, path: str, body: Any, *, idempotent: bool,
                            authenticated: bool = True,
                            extra_headers: dict[str, str] | None = None) -> dict[str, Any]:
-        def attempt(number: int) -> dict[str, Any]:
-            headers = self._auth_headers() if authenticated else {}
-            headers.update(extra_headers or {})
-            return self._send_once(method, path, body, headers, number)
+        def headers() -> dict[str, str]:
+            found = self._auth_headers() if authenticated else {}
+            found.update(extra_headers or {})
+            return found
 
         if idempotent:
-            return self._with_retries(attempt)
+            return self._with_retries(lambda number: self._send_once(method, path, body, headers(), number))
+        # Minting a token happens first, on its own: its failures say nothing about the paid request.
+        ready = headers()
         try:
-            return attempt(0)
+            return self._send_once(method, path, body, ready, 0)
         except TransportError as exc:
             raise self._unknown_outcome(exc, path) from None
 

@@ -169,10 +169,9 @@ class App:
 
             self._start_embedded_sandbox()
             creds = self.credentials
-            on_token = None
-            if creds.source == "file":
-                def on_token(token: str) -> None:
-                    self.credential_store.save_token(self.profile, token)
+            # A token minted for stored credentials is cached with them (valid about a year).
+            on_token = (lambda token: self.credential_store.save_token(self.profile, token)) \
+                if creds.source == "file" else None
             self._client = AkoolClient(
                 self.base_url,
                 creds,

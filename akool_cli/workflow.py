@@ -8,8 +8,7 @@ from typing import Any, Iterable
 
 from akool_cli.context import App
 from akool_cli.download import check_target, download
-from akool_cli.errors import AkoolError, ApiError, Interrupted, JobFailedError, TransportError, UsageError
-from akool_cli.exit_codes import ExitCode
+from akool_cli.errors import ApiError, Interrupted, JobFailedError, TransportError, UsageError
 from akool_cli.models import Job, JobStatus
 from akool_cli.pricing import Estimate
 from akool_cli.render import human_bytes
@@ -144,7 +143,3 @@ def check_final(jobs: list[Job]) -> None:
     if failed:
         raise JobFailedError(f"{len(failed)} job(s) failed: {', '.join(failed)}",
                              hint="failed jobs are usually not charged; check with: akool status " + " ".join(failed))
-
-
-class BatchError(AkoolError):
-    exit_code = ExitCode.PARTIAL

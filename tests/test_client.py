@@ -109,6 +109,16 @@ def test_create_times_out_once_without_resending(sandbox):
     assert sandbox.count("create") == 1
 
 
+def test_a_token_failure_before_create_is_not_an_unknown_outcome(sandbox):
+    sandbox.fault("token:503:always")
+    creds = Credentials(client_id=SANDBOX_CLIENT_ID, client_secret=SANDBOX_CLIENT_SECRET)
+    client, _ = make(sandbox, creds, retry=RetryPolicy(retries=1))
+    with pytest.raises(TransportError) as caught:
+        client.create_video(body())
+    assert not isinstance(caught.value, OutcomeUnknownError)
+    assert sandbox.count("create") == 0 and sandbox.count("token") == 2
+
+
 def test_add_audio_is_never_resent(sandbox):
     client, _ = make(sandbox)
     sandbox.fault("add_audio:503")

@@ -49,13 +49,13 @@ def create(
 ) -> None:
     """Create videos from images (one job per image). Shows the cost and asks first."""
     from akool_cli.batch import placeholder, plan, submit_all, upload_inputs
-    from akool_cli.errors import OutcomeUnknownError
+    from akool_cli.errors import OutcomeUnknownError, PartialError
     from akool_cli.history import entry_for_job
     from akool_cli.models import AudioType, CreateRequest
     from akool_cli.pricing import video_estimate
     from akool_cli.uploads import LocalFile, check_audio, check_image, check_url
     from akool_cli.validation import check_timeout
-    from akool_cli.workflow import (BatchError, OutputTarget, check_final, confirm_spend, download_jobs,
+    from akool_cli.workflow import (OutputTarget, check_final, confirm_spend, download_jobs,
                                     emit_jobs, wait_jobs)
 
     state: App = ctx.obj
@@ -149,6 +149,6 @@ def create(
     if wait or target:
         check_final(final)
     if errors:
-        worst = OutcomeUnknownError if any(isinstance(e, OutcomeUnknownError) for _, e in errors) else BatchError
+        worst = OutcomeUnknownError if any(isinstance(e, OutcomeUnknownError) for _, e in errors) else PartialError
         raise worst(f"{len(errors)} of {len(submissions)} image(s) were not submitted",
                     hint="the others are in the history; see the errors above")

@@ -54,7 +54,7 @@ def sandbox_command(
     out.line(f"base_url  {server.base_url}")
     out.line(f"api_key   {SANDBOX_API_KEY}")
     out.line(f"client_id {SANDBOX_CLIENT_ID}")
-    out.info(f"Sandbox listening; in another terminal: akool --sandbox create examples/photo.png --effect squish"
+    out.info("Sandbox listening; in another terminal: akool --sandbox create examples/photo.png --effect squish"
              + ("" if chosen == 8765 else f" (after: akool --sandbox config set sandbox_port {chosen})"))
     out.info("Press Ctrl-C to stop.")
     try:

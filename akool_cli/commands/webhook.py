@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Optional
 
 import typer
@@ -140,7 +139,6 @@ def decrypt_command(
     client_id: ClientIdOption = None,
 ) -> None:
     """Verify and decrypt one callback body; print the event JSON. Exits 2 on a bad signature."""
-    import json
     from pathlib import Path
 
     from akool_cli.errors import UsageError
