@@ -101,7 +101,7 @@ class Renderer:
     def error(self, error: "AkoolError") -> None:
         line = f"error: {error.message}"
         if error.hint:
-            line += f" ({error.hint})"
+            line += f"; {error.hint}"
         self._err_line(line, "bold red")
 
     def warn(self, message: str) -> None:
@@ -186,6 +186,9 @@ class Renderer:
         from rich.table import Table
         from rich.text import Text
 
+        if not entries:
+            self.info("No jobs in the local history yet; create one with: akool create IMAGE")
+            return
         now = self.clock()
         table = Table(title=f"{len(entries)} job(s) in the local history", title_justify="left")
         for name in ("ID", "Created", "Kind", "Effect", "Res/Len", "Credits", "Status", "Expires in"):
