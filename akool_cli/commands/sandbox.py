@@ -39,7 +39,7 @@ def sandbox_command(
         import shutil
 
         state_file.unlink(missing_ok=True)
-        from akool_cli.sandbox.server import uploads_folder
+        from akool_cli.sandbox.state import uploads_folder
 
         shutil.rmtree(uploads_folder(state_file), ignore_errors=True)
     chosen = port if port is not None else int(state.setting("sandbox_port"))

@@ -1,0 +1,214 @@
+"""The vendor's endpoints as the sandbox answers them: validation, business codes, job records."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from akool_cli.sandbox import data
+from akool_cli.sandbox.state import SandboxState
+
+ID_RE = re.compile(r"^[0-9a-f]{24}$")
+MAX_UPLOAD = 50 * 1024 * 1024
+
+
+def new_id() -> str:
+    return secrets.token_hex(12)
+
+
+class ApiFailure(Exception):
+    def __init__(self, code: int, msg: str) -> None:
+        super().__init__(msg)
+        self.code = code
+        self.msg = msg
+
+
+def require(condition: bool, msg: str, code: int = 1003) -> None:
+    if not condition:
+        raise ApiFailure(code, msg)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_url(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(("http://", "https://")) and len(value) > 10
+
+
+def _ids(body: dict[str, Any]) -> list[str]:
+    raw = body.get("_ids")
+    require(isinstance(raw, str) and raw.strip() != "", "_ids is required: a comma-separated list of ids")
+    ids = [part.strip() for part in raw.split(",")]
+    require(all(ID_RE.match(i) for i in ids), "_ids must be comma-separated video ids (24 hex characters each)")
+    return ids
+
+
+class Api:
+    """The vendor's endpoints. Each takes the JSON body and returns the envelope's `data`."""
+
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+        self.effects = {e["effect_code"]: e for e in data.EFFECTS}
+
+    def check_auth(self, headers: Any) -> None:
+        config = self.state.config
+        key = headers.get("x-api-key")
+        auth = headers.get("Authorization") or ""
+        if key:
+            require(secrets.compare_digest(key, config.api_key), "Invalid authorization", 1101)
+            return
+        if auth.startswith("Bearer ") and auth[7:].strip():
+            with self.state.lock:
+                require(auth[7:].strip() in self.state.tokens, "Invalid authorization or token has expired", 1101)
+            return
+        raise ApiFailure(1102, "Authorization cannot be empty")
+
+    def token(self, body: dict[str, Any]) -> dict[str, Any]:
+        config = self.state.config
+        require(isinstance(body.get("clientId"), str) and isinstance(body.get("clientSecret"), str),
+                 "clientId and clientSecret are required")
+        require(body["clientId"] == config.client_id and body["clientSecret"] == config.client_secret,
+                 "Invalid clientId or clientSecret", 1101)
+        token = "sbx." + secrets.token_urlsafe(24)
+        with self.state.lock:
+            self.state.tokens.add(token)
+            self.state.save()
+        return {"token": token}
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        require(_is_url(body.get("image_url")), "image_url is required and must be an http(s) URL")
+        require(isinstance(body.get("prompt"), str) and body["prompt"].strip() != "", "prompt is required")
+        require(isinstance(body.get("negative_prompt"), str), "negative_prompt is required and must be a string")
+        require(body.get("resolution") in data.RESOLUTIONS, "resolution must be one of 720p, 1080p, 4k")
+        require(_is_int(body.get("audio_type")) and body["audio_type"] in data.AUDIO_TYPES,
+                 "audio_type must be 1 (AI generate), 2 (custom upload) or 3 (none)")
+        require(_is_int(body.get("video_length")) and body["video_length"] in data.VIDEO_LENGTHS,
+                 "video_length must be 5 or 10")
+        for flag in ("extend_prompt", "is_premium_model"):
+            require(body.get(flag) is None or isinstance(body[flag], bool), f"{flag} must be a boolean")
+        audio_url = body.get("audio_url")
+        require(audio_url is None or isinstance(audio_url, str), "audio_url must be a string")
+        if body["audio_type"] == 2:
+            require(_is_url(audio_url), "audio_url is required when audio_type = 2")
+        code = body.get("effect_code")
+        require(code is None or (isinstance(code, str) and code in self.effects),
+                 f"effect_code {code!r} does not exist")
+        webhook = body.get("webhookurl")
+        require(webhook is None or _is_url(webhook), "webhookurl must be an http(s) URL")
+        if self.state.config.plan != "pro":
+            require(body["video_length"] != 10, "10s videos are only available for pro and above", 1009)
+            require(not body.get("is_premium_model"), "the premium model is only for pro and above", 1009)
+
+        effect = self.effects.get(code) if code else None
+        prompt = body["prompt"]
+        job = {
+            "create_time": self.state.now_ms(),
+            "uid": data.UID,
+            "team_id": data.TEAM_ID,
+            "status": 1,
+            "webhookUrl": webhook or "",
+            "resolution": body["resolution"],
+            "file_name": f"Image2Video_{prompt[:24]}.mp4",
+            "effect_name": effect["name"] if effect else "",
+            "_id": new_id(),
+            "image_url": body["image_url"],
+            "prompt": prompt,
+            "negative_prompt": body["negative_prompt"],
+            "extend_prompt": bool(body.get("extend_prompt", False)),
+            "audio_type": body["audio_type"],
+            "audio_url": audio_url or "",
+            "deduction_credit": data.CREDITS[(body["resolution"], body["video_length"])],
+            "effect_code": code or "",
+        }
+        return self._store(job, body["video_length"], only_audio=False)
+
+    def _store(self, job: dict[str, Any], length: int, only_audio: bool) -> dict[str, Any]:
+        response = dict(job)
+        job["only_add_audio"] = only_audio
+        job["_sandbox"] = {"length": length, "fail": self.state.take_fail_job(), "deleted": False,
+                           "notified": []}
+        with self.state.lock:
+            self.state.jobs[job["_id"]] = job
+            self.state.save()
+        return response
+
+    def results(self, body: dict[str, Any]) -> dict[str, Any]:
+        ids = _ids(body)
+        with self.state.lock:
+            found = [self.state.jobs.get(i) for i in ids]
+            result = [self.state.view(j) for j in found if j and not j["_sandbox"]["deleted"]]
+        return {"result": result}
+
+    def effects_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"result": [dict(e) for e in data.EFFECTS], "count": len(data.EFFECTS)}
+
+    def add_audio(self, body: dict[str, Any]) -> dict[str, Any]:
+        pre_id = body.get("pre_video_id")
+        require(isinstance(pre_id, str) and pre_id != "", "pre_video_id is required")
+        require(_is_int(body.get("audio_type")) and body["audio_type"] in (1, 2),
+                 "audio_type must be 1 (AI generate) or 2 (custom upload)")
+        audio_url = body.get("audio_url")
+        if body["audio_type"] == 2:
+            require(_is_url(audio_url), "audio_url is required when audio_type = 2")
+        with self.state.lock:
+            original = self.state.jobs.get(pre_id)
+            require(original is not None and not original["_sandbox"]["deleted"],
+                     "the video does not exist", 1008)
+            require(self.state.status_of(original) == 3, "the video is not completed yet")
+        length = original["_sandbox"]["length"]
+        job = {
+            "create_time": self.state.now_ms(),
+            "uid": data.UID,
+            "team_id": data.TEAM_ID,
+            "update_time": self.state.now_ms(),
+            "video_duration": 10.063 if length == 10 else 5.063,
+            "webhookUrl": original["webhookUrl"],
+            "resolution": original["resolution"],
+            "file_name": original["file_name"],
+            "effect_name": original["effect_name"],
+            "_id": new_id(),
+            "pre_video_id": pre_id,
+            "image_url": original["image_url"],
+            "prompt": original["prompt"],
+            "negative_prompt": original["negative_prompt"],
+            "extend_prompt": original["extend_prompt"],
+            "audio_type": body["audio_type"],
+            "audio_url": audio_url or "",
+            "deduction_credit": data.AUDIO_ONLY_CREDITS[length],
+            "effect_code": original["effect_code"],
+            "status": 1,
+            "only_add_audio": True,
+        }
+        return self._store(job, length, only_audio=True)
+
+    def delete(self, body: dict[str, Any]) -> dict[str, Any]:
+        ids = _ids(body)
+        deleted: list[str] = []
+        refused: list[dict[str, str]] = []
+        with self.state.lock:
+            for job_id in ids:
+                job = self.state.jobs.get(job_id)
+                if job is None or job["_sandbox"]["deleted"]:
+                    refused.append({"_id": job_id, "msg": "video resource does not exist"})
+                elif self.state.status_of(job) in (1, 2):
+                    refused.append({"_id": job_id, "msg": "video resource is processing, please try again later"})
+                else:
+                    job["_sandbox"]["deleted"] = True
+                    deleted.append(job_id)
+            self.state.save()
+        return {"successIds": deleted, "noPermissionItems": refused}
+
+    def upload(self, body: bytes, filename: str) -> dict[str, Any]:
+        require(0 < len(body) <= MAX_UPLOAD, f"upload must be 1 byte to {MAX_UPLOAD} bytes")
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", filename)[-80:] or "upload.bin"
+        key = f"{secrets.token_hex(8)}/{name}"
+        folder = self.state.upload_dir()
+        if folder:
+            (folder / key).parent.mkdir(parents=True, exist_ok=True)
+            (folder / key).write_bytes(body)
+        else:
+            with self.state.lock:
+                self.state.uploads[key] = body
+        return {"url": f"{self.state.base_url}/_sandbox/files/{key}"}
