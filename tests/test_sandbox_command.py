@@ -69,3 +69,26 @@ def test_sandbox_port_in_use_is_a_clear_error(tmp_path):
         port = busy.getsockname()[1]
         result = akool(tmp_path, "sandbox", "--port", str(port))
     assert result.returncode == 2 and "cannot listen" in result.stderr
+
+
+def test_readme_quick_start_uses_an_embedded_sandbox_that_remembers_jobs(cli, tmp_path):
+    """README command 1: `akool --sandbox create examples/photo.png ...` with no sandbox running."""
+    port = free_port()
+    cli.configure("sandbox", sandbox_port=port, poll_interval=0.2)
+    out = tmp_path / "squish.mp4"
+    first = cli("--sandbox", "create", str(PNG), "--effect", "squish", "--yes", "--force", "-o", str(out), "--json")
+    assert first.exit_code == 0, first.stderr
+    assert out.read_bytes()[4:8] == b"ftyp"
+    job_id = first.json()["_id"]
+    # The embedded sandbox stopped with that command; the next one starts another from the saved state.
+    again = cli("--sandbox", "status", "--json")
+    assert again.exit_code == 0, again.stderr
+    assert [job["_id"] for job in again.json()] == [job_id]
+    assert cli.paths.sandbox_state_file.exists()
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    command = "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest"
+    assert readme.count(command) == 1 and command in ci
