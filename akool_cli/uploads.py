@@ -7,7 +7,7 @@ import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Protocol
 from urllib.parse import urlsplit
 
 from akool_cli.errors import UsageError
@@ -107,20 +107,19 @@ def check_audio(text: str) -> LocalFile | str:
     return check_local_file(text, "audio", audio_kind, MAX_AUDIO_BYTES, "MP3, WAV, M4A, OGG or FLAC")
 
 
-class Uploader:
+class Uploader(Protocol):
     """Turns a checked local file into a public URL."""
 
-    def upload(self, file: LocalFile) -> str:  # pragma: no cover - interface
-        raise NotImplementedError
+    def upload(self, file: LocalFile) -> str: ...
 
 
-class NoUploader(Uploader):
+class NoUploader:
     def upload(self, file: LocalFile) -> str:
         raise UsageError(f"'{file.path}' is a local file and no uploader is configured", hint=UPLOADER_HELP)
 
 
 @dataclass
-class CommandUploader(Uploader):
+class CommandUploader:
     """Runs the user's `upload.command`; the file path is given as {path} and $AKOOL_UPLOAD_FILE."""
 
     command: str
@@ -152,7 +151,7 @@ class CommandUploader(Uploader):
 
 
 @dataclass
-class SandboxUploader(Uploader):
+class SandboxUploader:
     send: Callable[[str, bytes], str]
 
     def upload(self, file: LocalFile) -> str:
