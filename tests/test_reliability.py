@@ -251,10 +251,13 @@ def test_disk_full_during_download_leaves_nothing(sandbox_factory, tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "cannot write" in err and "Traceback" not in err
     assert list(target.parent.iterdir()) == []
+    rerun = _cli_process(box.url, home, "download", job_id, "-o", str(target))
+    assert rerun.communicate(timeout=60) and rerun.returncode == 0
+    assert target.stat().st_size == 4 * 1024 * 1024
 
 
 def test_ctrl_c_during_download_leaves_nothing(sandbox_factory, tmp_path):
-    box = sandbox_factory(video_bytes=64 * 1024 * 1024, video_chunk_delay=0.05)
+    box = sandbox_factory(video_bytes=16 * 1024 * 1024, video_chunk_delay=0.04)
     home = tmp_path / "home"
     job_id = _cli_process(box.url, home, "create", URL, "--yes", "--wait", "-q").communicate(timeout=60)[0].strip()
     target = tmp_path / "out" / "v.mp4"
@@ -268,6 +271,9 @@ def test_ctrl_c_during_download_leaves_nothing(sandbox_factory, tmp_path):
     assert proc.returncode == 130 and "Traceback" not in err
     assert f"akool download {job_id}" in err
     assert list(target.parent.iterdir()) == []
+    rerun = _cli_process(box.url, home, "download", job_id, "-o", str(target))
+    assert rerun.communicate(timeout=60) and rerun.returncode == 0
+    assert target.stat().st_size == 16 * 1024 * 1024 and list(target.parent.iterdir()) == [target]
 
 
 # ---------------------------------------------------------------- Ctrl-C while waiting
