@@ -54,6 +54,21 @@ def test_sandbox_serves_prints_its_key_and_keeps_state_until_stopped(tmp_path):
     assert server.returncode == 0 and "sandbox stopped" in err and "Traceback" not in err
 
 
+def test_sandbox_json_banner(tmp_path):
+    import json
+
+    port = free_port()
+    server = CapturedPopen([sys.executable, "-m", "akool_cli", "sandbox", "--port", str(port), "--json"],
+                           env=env_for(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        banner = json.loads(server.stdout.readline())
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=20)
+    assert banner == {"base_url": f"http://127.0.0.1:{port}", "api_key": "sandbox-secret-key-24byt",
+                      "client_id": "sandbox-client16"}
+
+
 def test_sandbox_rejects_bad_options(tmp_path):
     bad = akool(tmp_path, "sandbox", "--fault", "create")
     assert bad.returncode == 2 and "ENDPOINT:KIND" in bad.stderr

@@ -22,6 +22,7 @@ def sandbox_command(
     fault: Annotated[Optional[List[str]], typer.Option("--fault", metavar="ENDPOINT:KIND[:OPT...]", help="Inject a fault, e.g. create:503, results:429:retry_after=2, create:fail_job (repeatable).")] = None,
     video_bytes: Annotated[int, typer.Option("--video-bytes", min=0, help="Pad served videos to this size (for download tests).")] = 0,
     fresh: Annotated[bool, typer.Option("--fresh", help="Forget jobs and uploads kept from earlier runs.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print base_url, api_key and client_id as one JSON line.")] = False,
 ) -> None:
     """Serve a local emulator of the Akool API (no account, no credits). Ctrl-C stops it."""
     from akool_cli.errors import UsageError
@@ -51,9 +52,14 @@ def sandbox_command(
         raise UsageError(f"cannot listen on 127.0.0.1:{chosen} ({exc.strerror})",
                          hint="another sandbox may be running; pick another --port") from None
     out = state.renderer
-    out.line(f"base_url  {server.base_url}")
-    out.line(f"api_key   {SANDBOX_API_KEY}")
-    out.line(f"client_id {SANDBOX_CLIENT_ID}")
+    if json_out:
+        import json
+
+        out.line(json.dumps({"base_url": server.base_url, "api_key": SANDBOX_API_KEY, "client_id": SANDBOX_CLIENT_ID}))
+    else:
+        out.line(f"base_url  {server.base_url}")
+        out.line(f"api_key   {SANDBOX_API_KEY}")
+        out.line(f"client_id {SANDBOX_CLIENT_ID}")
     out.info("Sandbox listening; in another terminal: akool --sandbox create examples/photo.png --effect squish"
              + ("" if chosen == 8765 else f" (after: akool --sandbox config set sandbox_port {chosen})"))
     out.info("Press Ctrl-C to stop.")
