@@ -143,10 +143,12 @@ class History:
     def update_from_jobs(self, jobs: Iterable[Job]) -> None:
         now = self.clock()
         for job in jobs:
+            # A final status is never taken back: callbacks and polls can arrive late or out of order.
             self._run(
-                "UPDATE jobs SET status = ?, video_url = COALESCE(?, video_url), "
+                "UPDATE jobs SET status = CASE WHEN status IN (3, 4) AND COALESCE(?, 0) NOT IN (3, 4) "
+                "THEN status ELSE ? END, video_url = COALESCE(?, video_url), "
                 "deducted = COALESCE(?, deducted), updated_at = ? WHERE id = ?",
-                (job.status, job.video_url, job.deduction_credit, now, job.id),
+                (job.status, job.status, job.video_url, job.deduction_credit, now, job.id),
             )
 
     def mark_downloaded(self, job_id: str, path: Path) -> None:

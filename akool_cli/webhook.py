@@ -93,11 +93,18 @@ class ReplayGuard:
             self._seen[(nonce, timestamp)] = now
             return True
 
+    def forget(self, nonce: str, timestamp: str) -> None:
+        """Undo first_time() for a callback that could not be handled, so its resend is accepted."""
+        with self._lock:
+            self._seen.pop((nonce, timestamp), None)
+
 
 @dataclass
 class Callback:
     event: dict[str, Any]
     replay: bool
+    nonce: str
+    timestamp: str
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -127,4 +134,10 @@ def open_callback(body: dict[str, Any], client_id: str, client_secret: str, *, n
         if abs(age) > tolerance:
             raise WebhookError(f"stale callback: timestamp is {age:.0f} s old (tolerance {tolerance:g} s)", 401)
     replay = guard is not None and now is not None and not guard.first_time(nonce, timestamp, now)
-    return Callback(decrypt(data, client_id, client_secret), replay)
+    try:
+        event = decrypt(data, client_id, client_secret)
+    except WebhookError:
+        if guard is not None and not replay:
+            guard.forget(nonce, timestamp)
+        raise
+    return Callback(event, replay, nonce, timestamp)

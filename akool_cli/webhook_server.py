@@ -59,8 +59,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(error.status, error.message)
         if callback.replay:
             return self._answer(200, "replay ignored")
+        try:
+            server.on_event(callback.event)
+        except Exception:  # noqa: BLE001 - not recorded, so ask Akool to send it again
+            server.guard.forget(callback.nonce, callback.timestamp)
+            return self._answer(500, "could not record the event; send it again")
         self._answer(200, "ok")
-        server.on_event(callback.event)
 
     def do_GET(self) -> None:
         self._answer(405, "Akool webhooks are POSTed here")

@@ -83,6 +83,13 @@ def test_replay_is_flagged():
     assert open_callback(BODY, CLIENT_ID, SECRET, now=NOW + 1, guard=guard).replay
 
 
+def test_an_undecryptable_callback_is_not_remembered_as_seen():
+    guard = ReplayGuard()
+    with pytest.raises(WebhookError):
+        open_callback(BODY, CLIENT_ID, "another-secret-key-24byt", now=NOW, guard=guard)
+    assert not open_callback(BODY, CLIENT_ID, SECRET, now=NOW, guard=guard).replay
+
+
 def test_stale_timestamp_is_rejected():
     with pytest.raises(WebhookError) as caught:
         open_callback(BODY, CLIENT_ID, SECRET, now=NOW + 3600, guard=ReplayGuard(tolerance=300))
@@ -257,3 +264,16 @@ def test_listener_forwards_events(tmp_path):
     assert out.strip() == "689174694b4dbdd4ab3d28c9  completed  https://cdn.example.com/v.mp4"
     assert received == [{"_id": "689174694b4dbdd4ab3d28c9", "status": 3, "type": "image2video",
                          "url": "https://cdn.example.com/v.mp4"}]
+
+
+def test_a_late_callback_does_not_undo_a_final_status(tmp_path):
+    from akool_cli.history import History, entry_for_job
+    from akool_cli.models import Job
+
+    history = History(tmp_path / "h.sqlite3")
+    history.add(entry_for_job(Job("689174694b4dbdd4ab3d28c9", 1), kind="create", base_url="b", profile="p",
+                              now=1.0, source=None, video_length=5, estimate=20, request=None))
+    history.update_from_jobs([Job("689174694b4dbdd4ab3d28c9", 3, video_url="https://cdn.example.com/v.mp4")])
+    history.update_from_jobs([Job("689174694b4dbdd4ab3d28c9", 2)])  # processing, delivered late
+    entry = history.get("689174694b4dbdd4ab3d28c9")
+    assert entry.status == 3 and entry.video_url == "https://cdn.example.com/v.mp4"

@@ -54,10 +54,11 @@ def listen(
 ) -> None:
     """Receive callbacks: verify, decrypt, print, update the history; like `stripe listen`."""
     import json
+    import queue
     import subprocess
     import threading
 
-    from akool_cli.errors import UsageError
+    from akool_cli.errors import AkoolError, UsageError
     from akool_cli.models import Job
     from akool_cli.uploads import check_url
     from akool_cli.webhook import ReplayGuard, WebhookError, _cipher
@@ -72,10 +73,10 @@ def listen(
     target = OutputTarget.folder(output, force=False) if output else None
     history = state.history(shared=True)
     lock = threading.Lock()
-    done = threading.Event()
-    seen = [0]
+    followups: "queue.Queue[tuple[Job, dict]]" = queue.Queue()
 
     def on_event(event: dict) -> None:
+        # Runs before the 200 goes back, so events are recorded in the order Akool sent them.
         with lock:
             job = Job.from_api({"_id": event.get("_id"), "status": event.get("status"),
                                 "video_url": event.get("url")})
@@ -85,20 +86,21 @@ def listen(
             else:
                 url = f"  {event['url']}" if event.get("url") else ""
                 state.renderer.line(f"{job.id}  {_status_label(event.get('status'))}{url}")
-            if forward_to:
-                _forward(state, forward_to, event)
-            if exec_cmd:
-                run = subprocess.run(exec_cmd, shell=True, input=json.dumps(event), text=True, capture_output=True)
-                if run.returncode:
-                    state.renderer.warn(f"--exec exited {run.returncode} for {job.id}")
-            if target and job.status == 3 and job.video_url:
-                try:
-                    download_jobs(state, [job], target)
-                except Exception as error:  # noqa: BLE001 - one failed download must not stop the listener
-                    state.renderer.warn(f"download of {job.id} failed: {error}")
-            seen[0] += 1
-            if max_events and seen[0] >= max_events:
-                done.set()
+            followups.put((job, event))
+
+    def follow_up(job: Job, event: dict) -> None:
+        """The slow part of an event, in this command's own thread, one event after the other."""
+        if forward_to:
+            _forward(state, forward_to, event)
+        if exec_cmd:
+            run = subprocess.run(exec_cmd, shell=True, input=json.dumps(event), text=True, capture_output=True)
+            if run.returncode:
+                state.renderer.warn(f"--exec exited {run.returncode} for {job.id}")
+        if target and job.status == 3 and job.video_url:
+            try:
+                download_jobs(state, [job], target)
+            except AkoolError as error:  # one failed download must not stop the listener
+                state.renderer.warn(f"download of {job.id} failed: {error.message}")
 
     def on_reject(error: WebhookError) -> None:
         state.renderer.warn(f"refused a callback: {error.message}")
@@ -112,9 +114,15 @@ def listen(
     thread = threading.Thread(target=receiver.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     state.resume_hint = "listener stopped"
+    handled = 0
     try:
-        while not done.wait(0.2):
-            pass
+        while max_events is None or handled < max_events:
+            try:
+                job, event = followups.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            follow_up(job, event)
+            handled += 1
     finally:
         receiver.shutdown()
         receiver.server_close()

@@ -9,6 +9,7 @@ for tests: fault injection, request statistics and a reset.
 from __future__ import annotations
 
 import json
+import queue
 import socket
 import threading
 import time
@@ -298,7 +299,7 @@ class SandboxServer(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
     def notify_forever(self, stop: threading.Event, tick: float = 0.05) -> None:
-        """Send webhook callbacks as jobs move, each delivery on its own thread."""
+        """Send webhook callbacks as jobs move: one sender a job, so a job's callbacks keep their order."""
         try:
             import cryptography  # noqa: F401  (signing needs it; checked once here)
 
@@ -313,9 +314,21 @@ class SandboxServer(ThreadingHTTPServer):
             with self.state.lock:
                 self.state.webhooks.append({**payload, "delivered": delivered, "attempts": tries, "to": url})
 
+        def sender(inbox: "queue.Queue[tuple[str, dict[str, Any]]]") -> None:
+            while True:
+                url, payload = inbox.get()
+                send(url, payload)
+                if payload["status"] in (3, 4):
+                    return  # a final status is the job's last callback
+
+        inboxes: dict[str, queue.Queue] = {}
         while not stop.wait(tick):
             for url, payload in self.state.due_callbacks():
-                threading.Thread(target=send, args=(url, payload), daemon=True).start()
+                inbox = inboxes.get(payload["_id"])
+                if inbox is None:
+                    inbox = inboxes[payload["_id"]] = queue.Queue()
+                    threading.Thread(target=sender, args=(inbox,), daemon=True).start()
+                inbox.put((url, payload))
 
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         stop = threading.Event()
