@@ -52,9 +52,9 @@ def _cipher(client_id: str, client_secret: str) -> Any:
 
 
 def decrypt(data_encrypt: str, client_id: str, client_secret: str) -> dict[str, Any]:
+    cipher = _cipher(client_id, client_secret)  # first: it explains a missing library
     from cryptography.hazmat.primitives import padding
 
-    cipher = _cipher(client_id, client_secret)
     try:
         raw = base64.b64decode(data_encrypt, validate=True)
         decryptor = cipher.decryptor()

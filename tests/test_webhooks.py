@@ -277,3 +277,16 @@ def test_a_late_callback_does_not_undo_a_final_status(tmp_path):
     history.update_from_jobs([Job("689174694b4dbdd4ab3d28c9", 2)])  # processing, delivered late
     entry = history.get("689174694b4dbdd4ab3d28c9")
     assert entry.status == 3 and entry.video_url == "https://cdn.example.com/v.mp4"
+
+
+def test_missing_crypto_library_is_a_clear_error(tmp_path):
+    # A stand-in package that fails to import, as on a machine without the [webhooks] extra.
+    fake = tmp_path / "shadow" / "cryptography"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('no cryptography here')\n")
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": f"{fake.parent}{os.pathsep}{ROOT}",
+           "AKOOL_API_KEY": SECRET, "AKOOL_CLIENT_ID": CLIENT_ID, "AKOOL_CONFIG_DIR": str(tmp_path / "c"),
+           "AKOOL_DATA_DIR": str(tmp_path / "d"), "AKOOL_CACHE_DIR": str(tmp_path / "k")}
+    done = subprocess.run([sys.executable, "-m", "akool_cli", "webhook", "decrypt", "-"], input=json.dumps(BODY),
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "akool-cli[webhooks]" in done.stderr and "Traceback" not in done.stderr
