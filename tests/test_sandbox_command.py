@@ -31,7 +31,8 @@ def test_sandbox_serves_prints_its_key_and_keeps_state_until_stopped(tmp_path):
     port = free_port()
     assert akool(tmp_path, "--sandbox", "config", "set", "sandbox_port", str(port)).returncode == 0
     assert akool(tmp_path, "--sandbox", "config", "set", "poll_interval", "0.1").returncode == 0
-    server = CapturedPopen([sys.executable, "-m", "akool_cli", "sandbox", "--port", str(port), "--queue-seconds",
+    # No --port: `akool sandbox` listens where `akool --sandbox` looks, the sandbox profile's port.
+    server = CapturedPopen([sys.executable, "-m", "akool_cli", "sandbox", "--queue-seconds",
                             "0.1", "--process-seconds", "0.2", "--fresh"], env=env_for(tmp_path),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -14,7 +14,7 @@ from akool_cli.context import App
 @guarded
 def sandbox_command(
     ctx: typer.Context,
-    port: Annotated[Optional[int], typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 [default: config sandbox_port, 8765].")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 [default: the sandbox profile's sandbox_port, 8765].")] = None,
     queue_seconds: Annotated[float, typer.Option("--queue-seconds", min=0, help="How long a job stays queueing.")] = 1.0,
     process_seconds: Annotated[float, typer.Option("--process-seconds", min=0, help="How long a job stays processing.")] = 3.0,
     latency: Annotated[float, typer.Option("--latency", min=0, help="Delay added to every API answer, seconds.")] = 0.0,
@@ -43,7 +43,12 @@ def sandbox_command(
         from akool_cli.sandbox.state import uploads_folder
 
         shutil.rmtree(uploads_folder(state_file), ignore_errors=True)
-    chosen = port if port is not None else int(state.setting("sandbox_port"))
+    # By default, listen where `akool --sandbox` looks: the sandbox profile's port.
+    from akool_cli.config import SANDBOX_PROFILE, resolve_settings
+
+    profile = state.profile_flag or SANDBOX_PROFILE
+    configured = int(resolve_settings(state.config_store, profile, state.runtime.env)["sandbox_port"].value)
+    chosen = port if port is not None else configured
     config = SandboxConfig(port=chosen, queue_seconds=queue_seconds, process_seconds=process_seconds,
                            latency=latency, plan=plan, faults=faults, video_bytes=video_bytes, state_file=state_file)
     try:
@@ -61,7 +66,7 @@ def sandbox_command(
         out.line(f"api_key   {SANDBOX_API_KEY}")
         out.line(f"client_id {SANDBOX_CLIENT_ID}")
     out.info("Sandbox listening; in another terminal: akool --sandbox create examples/photo.png --effect squish"
-             + ("" if chosen == 8765 else f" (after: akool --sandbox config set sandbox_port {chosen})"))
+             + ("" if chosen == configured else f" (after: akool --sandbox config set sandbox_port {chosen})"))
     out.info("Press Ctrl-C to stop.")
     try:
         server.serve_forever()
