@@ -33,15 +33,16 @@ def download_command(
     jobs = state.client().results(wanted)
     state.history().update_from_jobs(jobs)
     by_id = {job.id: job for job in jobs}
-    problems = []
+    missing, unfinished = [], []
     for job_id in wanted:
         job = by_id.get(job_id)
         if job is None:
-            problems.append(f"{job_id}: not found")
+            missing.append(f"{job_id}: not found (deleted, or made with other credentials)")
         elif job.status != JobStatus.COMPLETED or not job.video_url:
-            problems.append(f"{job_id}: {job.status_name}, nothing to download yet")
+            unfinished.append(f"{job_id}: {job.status_name}, nothing to download yet")
         else:
             warn_expiry(state, job)
+    problems = missing + unfinished
     saved = download_jobs(state, [by_id[i] for i in wanted if i in by_id], target)
     if json_out:
         state.renderer.json([{"_id": i, "path": str(p)} for i, p in saved.items()])
@@ -51,6 +52,7 @@ def download_command(
     for problem in problems:
         state.renderer.warn(problem)
     if problems:
+        hint = ("wait for them with: akool status --wait " + " ".join(p.split(":")[0] for p in unfinished)
+                if unfinished else "check the ids: akool history")
         raise (PartialError if saved else UsageError)(
-            f"{len(problems)} of {len(wanted)} video(s) were not downloaded",
-            hint="wait for running jobs with: akool status --wait ID")
+            f"{len(problems)} of {len(wanted)} video(s) were not downloaded", hint=hint)
