@@ -16,8 +16,8 @@ from akool_cli.options import Length, Resolution
 @guarded
 def cost(
     ctx: typer.Context,
-    resolution: Annotated[Optional[Resolution], typer.Option("--resolution", "-r", help="Video resolution [default: config default_resolution].")] = None,
-    length: Annotated[Optional[Length], typer.Option("--length", "-l", help="Video length in seconds [default: config default_length].")] = None,
+    resolution: Annotated[Optional[Resolution], typer.Option("--resolution", "-r", help="Video resolution (default: config default_resolution).")] = None,
+    length: Annotated[Optional[Length], typer.Option("--length", "-l", help="Video length in seconds (default: config default_length).")] = None,
     count: Annotated[int, typer.Option("--count", "-n", min=1, max=100000, help="How many videos.")] = 1,
     add_audio: Annotated[bool, typer.Option("--add-audio", help="Price add-audio (updateVideoAudio) instead of a new video.")] = False,
     history: Annotated[bool, typer.Option("--history", help="Sum the credits deducted by jobs in the local history.")] = False,

@@ -14,7 +14,7 @@ from akool_cli.context import App
 @guarded
 def sandbox_command(
     ctx: typer.Context,
-    port: Annotated[Optional[int], typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 [default: the sandbox profile's sandbox_port, 8765].")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 (default: the sandbox profile's sandbox_port, 8765).")] = None,
     queue_seconds: Annotated[float, typer.Option("--queue-seconds", min=0, help="How long a job stays queueing.")] = 1.0,
     process_seconds: Annotated[float, typer.Option("--process-seconds", min=0, help="How long a job stays processing.")] = 3.0,
     latency: Annotated[float, typer.Option("--latency", min=0, help="Delay added to every API answer, seconds.")] = 0.0,

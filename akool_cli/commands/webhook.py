@@ -12,7 +12,7 @@ from akool_cli.context import App
 webhook_app = typer.Typer(help="Receive and decrypt Akool's webhook callbacks.", no_args_is_help=True)
 app.add_typer(webhook_app, name="webhook", rich_help_panel="Videos")
 
-ClientIdOption = Annotated[Optional[str], typer.Option("--client-id", help="clientId that signs the callbacks [default: the profile's, or AKOOL_CLIENT_ID].")]
+ClientIdOption = Annotated[Optional[str], typer.Option("--client-id", help="clientId that signs the callbacks (default: the profile's, or AKOOL_CLIENT_ID).")]
 
 
 def _keys(state: App, client_id: str | None) -> tuple[str, str]:
