@@ -334,3 +334,19 @@ def test_effect_names_complete_from_the_cache(online, sandbox):
     online("effects")
     assert cached_effect_names(online.paths.cache_dir, "Sa") == ["Sakura Bloom", "Samurai"]
     assert cached_effect_names(online.paths.cache_dir, "zzz") == []
+
+
+def test_help_texts_survive_rich_markup():
+    """Rich reads [square brackets] in help as markup and drops them: keep them out of help texts."""
+    from typer.main import get_command
+
+    from akool_cli.cli import app
+
+    def walk(command):
+        yield command
+        for sub in getattr(command, "commands", {}).values():
+            yield from walk(sub)
+
+    texts = [p.help or "" for c in walk(get_command(app)) for p in c.params] + \
+            [c.help or "" for c in walk(get_command(app))]
+    assert not [t for t in texts if re.search(r"\[[a-z]", t)]
