@@ -38,6 +38,8 @@ def make_console(file: IO[str], is_tty: bool, env: Mapping[str, str]) -> "Consol
         no_color=plain,
         width=None if is_tty else 160,
         highlight=False,
+        # Data is printed as it is: a file called "[b]x.mp4" must not turn into bold "x.mp4".
+        markup=False,
         soft_wrap=not is_tty,
         emoji=False,
     )

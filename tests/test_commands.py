@@ -192,6 +192,14 @@ def test_history_filters_and_prunes(online, sandbox):
     assert online("history", "--json").json() == []
 
 
+def test_tables_print_brackets_literally(online, sandbox, tmp_path):
+    job = make_job(online)
+    folder = tmp_path / "[b]videos"
+    folder.mkdir()
+    assert online("download", job["_id"], "-o", str(folder)).exit_code == 0
+    assert "[b]videos" in online("history").stdout
+
+
 def test_history_table(online, sandbox):
     job = make_job(online)
     table = online("history").stdout
