@@ -126,7 +126,10 @@ class App:
 
     @cached_property
     def credentials(self) -> Credentials:
-        from_env = credentials_from_env(self.runtime.env)
+        # The local sandbox takes only its own key: a real AKOOL_API_KEY exported for CI must
+        # neither be sent to it nor make it refuse every call.
+        local_sandbox = self.is_sandbox and self.settings["base_url"].source == "sandbox"
+        from_env = None if local_sandbox else credentials_from_env(self.runtime.env)
         if from_env:
             return from_env
         stored = self.credential_store.load(self.profile)

@@ -103,6 +103,13 @@ def test_readme_quick_start_uses_an_embedded_sandbox_that_remembers_jobs(cli, tm
     assert cli.paths.sandbox_state_file.exists()
 
 
+def test_sandbox_ignores_a_real_key_in_the_environment(cli, tmp_path):
+    cli.configure("sandbox", sandbox_port=free_port())
+    result = cli("--sandbox", "effects", "--json", env={"AKOOL_API_KEY": "sk-test-secret-0123456789abcdef"})
+    assert result.exit_code == 0, result.stderr
+    assert cli("--sandbox", "auth", "status", "--json").json()["source"] == "sandbox"
+
+
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
