@@ -30,6 +30,18 @@ def confirm_spend(state: App, rows: list[tuple[str, str]], estimate: Estimate, *
         raise Interrupted("cancelled; nothing was sent", hint="pass --yes to skip this question")
 
 
+def show_dry_run(state: App, bodies: list[dict[str, Any]], estimate: Estimate, json_out: bool) -> None:
+    """What would be sent and what it would cost; nothing is sent."""
+    if json_out:
+        state.renderer.json({"requests": bodies, "estimate": estimate.to_dict(), "sent": False})
+        return
+    import json
+
+    state.renderer.line(json.dumps(bodies, indent=2))
+    each = f" ({estimate.per_item} x {estimate.count})" if estimate.count > 1 else ""
+    state.renderer.line(f"Estimated cost: {estimate.total} credits{each}; dry run, nothing was sent.")
+
+
 @dataclass
 class OutputTarget:
     """Where -o puts videos: one file, or a folder with one <id>.mp4 a job."""

@@ -136,6 +136,14 @@ def test_add_audio_estimate_and_dry_run(online, sandbox):
     assert sandbox.count("add_audio") == 0
 
 
+def test_add_audio_dry_run_for_people_prints_json(online, sandbox):
+    original = make_job(online)
+    result = online("add-audio", original["_id"], "--ai-audio", "--dry-run")
+    body, summary = result.stdout.split("\nEstimated cost: ")
+    assert json.loads(body) == [{"pre_video_id": original["_id"], "audio_type": 1}]
+    assert summary.startswith("5 credits;")
+
+
 def test_add_audio_needs_exactly_one_source(online, sandbox):
     assert online("add-audio", "0" * 24, "--yes").exit_code == 2
     assert online("add-audio", "0" * 24, "--ai-audio", "--audio", "https://e.com/a.mp3", "--yes").exit_code == 2

@@ -26,13 +26,15 @@ def add_audio(
     json_out: Annotated[bool, typer.Option("--json", help="Print the new job as JSON on stdout.")] = False,
 ) -> None:
     """Add audio to a finished video: 5 credits for a 5 s video, 10 for 10 s."""
+    from akool_cli.batch import placeholder
     from akool_cli.errors import UsageError
     from akool_cli.history import entry_for_job
     from akool_cli.models import AddAudioRequest, AudioType
     from akool_cli.pricing import audio_estimate, length_of_video
     from akool_cli.uploads import LocalFile, check_audio
     from akool_cli.validation import check_ids, check_timeout
-    from akool_cli.workflow import OutputTarget, check_final, confirm_spend, download_jobs, emit_jobs, wait_jobs
+    from akool_cli.workflow import (OutputTarget, check_final, confirm_spend, download_jobs, emit_jobs,
+                                    show_dry_run, wait_jobs)
 
     state: App = ctx.obj
     check_timeout(timeout)
@@ -54,12 +56,10 @@ def add_audio(
         length = length_of_video(found[0].video_duration)
     length = length or 5
     estimate = audio_estimate(length)
-    request = AddAudioRequest(ids[0], AudioType.CUSTOM if audio is not None else AudioType.AI,
-                              audio if isinstance(checked, str) else (f"<upload of {checked.path}>" if checked else None))
+    audio_url = None if checked is None else checked if isinstance(checked, str) else placeholder(checked)
+    request = AddAudioRequest(ids[0], AudioType.CUSTOM if audio is not None else AudioType.AI, audio_url)
     if dry_run:
-        payload = {"requests": [request.to_body()], "estimate": estimate.to_dict(), "sent": False}
-        state.renderer.json(payload) if json_out else state.renderer.line(
-            f"{payload['requests'][0]}\nEstimated cost: {estimate.total} credits; dry run, nothing was sent.")
+        show_dry_run(state, [request.to_body()], estimate, json_out)
         return
     confirm_spend(state, [("Video", ids[0]), ("Audio", audio or "AI generated"), ("Length", f"{length}s")],
                   estimate, yes=yes, title="akool add-audio")

@@ -55,8 +55,8 @@ def create(
     from akool_cli.pricing import video_estimate
     from akool_cli.uploads import LocalFile, check_audio, check_image, check_url
     from akool_cli.validation import check_timeout
-    from akool_cli.workflow import (OutputTarget, check_final, confirm_spend, download_jobs,
-                                    emit_jobs, wait_jobs)
+    from akool_cli.workflow import (OutputTarget, check_final, confirm_spend, download_jobs, emit_jobs,
+                                    show_dry_run, wait_jobs)
 
     state: App = ctx.obj
     # ---- everything that can be checked without the network, before anything is sent
@@ -99,15 +99,7 @@ def create(
     submissions = plan(images, checked, template)
     estimate = video_estimate(template.resolution, template.video_length, len(submissions))
     if dry_run:
-        bodies = [sub.request.to_body() for sub in submissions]
-        if json_out:
-            state.renderer.json({"requests": bodies, "estimate": estimate.to_dict(), "sent": False})
-        else:
-            import json
-
-            state.renderer.line(json.dumps(bodies, indent=2))
-            state.renderer.line(f"Estimated cost: {estimate.total} credits ({estimate.per_item} x {estimate.count}); "
-                                "dry run, nothing was sent.")
+        show_dry_run(state, [sub.request.to_body() for sub in submissions], estimate, json_out)
         return
 
     rows = [("Images", ", ".join(images) if len(images) <= 3 else f"{len(images)} images"),
