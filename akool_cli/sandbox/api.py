@@ -39,7 +39,8 @@ def _is_url(value: Any) -> bool:
 
 def _ids(body: dict[str, Any]) -> list[str]:
     raw = body.get("_ids")
-    require(isinstance(raw, str) and raw.strip() != "", "_ids is required: a comma-separated list of ids")
+    if not isinstance(raw, str) or not raw.strip():
+        raise ApiFailure(1003, "_ids is required: a comma-separated list of ids")
     ids = [part.strip() for part in raw.split(",")]
     require(all(ID_RE.match(i) for i in ids), "_ids must be comma-separated video ids (24 hex characters each)")
     return ids
@@ -146,7 +147,8 @@ class Api:
 
     def add_audio(self, body: dict[str, Any]) -> dict[str, Any]:
         pre_id = body.get("pre_video_id")
-        require(isinstance(pre_id, str) and pre_id != "", "pre_video_id is required")
+        if not isinstance(pre_id, str) or not pre_id:
+            raise ApiFailure(1003, "pre_video_id is required")
         require(_is_int(body.get("audio_type")) and body["audio_type"] in (1, 2),
                  "audio_type must be 1 (AI generate) or 2 (custom upload)")
         audio_url = body.get("audio_url")
@@ -154,8 +156,8 @@ class Api:
             require(_is_url(audio_url), "audio_url is required when audio_type = 2")
         with self.state.lock:
             original = self.state.jobs.get(pre_id)
-            require(original is not None and not original["_sandbox"]["deleted"],
-                     "the video does not exist", 1008)
+            if original is None or original["_sandbox"]["deleted"]:
+                raise ApiFailure(1008, "the video does not exist")
             require(self.state.status_of(original) == 3, "the video is not completed yet")
         length = original["_sandbox"]["length"]
         job = {

@@ -282,7 +282,7 @@ class SandboxServer(ThreadingHTTPServer):
         self.sample = _sample_video()
         self.log_requests = log_requests
         host, port = self.server_address[:2]
-        self.state.base_url = f"http://{host}:{port}"
+        self.state.base_url = f"http://{host!s}:{port}"
         self._thread: threading.Thread | None = None
 
     @property
