@@ -193,7 +193,7 @@ class Renderer:
             return
         now = self.clock()
         table = Table(title=f"{len(entries)} job(s) in the local history", title_justify="left")
-        for name in ("ID", "Created", "Kind", "Effect", "Res/Len", "Credits", "Status", "Expires in"):
+        for name in ("ID", "Created", "Profile", "Kind", "Effect", "Res/Len", "Credits", "Status", "Expires in"):
             table.add_column(name, no_wrap=True)
         table.add_column("Local file", overflow="fold")
         for entry in entries:
@@ -201,6 +201,7 @@ class Renderer:
             table.add_row(
                 entry.id,
                 time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.created_at)),
+                entry.profile,
                 entry.kind,
                 entry.effect_name or "-",
                 f"{entry.resolution or '-'}/{entry.video_length or '-'}s",

@@ -212,6 +212,7 @@ def test_history_table(online, sandbox):
     job = make_job(online)
     table = online("history").stdout
     assert job["_id"] in table and "Expires in" in table and "completed" in table
+    assert "Profile" in table and " default " in table
 
 
 def test_download_saves_and_records_the_file(online, sandbox, tmp_path):
