@@ -335,13 +335,22 @@ def test_man_page_covers_every_command_and_option():
     from akool_cli.cli import app
 
     page = (ROOT / "man" / "akool.1").read_text()
-    root = get_command(app)
-    for name, command in root.commands.items():
-        assert f"COMMAND: {name.upper()}".replace("-", "\\-") in page, name
+
+    def walk(command, path):
+        yield path, command
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, path + [name])
+
+    checked = 0
+    for path, command in walk(get_command(app), []):
+        if path:
+            assert f"COMMAND: {' '.join(path).upper()}".replace("-", "\\-") in page, path
         for param in command.params:
-            for opt in getattr(param, "opts", []):
-                if opt.startswith("--") and param.param_type_name == "option":
-                    assert opt.replace("-", "\\-") in page, (name, opt)
+            if param.param_type_name == "option":
+                for opt in param.opts:
+                    assert opt.replace("-", "\\-") in page, (path, opt)
+                    checked += 1
+    assert checked > 80
 
 
 def test_effect_names_complete_from_the_cache(online, sandbox):
