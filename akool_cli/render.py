@@ -159,6 +159,9 @@ class Renderer:
         from rich.table import Table
         from rich.text import Text
 
+        from akool_cli.models import RESOURCE_TTL_SECONDS
+        from akool_cli.pricing import length_of_video
+
         now = self.clock()
         table = Table(title=title, title_justify="left")
         for name in ("ID", "Status", "Effect", "Res", "Len", "Credits", "Age", "Expires in"):
@@ -170,7 +173,7 @@ class Renderer:
             created = job.create_time / 1000 if job.create_time else (entry.created_at if entry else None)
             length = entry.video_length if entry and entry.video_length else None
             if length is None and job.video_duration:
-                length = 10 if job.video_duration > 7.5 else 5
+                length = length_of_video(job.video_duration)
             table.add_row(
                 job.id,
                 Text(name, style=STATUS_STYLES.get(name, "")),
@@ -179,7 +182,7 @@ class Renderer:
                 f"{length}s" if length else "-",
                 str(job.deduction_credit) if job.deduction_credit is not None else "-",
                 human_duration(now - created) if created else "-",
-                expires_in(created + 7 * 86400 if created else None, now),
+                expires_in(created + RESOURCE_TTL_SECONDS if created else None, now),
                 (entry.local_path if entry and entry.local_path else None) or job.video_url or "-",
             )
         self.out.print(table)

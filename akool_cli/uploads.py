@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import subprocess
 from dataclasses import dataclass
@@ -161,7 +160,7 @@ class SandboxUploader:
 def make_uploader(command: str | None, timeout: float, env: Mapping[str, str],
                   sandbox_send: Callable[[str, bytes], str] | None) -> Uploader:
     if command:
-        return CommandUploader(command, timeout, {**os.environ, **env})
+        return CommandUploader(command, timeout, env)
     if sandbox_send is not None:
         return SandboxUploader(sandbox_send)
     return NoUploader()

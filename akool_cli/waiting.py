@@ -12,6 +12,11 @@ from akool_cli.models import Job
 MISSING_LIMIT = 3
 
 
+def resume_command(ids: list[str]) -> str:
+    """What a user runs to pick up waiting on jobs that go on without us."""
+    return "akool status --wait " + " ".join(ids)
+
+
 @dataclass(frozen=True)
 class PollPolicy:
     interval: float = 2.0
@@ -51,6 +56,6 @@ def wait_for_jobs(
         if policy.timeout is not None and elapsed + delay > policy.timeout:
             raise WaitTimeoutError(
                 f"gave up waiting after {elapsed:.0f} s; {len(pending)} job(s) still running",
-                hint="the jobs go on; check later with: akool status --wait " + " ".join(pending))
+                hint=f"the jobs go on; check later with: {resume_command(pending)}")
         sleep(delay)
         delay = min(delay * policy.factor, policy.max_interval)

@@ -9,11 +9,11 @@ from typing import Any, Iterable
 from akool_cli.context import App
 from akool_cli.download import check_target, download
 from akool_cli.errors import ApiError, Interrupted, JobFailedError, TransportError, UsageError
-from akool_cli.models import Job, JobStatus
+from akool_cli.models import RESOURCE_TTL_SECONDS, Job, JobStatus
 from akool_cli.pricing import Estimate
 from akool_cli.render import human_bytes
 from akool_cli.validation import local_path
-from akool_cli.waiting import PollPolicy, wait_for_jobs
+from akool_cli.waiting import PollPolicy, resume_command, wait_for_jobs
 
 EXPIRY_WARNING_SECONDS = 24 * 3600
 
@@ -81,7 +81,7 @@ def poll_policy(state: App, timeout: float | None) -> PollPolicy:
 def wait_jobs(state: App, ids: list[str], timeout: float | None) -> dict[str, Job]:
     history = state.history()
     client = state.client()
-    state.resume_hint = "the job(s) go on and are in the history; resume with: akool status --wait " + " ".join(ids)
+    state.resume_hint = f"the job(s) go on and are in the history; resume with: {resume_command(ids)}"
 
     def fetch(pending: list[str]) -> list[Job]:
         jobs = client.results(pending)
@@ -94,7 +94,7 @@ def wait_jobs(state: App, ids: list[str], timeout: float | None) -> dict[str, Jo
                                          monotonic=state.runtime.monotonic, on_update=update)
     except (TransportError, ApiError) as error:
         # The jobs exist and are paid for: say so, or the user may create them again.
-        resume = "the job(s) exist and are in the history; resume with: akool status --wait " + " ".join(ids)
+        resume = f"the job(s) exist and are in the history; resume with: {resume_command(ids)}"
         error.hint = f"{error.hint}; {resume}" if error.hint else resume
         raise
     for job_id in gone:
@@ -121,7 +121,7 @@ def download_jobs(state: App, jobs: Iterable[Job], target: OutputTarget) -> dict
 def warn_expiry(state: App, job: Job) -> None:
     if not job.create_time:
         return
-    left = job.create_time / 1000 + 7 * 86400 - state.runtime.clock()
+    left = job.create_time / 1000 + RESOURCE_TTL_SECONDS - state.runtime.clock()
     if left <= 0:
         state.renderer.warn(f"the files of job {job.id} are past their 7-day expiry and may be gone")
     elif left < EXPIRY_WARNING_SECONDS:

@@ -127,7 +127,6 @@ def create(
     if not created:
         raise errors[0][1]
     ids = [job.id for job in created]
-    state.resume_hint = "the job(s) go on and are in the history; resume with: akool status --wait " + " ".join(ids)
 
     saved = {}
     final = created

@@ -23,6 +23,7 @@ def download_command(
     from akool_cli.errors import PartialError, UsageError
     from akool_cli.models import JobStatus
     from akool_cli.validation import check_ids
+    from akool_cli.waiting import resume_command
     from akool_cli.workflow import OutputTarget, download_jobs, warn_expiry
 
     state: App = ctx.obj
@@ -33,16 +34,17 @@ def download_command(
     jobs = state.client().results(wanted)
     state.history().update_from_jobs(jobs)
     by_id = {job.id: job for job in jobs}
-    missing, unfinished = [], []
+    problems: list[str] = []
+    unfinished: list[str] = []
     for job_id in wanted:
         job = by_id.get(job_id)
         if job is None:
-            missing.append(f"{job_id}: not found (deleted, or made with other credentials)")
+            problems.append(f"{job_id}: not found (deleted, or made with other credentials)")
         elif job.status != JobStatus.COMPLETED or not job.video_url:
-            unfinished.append(f"{job_id}: {job.status_name}, nothing to download yet")
+            problems.append(f"{job_id}: {job.status_name}, nothing to download yet")
+            unfinished.append(job_id)
         else:
             warn_expiry(state, job)
-    problems = missing + unfinished
     saved = download_jobs(state, [by_id[i] for i in wanted if i in by_id], target)
     if json_out:
         state.renderer.json([{"_id": i, "path": str(p)} for i, p in saved.items()])
@@ -52,7 +54,7 @@ def download_command(
     for problem in problems:
         state.renderer.warn(problem)
     if problems:
-        hint = ("wait for them with: akool status --wait " + " ".join(p.split(":")[0] for p in unfinished)
+        hint = (f"wait for them with: {resume_command(unfinished)}"
                 if unfinished else "check the ids: akool history")
         raise (PartialError if saved else UsageError)(
             f"{len(problems)} of {len(wanted)} video(s) were not downloaded", hint=hint)
