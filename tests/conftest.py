@@ -149,6 +149,12 @@ def capture(*texts: str) -> None:
     _CAPTURED.extend(t for t in texts if t)
 
 
+def process_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of an `akool` run in a subprocess: its own folders, this checkout importable."""
+    return {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "AKOOL_CONFIG_DIR": str(home / "config"),
+            "AKOOL_DATA_DIR": str(home / "data"), "AKOOL_CACHE_DIR": str(home / "cache"), **extra}
+
+
 class CapturedPopen(subprocess.Popen):
     """A Popen whose output also goes to the redaction check."""
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from akool_cli.sandbox import SANDBOX_API_KEY
-from conftest import PNG, ROOT, CapturedPopen
+from conftest import PNG, CapturedPopen, process_env
 
 URL = "https://example.com/cat.png"
 
@@ -227,9 +227,7 @@ def test_download_dropped_midstream_leaves_nothing_and_a_rerun_works(online, san
 
 
 def _cli_process(sandbox_url: str, home: Path, *args: str, preexec=None) -> subprocess.Popen:
-    env = {"PATH": os.environ["PATH"], "AKOOL_BASE_URL": sandbox_url, "AKOOL_API_KEY": SANDBOX_API_KEY,
-           "AKOOL_CONFIG_DIR": str(home / "config"), "AKOOL_DATA_DIR": str(home / "data"),
-           "AKOOL_CACHE_DIR": str(home / "cache"), "PYTHONPATH": str(ROOT)}
+    env = process_env(home, AKOOL_BASE_URL=sandbox_url, AKOOL_API_KEY=SANDBOX_API_KEY)
     return CapturedPopen([sys.executable, "-m", "akool_cli", *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, preexec_fn=preexec)
 

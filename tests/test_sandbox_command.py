@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
 
-from conftest import PNG, ROOT, CapturedPopen
+from conftest import PNG, ROOT, CapturedPopen, process_env
 from test_webhooks import free_port
 
 
-def env_for(home, port=None):
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "AKOOL_CONFIG_DIR": str(home / "config"),
-           "AKOOL_DATA_DIR": str(home / "data"), "AKOOL_CACHE_DIR": str(home / "cache")}
-    return env
 
 
 def akool(home, *args):
-    done = subprocess.run([sys.executable, "-m", "akool_cli", *args], env=env_for(home), capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "akool_cli", *args], env=process_env(home), capture_output=True,
                           text=True, timeout=60)
     from conftest import capture
 
@@ -33,7 +28,7 @@ def test_sandbox_serves_prints_its_key_and_keeps_state_until_stopped(tmp_path):
     assert akool(tmp_path, "--sandbox", "config", "set", "poll_interval", "0.1").returncode == 0
     # No --port: `akool sandbox` listens where `akool --sandbox` looks, the sandbox profile's port.
     server = CapturedPopen([sys.executable, "-m", "akool_cli", "sandbox", "--queue-seconds",
-                            "0.1", "--process-seconds", "0.2", "--fresh"], env=env_for(tmp_path),
+                            "0.1", "--process-seconds", "0.2", "--fresh"], env=process_env(tmp_path),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         first = server.stdout.readline()
@@ -60,7 +55,7 @@ def test_sandbox_json_banner(tmp_path):
 
     port = free_port()
     server = CapturedPopen([sys.executable, "-m", "akool_cli", "sandbox", "--port", str(port), "--json"],
-                           env=env_for(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                           env=process_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         banner = json.loads(server.stdout.readline())
     finally:

@@ -17,7 +17,7 @@ import pytest
 from akool_cli.sandbox import SANDBOX_API_KEY, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 from akool_cli.sandbox import webhooks as sender
 from akool_cli.webhook import ReplayGuard, WebhookError, decrypt, open_callback, signature
-from conftest import ROOT, CapturedPopen
+from conftest import ROOT, CapturedPopen, process_env
 
 # Computed outside Python, independently of both implementations:
 #   printf '%s' "$PLAIN" | openssl enc -aes-192-cbc -K <hex of SECRET> -iv <hex of CLIENT_ID> -base64 -A
@@ -125,9 +125,7 @@ def free_port() -> int:
 
 
 def start_listener(home: Path, port: int, *args: str) -> subprocess.Popen:
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "AKOOL_API_KEY": SANDBOX_API_KEY,
-           "AKOOL_CLIENT_ID": SANDBOX_CLIENT_ID, "AKOOL_CONFIG_DIR": str(home / "config"),
-           "AKOOL_DATA_DIR": str(home / "data"), "AKOOL_CACHE_DIR": str(home / "cache")}
+    env = process_env(home, AKOOL_API_KEY=SANDBOX_API_KEY, AKOOL_CLIENT_ID=SANDBOX_CLIENT_ID)
     proc = CapturedPopen([sys.executable, "-m", "akool_cli", "webhook", "listen", "--port", str(port), *args],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 20
@@ -284,9 +282,8 @@ def test_missing_crypto_library_is_a_clear_error(tmp_path):
     fake = tmp_path / "shadow" / "cryptography"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise ImportError('no cryptography here')\n")
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": f"{fake.parent}{os.pathsep}{ROOT}",
-           "AKOOL_API_KEY": SECRET, "AKOOL_CLIENT_ID": CLIENT_ID, "AKOOL_CONFIG_DIR": str(tmp_path / "c"),
-           "AKOOL_DATA_DIR": str(tmp_path / "d"), "AKOOL_CACHE_DIR": str(tmp_path / "k")}
+    env = process_env(tmp_path, PYTHONPATH=f"{fake.parent}{os.pathsep}{ROOT}", AKOOL_API_KEY=SECRET,
+                      AKOOL_CLIENT_ID=CLIENT_ID)
     done = subprocess.run([sys.executable, "-m", "akool_cli", "webhook", "decrypt", "-"], input=json.dumps(BODY),
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "akool-cli[webhooks]" in done.stderr and "Traceback" not in done.stderr
