@@ -82,9 +82,14 @@ def guarded(func: F) -> F:
         except AkoolError as error:
             report(state, error)
             raise typer.Exit(int(error.exit_code)) from None
-        except KeyboardInterrupt:
-            report(state, Interrupted("interrupted", hint=state.resume_hint or "nothing was lost"))
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except KeyboardInterrupt as stop:
+            import signal
+
+            signum = getattr(stop, "signum", signal.SIGINT)
+            label = getattr(stop, "label", "interrupted")
+            error = Interrupted(label, hint=state.resume_hint or "nothing was lost", signum=signum)
+            report(state, error)
+            raise typer.Exit(int(error.exit_code)) from None
         except (typer.Exit, typer.Abort):
             raise
         except BrokenPipeError:

@@ -14,9 +14,9 @@ import httpx
 
 from akool_cli import __version__
 from akool_cli.config import Credentials
-from akool_cli.errors import (ApiAuthError, ApiError, AuthError, OutcomeUnknownError,
+from akool_cli.errors import (AkoolError, ApiAuthError, ApiError, AuthError, OutcomeUnknownError,
                               TransportError)
-from akool_cli.models import AddAudioRequest, CreateRequest, DeleteResult, Effect, Job, Refusal
+from akool_cli.models import AddAudioRequest, CreateRequest, DeleteResult, Effect, Job, Refusal, is_job_id
 
 T = TypeVar("T")
 USER_AGENT = f"akool-cli/{__version__}"
@@ -102,6 +102,9 @@ def decode_envelope(status: int, body: bytes, where: str, retry_after: str | Non
                              hint="the service answered nothing; check base_url and try again")
     try:
         envelope = json.loads(text)
+    except RecursionError:
+        raise TransportError(f"JSON nested too deeply in the answer (HTTP {status}) from {where}",
+                             hint="the service answered something unexpected; check base_url") from None
     except (ValueError, UnicodeDecodeError):
         looks = "an HTML page" if text[:1] == b"<" else "malformed JSON"
         raise TransportError(f"{looks} instead of the API's JSON (HTTP {status}) from {where}",
@@ -156,6 +159,7 @@ class AkoolClient:
         self._rand = rand
         self._on_request = on_request
         self._on_token = on_token
+        self._mint_failure: AkoolError | None = None
         self.timeout = httpx.Timeout(timeout, connect=connect_timeout)
         self._http = httpx.Client(timeout=self.timeout, headers={"User-Agent": USER_AGENT},
                                   follow_redirects=False)
@@ -182,7 +186,9 @@ class AkoolClient:
     def results(self, ids: list[str]) -> list[Job]:
         envelope = self._call("POST", PATH_RESULTS, {"_ids": ",".join(ids)}, idempotent=True)
         data = _data(envelope, PATH_RESULTS)
-        return [Job.from_api(item) for item in _list_of_dicts(data.get("result"), "result", PATH_RESULTS)]
+        jobs = [Job.from_api(item) for item in _list_of_dicts(data.get("result"), "result", PATH_RESULTS)]
+        # An id that is not one can name no job we asked for; it must never reach a path or SQL.
+        return [job for job in jobs if is_job_id(job.id)]
 
     def effects(self) -> list[Effect]:
         envelope = self._call("GET", PATH_EFFECTS, None, idempotent=True)
@@ -270,11 +276,21 @@ class AkoolClient:
     # ------------------------------------------------------------ machinery
 
     def _job(self, envelope: dict[str, Any], where: str) -> Job:
-        data = _data(envelope, where)
-        job = Job.from_api(data)
-        if not job.id:
-            raise OutcomeUnknownError(f"the answer from {where} has no job _id",
-                                      hint="the job may exist; check with: akool status")
+        """The job a paid request created. Code 1000 means it exists: an answer we cannot use
+        leaves its id unknown, which is an unknown outcome (exit 9), never "try again"."""
+        try:
+            data = _data(envelope, where)
+            job = Job.from_api(data)
+        except (TransportError, ValueError, TypeError, RecursionError) as exc:
+            raise OutcomeUnknownError(f"the service accepted the request to {where} but its answer is unusable "
+                                      f"({getattr(exc, 'message', type(exc).__name__)})",
+                                      hint="the job may exist and was NOT sent again; "
+                                           "check with 'akool status' before creating it again") from None
+        if not is_job_id(job.id):
+            shown = "no job _id" if not job.id else "an invalid job _id"
+            raise OutcomeUnknownError(f"the service accepted the request to {where} but its answer has {shown}",
+                                      hint="the job may exist and was NOT sent again; "
+                                           "check with 'akool status' before creating it again")
         return job
 
     def _call(self, method: str, path: str, body: Any, *, idempotent: bool,
@@ -294,11 +310,19 @@ class AkoolClient:
     def _mint_token(self) -> str:
         creds = self.credentials
         assert creds.client_id and creds.client_secret
+        if self._mint_failure is not None:
+            raise self._mint_failure
         try:
             token = self.get_token(creds.client_id, creds.client_secret)
         except ApiError as exc:
-            raise ApiAuthError(exc.code, f"could not get a token: {exc.msg}",
-                               hint="check the client id and secret: akool auth login --client-id ...") from None
+            self._mint_failure = ApiAuthError(exc.code, f"could not get a token: {exc.msg}",
+                                              hint="check the client id and secret: akool auth login --client-id ...")
+            raise self._mint_failure from None
+        except TransportError as exc:
+            # get_token has had its own retries: a caller's retry loop must not multiply them.
+            self._mint_failure = TransportError(f"could not get a token: {exc.message}", exc.hint, retryable=False,
+                                                sent=exc.sent)
+            raise self._mint_failure from None
         creds.token = token
         if self._on_token:
             self._on_token(token)

@@ -127,6 +127,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("upload.command", _text, None, "shell command that uploads {path} and prints its public URL"),
         Setting("upload.timeout", _positive_float, 300.0, "how long the upload command may run, seconds"),
         Setting("sandbox_port", _int_between(1, 65535), DEFAULT_SANDBOX_PORT, "port of the local sandbox"),
+        Setting("sandbox_idle_timeout", _positive_float, 900.0,
+                "a background sandbox started by --sandbox stops after this long unused, seconds"),
     )
 }
 

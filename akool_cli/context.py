@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from akool_cli.history import History
     from akool_cli.models import Effect
     from akool_cli.render import Renderer
-    from akool_cli.sandbox import SandboxServer
     from akool_cli.uploads import Uploader
 
 
@@ -61,14 +60,27 @@ def sandbox_base_url(port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def _listening(host: str, port: int) -> bool:
-    import socket
+def probe_sandbox(port: int, timeout: float = 1.0) -> str:
+    """"sandbox" when an akool sandbox answers its health endpoint on the port, "other" when
+    something else listens there, "none" when nothing does. An open port alone proves nothing."""
+    import http.client
+    import json
 
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        with socket.create_connection((host, port), timeout=0.3):
-            return True
-    except OSError:
-        return False
+        conn.request("GET", "/_sandbox/control/health")
+        answer = conn.getresponse()
+        body = answer.read(1024)
+    except ConnectionRefusedError:
+        return "none"
+    except (OSError, http.client.HTTPException):
+        return "other"
+    finally:
+        conn.close()
+    try:
+        return "sandbox" if answer.status == 200 and json.loads(body) == {"sandbox": True} else "other"
+    except ValueError:
+        return "other"
 
 
 @dataclass
@@ -81,7 +93,6 @@ class App:
     resume_hint: str | None = None
     _client: "AkoolClient | None" = field(default=None, init=False)
     _history: "History | None" = field(default=None, init=False)
-    _embedded: "SandboxServer | None" = field(default=None, init=False)
 
     # ------------------------------------------------------------ identity and settings
 
@@ -112,8 +123,20 @@ class App:
     @cached_property
     def settings(self) -> dict[str, ResolvedSetting]:
         resolved = resolve_settings(self.config_store, self.profile, self.runtime.env)
-        if self.is_sandbox and resolved["base_url"].source == "default":
-            url = sandbox_base_url(resolved["sandbox_port"].value)
+        url = sandbox_base_url(resolved["sandbox_port"].value)
+        if self.sandbox:
+            # --sandbox is a wall: no environment variable or profile setting sends it anywhere else.
+            ignored = [name for name, present in (
+                ("AKOOL_BASE_URL", bool(self.runtime.env.get("AKOOL_BASE_URL"))),
+                ("the profile's base_url", resolved["base_url"].source == "profile" and resolved["base_url"].value != url),
+                ("AKOOL_API_KEY", bool(self.runtime.env.get("AKOOL_API_KEY"))),
+                ("AKOOL_CLIENT_ID", bool(self.runtime.env.get("AKOOL_CLIENT_ID"))),
+            ) if present]
+            if ignored:
+                self.renderer.info(f"note: --sandbox ignores {', '.join(ignored)}: "
+                                   f"requests go to the local sandbox at {url} only")
+            resolved["base_url"] = ResolvedSetting("base_url", url, "sandbox")
+        elif self.is_sandbox and resolved["base_url"].source == "default":
             resolved["base_url"] = ResolvedSetting("base_url", url, "sandbox")
         return resolved
 
@@ -129,6 +152,10 @@ class App:
         # The local sandbox takes only its own key: a real AKOOL_API_KEY exported for CI must
         # neither be sent to it nor make it refuse every call.
         local_sandbox = self.is_sandbox and self.settings["base_url"].source == "sandbox"
+        if self.sandbox:
+            from akool_cli.sandbox import SANDBOX_API_KEY
+
+            return Credentials(api_key=SANDBOX_API_KEY, source="sandbox")
         from_env = None if local_sandbox else credentials_from_env(self.runtime.env)
         if from_env:
             return from_env
@@ -195,21 +222,48 @@ class App:
         self.renderer.info(line + (f" [{headers}]" if headers else ""))
 
     def _start_embedded_sandbox(self) -> None:
-        """`--sandbox` with no sandbox running: serve one inside this process, state kept on disk."""
+        """`--sandbox` with no sandbox running: start one as a detached background process that
+        stops after `sandbox_idle_timeout` seconds without a request, so that parallel and later
+        commands share it (and its jobs). `akool sandbox stop` ends it sooner."""
         if not self.is_sandbox or self.settings["base_url"].source != "sandbox":
             return
-        port = int(self.setting("sandbox_port"))
-        if _listening("127.0.0.1", port):
-            return
-        from akool_cli.sandbox import SandboxConfig, SandboxServer
+        from akool_cli.errors import UsageError
 
-        config = SandboxConfig(port=port, state_file=self.paths.sandbox_state_file)
-        try:
-            self._embedded = SandboxServer(config).start()
-        except OSError:
-            return  # lost a race with another process starting one: use theirs
-        if self.verbose:
-            self.renderer.info(f"started an embedded sandbox at {self._embedded.base_url}")
+        port = int(self.setting("sandbox_port"))
+        found = probe_sandbox(port)
+        if found == "sandbox":
+            return
+        if found == "other":
+            raise UsageError(f"port {port} is in use by something that is not an akool sandbox",
+                             hint="choose another port: akool --sandbox config set sandbox_port 8766")
+        self._spawn_sandbox(port)
+
+    def _spawn_sandbox(self, port: int) -> None:
+        import subprocess
+
+        from akool_cli.errors import UsageError
+
+        env = dict(self.runtime.env)
+        env.update(AKOOL_CONFIG_DIR=str(self.paths.config_dir), AKOOL_DATA_DIR=str(self.paths.data_dir),
+                   AKOOL_CACHE_DIR=str(self.paths.cache_dir))
+        self.paths.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.paths.data_dir / "sandbox.log", "ab") as log:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "akool_cli", "sandbox", "--port", str(port), "--idle-timeout",
+                 str(self.setting("sandbox_idle_timeout"))],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if probe_sandbox(port, timeout=0.5) == "sandbox":
+                if self.verbose:
+                    self.renderer.info(f"started a background sandbox at {sandbox_base_url(port)} (pid {child.pid})")
+                return
+            if child.poll() is not None and probe_sandbox(port, timeout=0.5) == "none":
+                # Lost a race with another process, whose sandbox is still starting: give it a moment.
+                time.sleep(0.05)
+            time.sleep(0.02)
+        raise UsageError(f"the sandbox did not start on port {port}",
+                         hint=f"see {self.paths.data_dir / 'sandbox.log'}, or run 'akool sandbox' in another terminal")
 
     def history(self, shared: bool = False) -> "History":
         if self._history is None:
@@ -235,33 +289,63 @@ class App:
         sandbox_send = None
         if self.is_sandbox:
             sandbox_send = lambda name, content: self.client().upload_to_sandbox(name, content)  # noqa: E731
-        return make_uploader(self.setting("upload.command"), float(self.setting("upload.timeout")),
-                             self.runtime.env, sandbox_send)
+        # With --sandbox, files go to the sandbox only: a configured uploader would publish them elsewhere.
+        command = None if self.sandbox else self.setting("upload.command")
+        return make_uploader(command, float(self.setting("upload.timeout")), self.runtime.env, sandbox_send)
 
     def confirm(self, question: str) -> bool:
-        if self.runtime.confirm is not None:
-            return self.runtime.confirm(question)
-        from rich.prompt import Confirm
+        try:
+            if self.runtime.confirm is not None:
+                return self.runtime.confirm(question)
+            from rich.prompt import Confirm
 
-        return Confirm.ask(question, console=self.renderer.err, default=False)
+            return Confirm.ask(question, console=self.renderer.err, default=False)
+        except EOFError:
+            from akool_cli.errors import Declined
+
+            raise Declined("no answer (end of input at the prompt); nothing was sent") from None
 
     def read_secret(self, prompt: str) -> str:
-        if self.runtime.read_secret is not None:
-            return self.runtime.read_secret(prompt)
-        import getpass
+        try:
+            if self.runtime.read_secret is not None:
+                return self.runtime.read_secret(prompt)
+            import getpass
 
-        return getpass.getpass(prompt)
+            return getpass.getpass(prompt)
+        except EOFError:
+            from akool_cli.errors import Declined
+
+            raise Declined("no answer (end of input at the prompt); nothing was saved") from None
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
         if self._history is not None:
             self._history.close()
-        if self._embedded is not None:
-            self._embedded.stop()
 
     @property
     def host(self) -> str:
         from urllib.parse import urlsplit
 
         return urlsplit(self.base_url).netloc
+
+    @property
+    def target_label(self) -> str:
+        """Where paid requests go, for the cost panel and --dry-run."""
+        if self.is_sandbox and self.settings["base_url"].source == "sandbox":
+            return f"sandbox at {self.host}, no credits"
+        return f"profile {self.profile} at {self.host}"
+
+    def global_args(self) -> list[str]:
+        """The global options a pasted command needs to reach the same place with the same keys."""
+        if self.sandbox:
+            return ["--sandbox"] + (["--profile", self.profile_flag] if self.profile_flag else [])
+        if self.profile != DEFAULT_PROFILE:
+            return ["--profile", self.profile]
+        return []
+
+    def command(self, *args: str) -> str:
+        """A command line to paste, e.g. a free way to continue after a paid command stopped."""
+        import shlex
+
+        return shlex.join(["akool", *self.global_args(), *args])

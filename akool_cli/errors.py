@@ -68,6 +68,7 @@ class JobFailedError(AkoolError):
 
 class WaitTimeoutError(AkoolError):
     exit_code = ExitCode.WAIT_TIMEOUT
+    pending: list[str] = []  # the ids still running, for the caller's resume hint
 
 
 class PartialError(AkoolError):
@@ -75,4 +76,16 @@ class PartialError(AkoolError):
 
 
 class Interrupted(AkoolError):
+    """A stopping signal ended the command: exit 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP."""
+
     exit_code = ExitCode.INTERRUPTED
+
+    def __init__(self, message: str, hint: str | None = None, *, signum: int | None = None) -> None:
+        super().__init__(message, hint)
+        if signum is not None:
+            self.exit_code = ExitCode(128 + int(signum))
+
+
+class Declined(AkoolError):
+    exit_code = ExitCode.DECLINED
+

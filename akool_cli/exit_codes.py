@@ -16,7 +16,10 @@ class ExitCode(IntEnum):
     PARTIAL = 7
     NETWORK = 8
     OUTCOME_UNKNOWN = 9
+    DECLINED = 10
+    HANGUP = 129
     INTERRUPTED = 130
+    TERMINATED = 143
 
 
 EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
@@ -30,5 +33,8 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ExitCode.PARTIAL: "partial success: some items worked, some did not",
     ExitCode.NETWORK: "network or server trouble (timeouts, HTTP 429/5xx, malformed answers) after retries",
     ExitCode.OUTCOME_UNKNOWN: "a paid request may or may not have reached the server; check before retrying",
-    ExitCode.INTERRUPTED: "interrupted (Ctrl-C); paid jobs are kept in the history",
+    ExitCode.DECLINED: "you answered no (or closed the input) at a prompt; nothing was sent",
+    ExitCode.HANGUP: "stopped by SIGHUP (the terminal closed); paid jobs are kept in the history",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C, once or twice); paid jobs are kept in the history",
+    ExitCode.TERMINATED: "stopped by SIGTERM (CI cancel, timeout, docker stop); paid jobs are kept in the history",
 }

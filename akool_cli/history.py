@@ -10,35 +10,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from akool_cli.errors import ConfigError
+from akool_cli.migrations import migrate
 from akool_cli.models import RESOURCE_TTL_SECONDS, Job, status_name
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    expires_at REAL NOT NULL,
-    base_url TEXT NOT NULL,
-    profile TEXT NOT NULL,
-    source TEXT,
-    image_url TEXT,
-    effect_name TEXT,
-    effect_code TEXT,
-    resolution TEXT,
-    video_length INTEGER,
-    audio_type INTEGER,
-    estimate INTEGER,
-    deducted INTEGER,
-    status INTEGER,
-    video_url TEXT,
-    local_path TEXT,
-    pre_video_id TEXT,
-    deleted INTEGER NOT NULL DEFAULT 0,
-    updated_at REAL NOT NULL,
-    request TEXT
-);
-CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
-"""
 
 
 @dataclass
@@ -79,6 +53,22 @@ class HistoryEntry:
 
 
 COLUMNS = [f.name for f in fields(HistoryEntry)]
+_KNOWN = frozenset(COLUMNS)
+# SQLite integers are 64-bit; anything a server sends beyond this is not a credit count or a time.
+SQLITE_INT_MAX = 2**63 - 1
+
+
+def _entry(row: sqlite3.Row) -> HistoryEntry:
+    # A newer akool may have added columns: read the ones this version knows.
+    return HistoryEntry(**{k: row[k] for k in row.keys() if k in _KNOWN})
+
+
+def _fit(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and not -SQLITE_INT_MAX <= value <= SQLITE_INT_MAX:
+        return None
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf")) or abs(value) > 1e15):
+        return None
+    return value
 
 
 def entry_for_job(job: Job, *, kind: str, base_url: str, profile: str, now: float, source: str | None,
@@ -94,9 +84,28 @@ def entry_for_job(job: Job, *, kind: str, base_url: str, profile: str, now: floa
     )
 
 
-class History:
-    def __init__(self, path: Path, clock: Callable[[], float] = time.time, shared: bool = False) -> None:
+class HistoryError(ConfigError):
+    """The history cannot be opened or written. Before a paid request this stops the command."""
+
+    def __init__(self, path: Path, exc: BaseException) -> None:
+        text = str(exc) or type(exc).__name__
+        if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+            hint = "another akool process holds it; wait for it to finish and try again"
+        elif "readonly" in text or "read-only" in text:
+            hint = "make it writable (check the file and folder permissions) or set AKOOL_DATA_DIR"
+        elif "full" in text or "disk" in text.lower():
+            hint = "free some disk space and try again"
+        else:
+            hint = f"move it away to start a new history (mv {path} {path}.bak)"
+        super().__init__(f"job history {path} cannot be used ({text})", hint)
         self.path = path
+
+
+class History:
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time, shared: bool = False,
+                 busy_timeout: float = 30.0) -> None:
+        self.path = path
+        self.busy_timeout = busy_timeout
         self.clock = clock
         # shared: used from several threads, each call under the caller's lock.
         self.shared = shared
@@ -108,19 +117,38 @@ class History:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 # Autocommit mode plus a generous busy timeout: two akool processes writing at once
                 # wait for each other instead of failing or losing a row.
-                db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=not self.shared)
+                db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                                     check_same_thread=not self.shared)
                 db.row_factory = sqlite3.Row
-                db.execute("PRAGMA busy_timeout = 30000")
-                db.execute("PRAGMA journal_mode = WAL")
-                db.executescript(SCHEMA)
+                db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+                self._wal(db)
+                migrate(db)
             except sqlite3.DatabaseError as exc:
-                raise ConfigError(f"job history {self.path} is unreadable ({exc})",
-                                  hint=f"move it away to start a new history (mv {self.path} {self.path}.bak)") from None
+                raise HistoryError(self.path, exc) from None
             except OSError as exc:
-                raise ConfigError(f"cannot open job history {self.path} ({exc.strerror})",
-                                  hint="check the folder's permissions or set AKOOL_DATA_DIR") from None
+                raise HistoryError(self.path, exc) from None
             self._db = db
         return self._db
+
+    def _wal(self, db: sqlite3.Connection) -> None:
+        """Switch to WAL. Several processes creating a new file at once can get "database is locked"
+        here, where the busy timeout does not apply: retry for as long as the busy timeout would."""
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+    def prove_writable(self) -> None:
+        """Before a paid request: open, migrate and commit a real write, or raise naming the file.
+
+        A history that cannot take the job's row (corrupt, read-only, locked, disk full) must stop
+        the command before it spends, not after."""
+        self._run("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_write_check', ?)", (str(self.clock()),))
 
     def close(self) -> None:
         if self._db is not None:
@@ -131,25 +159,39 @@ class History:
         try:
             return self._conn().execute(sql, tuple(params))
         except sqlite3.DatabaseError as exc:
-            raise ConfigError(f"job history {self.path} failed: {exc}",
-                              hint=f"move it away to start a new history (mv {self.path} {self.path}.bak)") from None
+            raise HistoryError(self.path, exc) from None
 
     def add(self, entry: HistoryEntry) -> None:
         values = asdict(entry)
         names = ", ".join(COLUMNS)
         marks = ", ".join("?" for _ in COLUMNS)
-        self._run(f"INSERT OR REPLACE INTO jobs ({names}) VALUES ({marks})", [values[c] for c in COLUMNS])
+        self._run(f"INSERT OR REPLACE INTO jobs ({names}) VALUES ({marks})", [_fit(values[c]) for c in COLUMNS])
 
     def update_from_jobs(self, jobs: Iterable[Job]) -> None:
         now = self.clock()
-        for job in jobs:
-            # A final status is never taken back: callbacks and polls can arrive late or out of order.
-            self._run(
-                "UPDATE jobs SET status = CASE WHEN status IN (3, 4) AND COALESCE(?, 0) NOT IN (3, 4) "
-                "THEN status ELSE ? END, video_url = COALESCE(?, video_url), "
-                "deducted = COALESCE(?, deducted), updated_at = ? WHERE id = ?",
-                (job.status, job.status, job.video_url, job.deduction_credit, now, job.id),
-            )
+        rows = [(_fit(job.status), _fit(job.status), job.video_url, _fit(job.deduction_credit), now, job.id)
+                for job in jobs]
+        if not rows:
+            return
+        # One transaction a tick, not one fsync a job. A final status is never taken back:
+        # callbacks and polls can arrive late or out of order.
+        self._many("UPDATE jobs SET status = CASE WHEN status IN (3, 4) AND COALESCE(?, 0) NOT IN (3, 4) "
+                   "THEN status ELSE ? END, video_url = COALESCE(?, video_url), "
+                   "deducted = COALESCE(?, deducted), updated_at = ? WHERE id = ?", rows)
+
+    def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Many rows in one transaction: one commit (one fsync) instead of one a row."""
+        try:
+            db = self._conn()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(sql, rows)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as exc:
+            raise HistoryError(self.path, exc) from None
 
     def mark_downloaded(self, job_id: str, path: Path) -> None:
         self._run("UPDATE jobs SET local_path = ?, updated_at = ? WHERE id = ?",
@@ -157,12 +199,11 @@ class History:
 
     def mark_deleted(self, ids: Iterable[str]) -> None:
         now = self.clock()
-        for job_id in ids:
-            self._run("UPDATE jobs SET deleted = 1, updated_at = ? WHERE id = ?", (now, job_id))
+        self._many("UPDATE jobs SET deleted = 1, updated_at = ? WHERE id = ?", [(now, job_id) for job_id in ids])
 
     def get(self, job_id: str) -> HistoryEntry | None:
         row = self._run("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return HistoryEntry(**dict(row)) if row else None
+        return _entry(row) if row else None
 
     def recent(self, limit: int | None = None, statuses: Iterable[int] | None = None,
                base_url: str | None = None, include_deleted: bool = True) -> list[HistoryEntry]:
@@ -181,7 +222,7 @@ class History:
         if limit:
             sql += " LIMIT ?"
             params.append(limit)
-        return [HistoryEntry(**dict(row)) for row in self._run(sql, params).fetchall()]
+        return [_entry(row) for row in self._run(sql, params).fetchall()]
 
     def prune_expired(self) -> int:
         return self._run("DELETE FROM jobs WHERE expires_at < ?", (self.clock(),)).rowcount

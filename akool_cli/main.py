@@ -6,16 +6,22 @@ import sys
 
 
 def run() -> None:
-    # `akool --version` is what scripts probe first; answering it needs none of the app.
-    if sys.argv[1:] == ["--version"]:
-        from akool_cli import __version__
-
-        sys.stdout.write(f"akool-cli {__version__}\n")
-        return
-    from akool_cli.cli import app
-
     try:
+        # First thing: SIGINT, SIGTERM and SIGHUP all stop through one handler (akool_cli.signals).
+        from akool_cli import signals
+
+        signals.install()
+        # `akool --version` is what scripts probe first; answering it needs none of the app.
+        if sys.argv[1:] == ["--version"]:
+            from akool_cli import __version__
+
+            sys.stdout.write(f"akool-cli {__version__}\n")
+            return
+        from akool_cli.cli import app
+
         app(prog_name="akool")
-    except KeyboardInterrupt:  # outside the commands' own handlers, e.g. while parsing
-        sys.stderr.write("error: interrupted\n")
-        sys.exit(130)
+    except KeyboardInterrupt as stop:  # outside the commands' own handlers: start-up, parsing
+        code = getattr(stop, "exit_code", 130)
+        label = getattr(stop, "label", "interrupted")
+        sys.stderr.write(f"error: {label} while starting; nothing was sent\n")
+        sys.exit(code)

@@ -10,6 +10,17 @@ from typing import Any
 RESOURCE_TTL_SECONDS = 7 * 24 * 3600
 
 
+JOB_ID_PATTERN = r"[0-9a-fA-F]{24}"
+
+
+def is_job_id(value: object) -> bool:
+    """Akool's ids are 24 hex characters. Anything else, typed or sent by a server, is refused
+    before it becomes a file name, SQL or a command line."""
+    import re
+
+    return isinstance(value, str) and re.fullmatch(JOB_ID_PATTERN, value) is not None
+
+
 class JobStatus(IntEnum):
     QUEUEING = 1
     PROCESSING = 2
@@ -39,13 +50,17 @@ def status_from_name(name: str) -> int:
     raise ValueError(name)
 
 
+# Numbers a server sends are bounded: beyond these they are not credits, times or codes.
+INT_LIMIT = 10**15
+
+
 def _opt_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
+    if isinstance(value, float) and value.is_integer() and abs(value) <= INT_LIMIT:
+        value = int(value)
+    if isinstance(value, int) and abs(value) <= INT_LIMIT:
         return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
     return None
 
 
@@ -54,9 +69,10 @@ def _opt_str(value: Any) -> str | None:
 
 
 def _opt_float(value: Any) -> float | None:
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value) if isinstance(value, (int, float)) else None
+    number = float(value) if abs(value) <= INT_LIMIT else float("nan")
+    return number if number == number else None
 
 
 @dataclass

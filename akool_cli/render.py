@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
+from akool_cli.text import clean, clean_json
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -43,6 +45,16 @@ def make_console(file: IO[str], is_tty: bool, env: Mapping[str, str]) -> "Consol
         soft_wrap=not is_tty,
         emoji=False,
     )
+
+
+def _add_row(table: Any, *cells: Any) -> None:
+    """Every table cell may hold server data: control characters become visible escapes."""
+    table.add_row(*(clean(cell) if isinstance(cell, str) else cell for cell in cells))
+
+
+def json_text(payload: Any) -> str:
+    # json escapes C0 controls itself; C1 controls and bidi overrides pass through ensure_ascii=False.
+    return clean_json(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False))
 
 
 def human_duration(seconds: float) -> str:
@@ -92,6 +104,7 @@ class Renderer:
     # ------------------------------------------------------------ stderr
 
     def _err_line(self, text: str, style: str) -> None:
+        text = clean(text)  # one line, whatever a server put in a message
         if is_plain(self.err_tty, self.env):
             self.err_file.write(text + "\n")
             self.err_file.flush()
@@ -116,11 +129,11 @@ class Renderer:
 
     def json(self, payload: Any) -> None:
         # Written straight to the file: Rich would wrap or highlight it.
-        self.out_file.write(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+        self.out_file.write(json_text(payload) + "\n")
         self.out_file.flush()
 
     def line(self, text: str) -> None:
-        self.out_file.write(text + "\n")
+        self.out_file.write(clean(text, keep_newlines=True) + "\n")
         self.out_file.flush()
 
     def print(self, renderable: Any) -> None:
@@ -134,7 +147,7 @@ class Renderer:
         table.add_column("Code")
         table.add_column("Preview", overflow="fold")
         for effect in sorted(effects, key=lambda e: e.name.lower()):
-            table.add_row(effect.name, effect.effect_code, effect.video_url or "-")
+            _add_row(table, effect.name, effect.effect_code, effect.video_url or "-")
         self.out.print(table)
 
     def estimate_panel(self, rows: list[tuple[str, str]], estimate: "Estimate", title: str) -> None:
@@ -146,12 +159,12 @@ class Renderer:
         grid.add_column(style="bold")
         grid.add_column(overflow="fold")
         for key, value in rows:
-            grid.add_row(key, value)
-        grid.add_row("", "")
+            _add_row(grid, key, value)
+        _add_row(grid, "", "")
         cost = f"{estimate.total} credits"
         if estimate.count > 1:
             cost += f" ({estimate.per_item} x {estimate.count})"
-        grid.add_row("Estimated cost", Text(cost, style="bold yellow"))
+        _add_row(grid, "Estimated cost", Text(cost, style="bold yellow"))
         # The panel is about money about to be spent, so it goes to stderr with the prompt.
         self.err.print(Panel(grid, title=title, title_align="left", expand=False))
 
@@ -174,7 +187,7 @@ class Renderer:
             length = entry.video_length if entry and entry.video_length else None
             if length is None and job.video_duration:
                 length = length_of_video(job.video_duration)
-            table.add_row(
+            _add_row(table, 
                 job.id,
                 Text(name, style=STATUS_STYLES.get(name, "")),
                 job.effect_name or (entry.effect_name if entry else None) or "-",
@@ -201,7 +214,7 @@ class Renderer:
         table.add_column("Local file", overflow="fold")
         for entry in entries:
             credits = entry.deducted if entry.deducted is not None else entry.estimate
-            table.add_row(
+            _add_row(table, 
                 entry.id,
                 time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.created_at)),
                 entry.profile,
@@ -223,7 +236,7 @@ class Renderer:
         table.add_column(style="bold")
         table.add_column(overflow="fold")
         for key, value in rows:
-            table.add_row(key, value)
+            _add_row(table, key, value)
         if title:
             self.out.print(Text(title, style="bold"))
         self.out.print(table)

@@ -3,28 +3,27 @@
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 from akool_cli.errors import UsageError
+from akool_cli.models import is_job_id
+from akool_cli.text import safe_repr
 
-JOB_ID = re.compile(r"^[0-9a-fA-F]{24}$")
 
 
 def check_ids(ids: list[str]) -> list[str]:
     """Job ids as the API makes them (24 hex characters); commas also separate."""
-    out: list[str] = []
+    out: dict[str, None] = {}  # ordered and linear: de-duplicating 100,000 ids stays instant
     for raw in ids:
         for part in raw.split(","):
             part = part.strip()
             if not part:
                 continue
-            if not JOB_ID.match(part):
-                raise UsageError(f"'{part[:40]}' is not a job id",
+            if not is_job_id(part):
+                raise UsageError(f"{safe_repr(part[:40])} is not a job id",
                                  hint="job ids are 24 hex characters; list yours with: akool history")
-            if part not in out:
-                out.append(part)
-    return out
+            out[part] = None
+    return list(out)
 
 
 def local_path(text: str) -> Path:

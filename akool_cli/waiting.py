@@ -12,11 +12,6 @@ from akool_cli.models import Job
 MISSING_LIMIT = 3
 
 
-def resume_command(ids: list[str]) -> str:
-    """What a user runs to pick up waiting on jobs that go on without us."""
-    return "akool status --wait " + " ".join(ids)
-
-
 @dataclass(frozen=True)
 class PollPolicy:
     interval: float = 2.0
@@ -33,8 +28,12 @@ def wait_for_jobs(
     sleep: Callable[[float], None],
     monotonic: Callable[[], float],
     on_update: Callable[[dict[str, Job], float], None] = lambda jobs, elapsed: None,
+    fresh: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[dict[str, Job], list[str]]:
-    """Poll until every job is completed or failed. Returns (latest jobs, ids that vanished)."""
+    """Poll until every job is completed or failed. Returns (latest jobs, ids that vanished).
+
+    An id missing from MISSING_LIMIT answers in a row is taken as gone (deleted), except a `fresh`
+    one (just created, so it exists) that the service has not listed yet: that one is waited for."""
     pending = list(dict.fromkeys(ids))
     latest: dict[str, Job] = {}
     missing: dict[str, int] = {}
@@ -46,7 +45,7 @@ def wait_for_jobs(
         latest.update(answered)
         for job_id in pending:
             missing[job_id] = 0 if job_id in answered else missing.get(job_id, 0) + 1
-            if missing[job_id] >= MISSING_LIMIT:
+            if missing[job_id] >= MISSING_LIMIT and (job_id not in fresh or job_id in latest):
                 gone.append(job_id)
         elapsed = monotonic() - started
         on_update(latest, elapsed)
@@ -54,8 +53,9 @@ def wait_for_jobs(
         if not pending:
             return latest, gone
         if policy.timeout is not None and elapsed + delay > policy.timeout:
-            raise WaitTimeoutError(
-                f"gave up waiting after {elapsed:.0f} s; {len(pending)} job(s) still running",
-                hint=f"the jobs go on; check later with: {resume_command(pending)}")
+            error = WaitTimeoutError(f"gave up waiting after {elapsed:.0f} s; {len(pending)} job(s) still running",
+                                     hint="the jobs go on; check later with: akool status --wait " + " ".join(pending))
+            error.pending = pending
+            raise error
         sleep(delay)
         delay = min(delay * policy.factor, policy.max_interval)

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from akool_cli.context import App
 from akool_cli.download import check_target, download
-from akool_cli.errors import ApiError, Interrupted, JobFailedError, TransportError, UsageError
+from akool_cli.errors import (AkoolError, ApiError, Declined, Interrupted, JobFailedError, OutcomeUnknownError,
+                              PartialError, TransportError, UsageError, WaitTimeoutError)
 from akool_cli.models import RESOURCE_TTL_SECONDS, Job, JobStatus
 from akool_cli.pricing import Estimate
 from akool_cli.render import human_bytes
 from akool_cli.validation import local_path
-from akool_cli.waiting import PollPolicy, resume_command, wait_for_jobs
+from akool_cli.waiting import PollPolicy, wait_for_jobs
+
+if TYPE_CHECKING:
+    from akool_cli.submit import Submission, SubmitReport
+    from akool_cli.uploads import LocalFile, Uploader
 
 EXPIRY_WARNING_SECONDS = 24 * 3600
 
@@ -22,12 +27,127 @@ def confirm_spend(state: App, rows: list[tuple[str, str]], estimate: Estimate, *
     """Show what will be spent; ask on a terminal; never hang where nobody can answer."""
     if yes:
         return
-    state.renderer.estimate_panel(rows, estimate, title)
+    state.renderer.estimate_panel(rows + [("Target", state.target_label)], estimate, title)
     if not state.runtime.stdin_tty:
         raise UsageError(f"this would spend about {estimate.total} credits and there is no terminal to confirm on",
                          hint="pass --yes to confirm in scripts and CI, or --dry-run to see the request")
     if not state.confirm(f"Spend about {estimate.total} credits?"):
-        raise Interrupted("cancelled; nothing was sent", hint="pass --yes to skip this question")
+        raise Declined("you answered no; nothing was sent")
+
+
+def require_uploader(state: App, files: "list[LocalFile | None]") -> "Uploader":
+    """The uploader, checked before anything is asked or paid: a local file needs one."""
+    from akool_cli.uploads import NoUploader
+
+    uploader = state.uploader()
+    local = [f for f in files if f is not None]
+    if local and isinstance(uploader, NoUploader):
+        uploader.upload(local[0])  # raises the error that says how to configure one
+    return uploader
+
+
+def submit_paid(state: App, create: "Callable[[Any], Job]", submissions: "list[Submission]", workers: int, *,
+                kind: str, video_length: int | None, estimate: int | None, output: str | None) -> "SubmitReport":
+    """Send paid requests, each job recorded the moment it is answered; stopping signals are
+    held until every answer in flight is recorded, then end the command with what is where."""
+    from akool_cli.history import entry_for_job
+    from akool_cli.submit import submit_all
+
+    history = state.history()
+
+    def record(sub: "Submission", job: Job) -> None:
+        history.add(entry_for_job(job, kind=kind, base_url=state.base_url, profile=state.profile,
+                                  now=state.runtime.clock(), source=sub.source, video_length=video_length,
+                                  estimate=estimate, request=sub.request.to_body()))
+
+    report = submit_all(create, submissions, workers, record, grace=float(state.setting("timeout")) + 5)
+    ids = [job.id for _, job in report.created]
+    state.resume_hint = (f"{len(ids)} paid job(s) are in the history; continue with: "
+                         f"{state.command('status', '--wait', *ids)}") if ids else None
+    for sub, job, error in report.unrecorded:
+        state.renderer.warn(f"{sub.source}: job {job.id} was created but could NOT be written to the history "
+                            f"({error.message}); note its id; follow it with: {state.command('status', job.id)}")
+    for sub, error in report.errors:
+        state.renderer.error(AkoolError(f"{sub.source}: {error.message}", error.hint))
+    if report.stopped is not None:
+        raise stopped_error(state, report, output)
+    return report
+
+
+def stopped_error(state: App, report: "SubmitReport", output: str | None) -> Interrupted:
+    import signal as _signal
+
+    label = "interrupted" if report.stopped == _signal.SIGINT else f"stopped by {_signal.Signals(report.stopped).name}"
+    ids = [job.id for _, job in report.created]
+    parts = [f"{label} while submitting"]
+    parts.append(f"{len(ids)} paid job(s) are in the history ({', '.join(ids)})" if ids
+                 else "no job was created")
+    if report.not_sent:
+        parts.append(f"{len(report.not_sent)} image(s) were not sent: " + ", ".join(s.source for s in report.not_sent))
+    if report.in_doubt:
+        parts.append(f"{len(report.in_doubt)} request(s) got no answer and may have created jobs: "
+                     + ", ".join(s.source for s in report.in_doubt))
+    hint = f"continue (free) with: {continue_command(state, ids, output)}" if ids else \
+        "check with: " + state.command("status") + " before sending anything again"
+    return Interrupted("; ".join(parts), hint=hint, signum=report.stopped)
+
+
+def continue_command(state: App, ids: list[str], output: str | None) -> str:
+    """The free command that picks up where a paid command stopped: wait, and save with -o."""
+    if output:
+        return state.command("status", "--wait", *ids, "-o", output)
+    return state.command("status", "--wait", *ids)
+
+
+def finish_paid(state: App, report: "SubmitReport", *, wait: bool, target: "OutputTarget | None",
+                timeout: float | None, json_out: bool, quiet: bool, single: bool, output: str | None,
+                title: str | None = None) -> None:
+    """After the paid requests: wait, download, print, and pick the exit code (9 wins)."""
+    created = report.jobs
+    if not created:
+        raise worst_error(report)
+    ids = [job.id for job in created]
+    saved: dict[str, Path] = {}
+    final = created
+    try:
+        if wait or target:
+            latest = wait_jobs(state, ids, timeout, fresh=True, output=output)
+            final = [latest.get(job.id, job) for job in created]
+            if target:
+                saved = download_jobs(state, final, target)
+    except AkoolError as error:
+        # The jobs exist and are paid for: every error from here on names them and the free way on.
+        if not any(job_id in (error.hint or "") for job_id in ids):
+            more = f"the paid job(s) {', '.join(ids)} are in the history; continue with: " \
+                   f"{continue_command(state, ids, output)}"
+            error.hint = f"{error.hint}; {more}" if error.hint else more
+        if report.outcome_unknown:
+            raise OutcomeUnknownError(error.message, error.hint) from None
+        raise
+    extra = [{"image": sub.source, "error": {"message": e.message, "exit_code": int(e.exit_code)}}
+             for sub, e in report.errors]
+    emit_jobs(state, final, json_out=json_out, quiet=quiet, single=single, saved=saved, extra=extra, title=title)
+    if report.outcome_unknown or report.errors:
+        raise worst_error(report)
+    if wait or target:
+        check_final(final)
+
+
+def worst_error(report: "SubmitReport") -> AkoolError:
+    """One error for a submission's failures. An outcome we cannot know (exit 9) wins over all."""
+    total = len(report.created) + len(report.unrecorded) + len(report.errors) + len(report.in_doubt)
+    if report.outcome_unknown:
+        unknown = [e for _, e in report.errors if isinstance(e, OutcomeUnknownError)]
+        if len(report.errors) == 1 and unknown and not report.created and not report.unrecorded:
+            return unknown[0]
+        return OutcomeUnknownError(
+            f"{len(report.errors) + len(report.unrecorded) + len(report.in_doubt)} of {total} paid request(s) "
+            "may have created jobs the history cannot account for; nothing was sent again",
+            hint="check with 'akool status' and 'akool history' before creating anything again")
+    if not report.created and len(report.errors) == 1:
+        return report.errors[0][1]
+    return PartialError(f"{len(report.errors)} of {total} image(s) were not submitted",
+                        hint="the others are in the history; see the errors above")
 
 
 def show_dry_run(state: App, bodies: list[dict[str, Any]], estimate: Estimate, json_out: bool) -> None:
@@ -78,10 +198,14 @@ def poll_policy(state: App, timeout: float | None) -> PollPolicy:
                       max_interval=float(state.setting("poll_max_interval")), timeout=timeout)
 
 
-def wait_jobs(state: App, ids: list[str], timeout: float | None) -> dict[str, Job]:
+def wait_jobs(state: App, ids: list[str], timeout: float | None, *, fresh: bool = False,
+              output: str | None = None) -> dict[str, Job]:
+    """Poll until the jobs are final. `fresh`: we just created them, so an id the service does not
+    list yet is waited for (within --timeout), never declared gone."""
     history = state.history()
     client = state.client()
-    state.resume_hint = f"the job(s) go on and are in the history; resume with: {resume_command(ids)}"
+    resume_cmd = continue_command(state, ids, output)
+    state.resume_hint = f"the job(s) go on and are in the history; resume with: {resume_cmd}"
 
     def fetch(pending: list[str]) -> list[Job]:
         jobs = client.results(pending)
@@ -91,10 +215,14 @@ def wait_jobs(state: App, ids: list[str], timeout: float | None) -> dict[str, Jo
     try:
         with state.renderer.polling("Waiting for " + (ids[0] if len(ids) == 1 else f"{len(ids)} jobs")) as update:
             latest, gone = wait_for_jobs(fetch, ids, poll_policy(state, timeout), sleep=state.runtime.sleep,
-                                         monotonic=state.runtime.monotonic, on_update=update)
+                                         monotonic=state.runtime.monotonic, on_update=update,
+                                         fresh=set(ids) if fresh else set())
+    except WaitTimeoutError as error:
+        error.hint = f"the jobs go on; check later with: {continue_command(state, error.pending, output)}"
+        raise
     except (TransportError, ApiError) as error:
         # The jobs exist and are paid for: say so, or the user may create them again.
-        resume = f"the job(s) exist and are in the history; resume with: {resume_command(ids)}"
+        resume = f"the job(s) exist and are in the history; resume with: {resume_cmd}"
         error.hint = f"{error.hint}; {resume}" if error.hint else resume
         raise
     for job_id in gone:
@@ -103,18 +231,39 @@ def wait_jobs(state: App, ids: list[str], timeout: float | None) -> dict[str, Jo
 
 
 def download_jobs(state: App, jobs: Iterable[Job], target: OutputTarget) -> dict[str, Path]:
+    """Save every completed job. A job that could not be saved is an error naming the free command
+    that saves it later: -o never ends with exit 0 and a missing file."""
     saved: dict[str, Path] = {}
+    failures: list[tuple[Job, AkoolError, str]] = []
     client = state.client()
     for job in jobs:
-        if job.status != JobStatus.COMPLETED or not job.video_url:
-            continue
+        if job.status == JobStatus.FAILED:
+            continue  # check_final reports it
         path = target.for_job(job.id)
-        state.resume_hint = f"nothing was saved at '{path}'; run: akool download {job.id} -o {path}"
-        with state.renderer.transfer(f"Downloading {path.name}") as (on_start, on_chunk):
-            size = download(client, job.video_url, path, force=target.force, on_start=on_start, on_chunk=on_chunk)
+        retry = state.command("download", job.id, "-o", str(path))
+        if job.status != JobStatus.COMPLETED or not job.video_url:
+            failures.append((job, TransportError(f"job {job.id} has no video to save yet ({job.status_name})"),
+                             state.command("status", "--wait", job.id, "-o", str(path))))
+            continue
+        state.resume_hint = f"nothing was saved at '{path}'; save it (free) with: {retry}"
+        try:
+            with state.renderer.transfer(f"Downloading {path.name}") as (on_start, on_chunk):
+                size = download(client, job.video_url, path, force=target.force, on_start=on_start,
+                                on_chunk=on_chunk)
+        except AkoolError as error:
+            failures.append((job, error, retry))
+            continue
         state.history().mark_downloaded(job.id, path.resolve())
         state.renderer.info(f"saved {path} ({human_bytes(size)})")
         saved[job.id] = path
+    if failures:
+        for job, error, retry in failures[1:]:
+            state.renderer.error(AkoolError(f"job {job.id}: {error.message}", f"save it (free) with: {retry}"))
+        job, error, retry = failures[0]
+        error.message = f"job {job.id}: {error.message}"
+        error.hint = (f"nothing was saved at '{target.for_job(job.id)}'; the job is paid for and in the history; "
+                      f"save it (free) with: {retry}")
+        raise error
     return saved
 
 

@@ -180,7 +180,7 @@ def test_delete_people_output(online, sandbox):
 def test_delete_confirms(online, sandbox):
     done = make_job(online)["_id"]
     assert online("delete", done).exit_code == 2
-    assert online("delete", done, stdin_tty=True, confirm=lambda q: False).exit_code == 130
+    assert online("delete", done, stdin_tty=True, confirm=lambda q: False).exit_code == 10
     assert sandbox.count("delete") == 0
 
 
@@ -267,7 +267,7 @@ def test_no_escape_codes_without_a_terminal_or_with_no_color(online, sandbox):
 
 
 def test_exit_code_table_is_complete_and_distinct():
-    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 130]
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 129, 130, 143]
     assert set(EXIT_CODE_MEANINGS) == set(ExitCode)
     readme = (ROOT / "README.md").read_text()
     for code, meaning in EXIT_CODE_MEANINGS.items():

@@ -14,7 +14,7 @@ URL = "https://example.com/cat.png"
 
 def test_headline_creates_waits_and_saves_a_playable_mp4(online, sandbox, tmp_path):
     out = tmp_path / "out.mp4"
-    online.configure("sandbox", base_url=sandbox.url, poll_interval=0.05)
+    online.configure("sandbox", sandbox_port=sandbox.server.server_address[1], poll_interval=0.05)
     result = online("--sandbox", "create", str(PNG), "--effect", "squish", "--yes", "-o", str(out))
     assert result.exit_code == 0, result.stderr
     data = out.read_bytes()
@@ -125,7 +125,7 @@ def test_no_tty_without_yes_fails_with_a_hint_and_sends_nothing(online, sandbox)
 def test_tty_confirmation_yes_and_no(online, sandbox):
     asked = []
     declined = online("create", URL, stdin_tty=True, confirm=lambda q: asked.append(q) or False)
-    assert declined.exit_code == 130 and sandbox.count("create") == 0
+    assert declined.exit_code == 10 and sandbox.count("create") == 0
     assert asked == ["Spend about 20 credits?"]
     accepted = online("create", URL, stdin_tty=True, confirm=lambda q: True)
     assert accepted.exit_code == 0 and sandbox.count("create") == 1

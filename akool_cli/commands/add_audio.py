@@ -26,15 +26,14 @@ def add_audio(
     json_out: Annotated[bool, typer.Option("--json", help="Print the new job as JSON on stdout.")] = False,
 ) -> None:
     """Add audio to a finished video: 5 credits for a 5 s video, 10 for 10 s."""
-    from akool_cli.batch import placeholder
     from akool_cli.errors import UsageError
-    from akool_cli.history import entry_for_job
     from akool_cli.models import AddAudioRequest, AudioType
     from akool_cli.pricing import audio_estimate, length_of_video
     from akool_cli.uploads import LocalFile, check_audio
     from akool_cli.validation import check_ids, check_timeout
-    from akool_cli.workflow import (OutputTarget, check_final, confirm_spend, download_jobs, emit_jobs,
-                                    show_dry_run, wait_jobs)
+    from akool_cli.submit import Submission, placeholder
+    from akool_cli.workflow import (OutputTarget, confirm_spend, finish_paid, require_uploader, show_dry_run,
+                                    submit_paid)
 
     state: App = ctx.obj
     check_timeout(timeout)
@@ -61,19 +60,13 @@ def add_audio(
     if dry_run:
         show_dry_run(state, [request.to_body()], estimate, json_out)
         return
+    uploader = require_uploader(state, [checked if isinstance(checked, LocalFile) else None])
+    state.history().prove_writable()
     confirm_spend(state, [("Video", ids[0]), ("Audio", audio or "AI generated"), ("Length", f"{length}s")],
                   estimate, yes=yes, title="akool add-audio")
     if isinstance(checked, LocalFile):
-        request.audio_url = state.uploader().upload(checked)
-    job = state.client().add_audio(request)
-    state.history().add(entry_for_job(job, kind="add-audio", base_url=state.base_url, profile=state.profile,
-                                      now=state.runtime.clock(), source=ids[0], video_length=length,
-                                      estimate=estimate.per_item, request=request.to_body()))
-    final, saved = job, {}
-    if wait or target:
-        final = wait_jobs(state, [job.id], timeout).get(job.id, job)
-        if target:
-            saved = download_jobs(state, [final], target)
-    emit_jobs(state, [final], json_out=json_out, quiet=False, single=True, saved=saved)
-    if wait or target:
-        check_final([final])
+        request.audio_url = uploader.upload(checked)
+    report = submit_paid(state, state.client().add_audio, [Submission(ids[0], request)], 1, kind="add-audio",
+                         video_length=length, estimate=estimate.per_item, output=output)
+    finish_paid(state, report, wait=wait, target=target, timeout=timeout, json_out=json_out, quiet=False,
+                single=True, output=output)

@@ -10,7 +10,7 @@ from akool_cli.app import app, guarded
 from akool_cli.completion import complete_effect
 from akool_cli.context import App
 from akool_cli.options import Length, Resolution
-from akool_cli.errors import AkoolError, UsageError
+from akool_cli.errors import UsageError
 
 DEFAULT_PROMPT = "Animate this image with smooth camera movement and subtle object motion."
 DEFAULT_NEGATIVE_PROMPT = ("blurry, distorted hands, missing fingers, extra limbs, bad anatomy, low quality, "
@@ -48,15 +48,13 @@ def create(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only job ids.")] = False,
 ) -> None:
     """Create videos from images (one job per image). Shows the cost and asks first."""
-    from akool_cli.batch import placeholder, plan, submit_all, upload_inputs
-    from akool_cli.errors import OutcomeUnknownError, PartialError
-    from akool_cli.history import entry_for_job
     from akool_cli.models import AudioType, CreateRequest
     from akool_cli.pricing import video_estimate
+    from akool_cli.submit import placeholder, plan, upload_inputs
     from akool_cli.uploads import LocalFile, check_audio, check_image, check_url
     from akool_cli.validation import check_timeout
-    from akool_cli.workflow import (OutputTarget, check_final, confirm_spend, download_jobs, emit_jobs,
-                                    show_dry_run, wait_jobs)
+    from akool_cli.workflow import (OutputTarget, confirm_spend, finish_paid, require_uploader, show_dry_run,
+                                    submit_paid)
 
     state: App = ctx.obj
     # ---- everything that can be checked without the network, before anything is sent
@@ -102,6 +100,10 @@ def create(
         show_dry_run(state, [sub.request.to_body() for sub in submissions], estimate, json_out)
         return
 
+    local_audio = audio_checked if isinstance(audio_checked, LocalFile) else None
+    uploader = require_uploader(state, [sub.image for sub in submissions if sub.image] + [local_audio])
+    # The history must be able to take the jobs before anything is paid for.
+    state.history().prove_writable()
     rows = [("Images", ", ".join(images) if len(images) <= 3 else f"{len(images)} images"),
             ("Effect", f"{chosen.name} ({chosen.effect_code})" if chosen else "-"),
             ("Prompt", "(ignored: effect set)" if chosen else template.prompt),
@@ -110,36 +112,9 @@ def create(
     if premium:
         rows.append(("Model", "premium"))
     confirm_spend(state, rows, estimate, yes=yes, title="akool create")
+    upload_inputs(uploader, submissions, local_audio)
 
-    upload_inputs(state.uploader(), submissions, audio_checked if isinstance(audio_checked, LocalFile) else None)
-
-    history = state.history()
-
-    def record(sub, job) -> None:
-        history.add(entry_for_job(job, kind="create", base_url=state.base_url, profile=state.profile,
-                                  now=state.runtime.clock(), source=sub.source, video_length=template.video_length,
-                                  estimate=estimate.per_item, request=sub.request.to_body()))
-
-    state.resume_hint = "jobs already created are in the history: akool history"
-    created, errors = submit_all(state.client().create_video, submissions, workers, record)
-    for sub, error in errors:
-        state.renderer.error(AkoolError(f"{sub.source}: {error.message}", error.hint))
-    if not created:
-        raise errors[0][1]
-    ids = [job.id for job in created]
-
-    saved = {}
-    final = created
-    if wait or target:
-        latest = wait_jobs(state, ids, timeout)
-        final = [latest.get(job.id, job) for job in created]
-        if target:
-            saved = download_jobs(state, final, target)
-    extra = [{"image": sub.source, "error": {"message": e.message, "exit_code": int(e.exit_code)}} for sub, e in errors]
-    emit_jobs(state, final, json_out=json_out, quiet=quiet, single=len(images) == 1, saved=saved, extra=extra)
-    if wait or target:
-        check_final(final)
-    if errors:
-        worst = OutcomeUnknownError if any(isinstance(e, OutcomeUnknownError) for _, e in errors) else PartialError
-        raise worst(f"{len(errors)} of {len(submissions)} image(s) were not submitted",
-                    hint="the others are in the history; see the errors above")
+    report = submit_paid(state, state.client().create_video, submissions, workers, kind="create",
+                         video_length=template.video_length, estimate=estimate.per_item, output=output)
+    finish_paid(state, report, wait=wait, target=target, timeout=timeout, json_out=json_out, quiet=quiet,
+                single=len(images) == 1, output=output)

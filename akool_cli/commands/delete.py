@@ -19,7 +19,7 @@ def delete(
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
     """Delete videos. Each id is reported: deleted, or refused with the server's reason."""
-    from akool_cli.errors import Interrupted, PartialError, UsageError
+    from akool_cli.errors import Declined, PartialError, UsageError
     from akool_cli.validation import check_ids
 
     state: App = ctx.obj
@@ -31,7 +31,7 @@ def delete(
             raise UsageError("deleting needs confirmation and there is no terminal to ask on",
                              hint="pass --yes in scripts and CI")
         if not state.confirm(f"Delete {len(wanted)} video(s) for good?"):
-            raise Interrupted("cancelled; nothing was deleted", hint="pass --yes to skip this question")
+            raise Declined("you answered no; nothing was deleted")
     result = state.client().delete(wanted)
     state.history().mark_deleted(result.success_ids)
     refused = {r.id: r.msg for r in result.refused}

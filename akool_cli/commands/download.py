@@ -23,7 +23,6 @@ def download_command(
     from akool_cli.errors import PartialError, UsageError
     from akool_cli.models import JobStatus
     from akool_cli.validation import check_ids
-    from akool_cli.waiting import resume_command
     from akool_cli.workflow import OutputTarget, download_jobs, warn_expiry
 
     state: App = ctx.obj
@@ -45,7 +44,7 @@ def download_command(
             unfinished.append(job_id)
         else:
             warn_expiry(state, job)
-    saved = download_jobs(state, [by_id[i] for i in wanted if i in by_id], target)
+    saved = download_jobs(state, [by_id[i] for i in wanted if i in by_id and i not in unfinished], target)
     if json_out:
         state.renderer.json([{"_id": i, "path": str(p)} for i, p in saved.items()])
     else:
@@ -54,7 +53,7 @@ def download_command(
     for problem in problems:
         state.renderer.warn(problem)
     if problems:
-        hint = (f"wait for them with: {resume_command(unfinished)}"
+        hint = (f"wait for them with: {state.command('status', '--wait', *unfinished, '-o', str(output))}"
                 if unfinished else "check the ids: akool history")
         raise (PartialError if saved else UsageError)(
             f"{len(problems)} of {len(wanted)} video(s) were not downloaded", hint=hint)

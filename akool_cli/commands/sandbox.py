@@ -10,7 +10,11 @@ from akool_cli.app import app, guarded
 from akool_cli.context import App
 
 
-@app.command("sandbox", rich_help_panel="Setup")
+sandbox_app = typer.Typer(invoke_without_command=True)
+app.add_typer(sandbox_app, name="sandbox", rich_help_panel="Setup")
+
+
+@sandbox_app.callback()
 @guarded
 def sandbox_command(
     ctx: typer.Context,
@@ -23,8 +27,11 @@ def sandbox_command(
     video_bytes: Annotated[int, typer.Option("--video-bytes", min=0, help="Pad served videos to this size (for download tests).")] = 0,
     fresh: Annotated[bool, typer.Option("--fresh", help="Forget jobs and uploads kept from earlier runs.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print base_url, api_key and client_id as one JSON line.")] = False,
+    idle_timeout: Annotated[float, typer.Option("--idle-timeout", metavar="SECONDS", min=0, help="Stop after this long without a request (0: never).")] = 0.0,
 ) -> None:
-    """Serve a local emulator of the Akool API (no account, no credits). Ctrl-C stops it."""
+    """Serve a local emulator of the Akool API (no account, no credits). Ctrl-C stops it; 'akool sandbox stop' stops a background one."""
+    if ctx.invoked_subcommand:
+        return
     from akool_cli.errors import UsageError
     from akool_cli.sandbox import SANDBOX_API_KEY, SANDBOX_CLIENT_ID, SandboxConfig, SandboxServer, parse_fault
 
@@ -50,7 +57,8 @@ def sandbox_command(
     configured = int(resolve_settings(state.config_store, profile, state.runtime.env)["sandbox_port"].value)
     chosen = port if port is not None else configured
     config = SandboxConfig(port=chosen, queue_seconds=queue_seconds, process_seconds=process_seconds,
-                           latency=latency, plan=plan, faults=faults, video_bytes=video_bytes, state_file=state_file)
+                           latency=latency, plan=plan, faults=faults, video_bytes=video_bytes, state_file=state_file,
+                           idle_timeout=idle_timeout)
     try:
         server = SandboxServer(config, log_requests=state.verbose)
     except OSError as exc:
@@ -71,6 +79,31 @@ def sandbox_command(
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        out.info("sandbox stopped")
+        pass
     finally:
         server.server_close()
+    out.info("sandbox stopped")
+
+
+@sandbox_app.command("stop")
+@guarded
+def sandbox_stop(ctx: typer.Context) -> None:
+    """Stop the sandbox listening on the sandbox port (one started in the background by --sandbox)."""
+    import http.client
+
+    from akool_cli.config import SANDBOX_PROFILE, resolve_settings
+    from akool_cli.context import probe_sandbox
+
+    state: App = ctx.obj
+    port = int(resolve_settings(state.config_store, state.profile_flag or SANDBOX_PROFILE,
+                                state.runtime.env)["sandbox_port"].value)
+    if probe_sandbox(port) != "sandbox":
+        state.renderer.info(f"no sandbox is running on port {port}")
+        return
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("POST", "/_sandbox/control/shutdown", body=b"")
+        conn.getresponse().read()
+    finally:
+        conn.close()
+    state.renderer.info(f"sandbox on port {port} stopped")

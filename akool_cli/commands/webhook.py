@@ -113,7 +113,6 @@ def listen(
     state.renderer.info(f"Listening for Akool webhooks on http://{host}:{bound}/ (Ctrl-C to stop)")
     thread = threading.Thread(target=receiver.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
-    state.resume_hint = "listener stopped"
     handled = 0
     try:
         while max_events is None or handled < max_events:
@@ -123,6 +122,9 @@ def listen(
                 continue
             follow_up(job, event)
             handled += 1
+    except KeyboardInterrupt:
+        # Ctrl-C is how a listener is meant to end: not an error.
+        state.renderer.info(f"listener stopped ({handled} callback(s) handled)")
     finally:
         receiver.shutdown()
         receiver.server_close()

@@ -204,7 +204,7 @@ class Api:
 
     def upload(self, body: bytes, filename: str) -> dict[str, Any]:
         require(0 < len(body) <= MAX_UPLOAD, f"upload must be 1 byte to {MAX_UPLOAD} bytes")
-        name = re.sub(r"[^A-Za-z0-9._-]", "_", filename)[-80:] or "upload.bin"
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", filename)[-80:].lstrip(".") or "upload.bin"
         key = f"{secrets.token_hex(8)}/{name}"
         folder = self.state.upload_dir()
         if folder:

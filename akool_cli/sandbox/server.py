@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import socket
 import threading
 import time
@@ -46,8 +47,12 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.log_requests:
             super().log_message(format, *args)
 
+    # A client that connects and sends nothing (or half a request) must not hold a thread forever.
+    timeout = 30
+
     def setup(self) -> None:
         super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.server.state.lock:
             self.server.state.connections += 1
 
@@ -106,7 +111,10 @@ class Handler(BaseHTTPRequestHandler):
         return True
 
     def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
+        text = (self.headers.get("Content-Length") or "0").strip()
+        if not text.isdigit() or int(text) > MAX_BODY:
+            raise BadRequest(f"Content-Length {text[:20]!r} is not a size up to {MAX_BODY} bytes")
+        length = int(text)
         return self.rfile.read(length) if length > 0 else b""
 
     # ------------------------------------------------------------ routing
@@ -118,6 +126,18 @@ class Handler(BaseHTTPRequestHandler):
         self._route("POST")
 
     def _route(self, method: str) -> None:
+        self.server.touch()
+        if not _loopback_host(self.headers.get("Host", "")):
+            # DNS rebinding: a web page's script reaching 127.0.0.1 through a name of the attacker's.
+            self.close_connection = True
+            return self._send(421, b"misdirected request: the sandbox answers loopback names only", "text/plain")
+        try:
+            self._route_checked(method)
+        except BadRequest as bad:
+            self.close_connection = True
+            self._send(400, json.dumps({"error": str(bad)}).encode())
+
+    def _route_checked(self, method: str) -> None:
         path = urlsplit(self.path).path
         if path.startswith("/_sandbox/videos/") and method == "GET":
             return self._video(path)
@@ -218,13 +238,19 @@ class Handler(BaseHTTPRequestHandler):
                     time.sleep(state.config.video_chunk_delay)
 
     def _file(self, path: str) -> None:
+        """Serve an uploaded file, and nothing else: the key must have the shape the upload endpoint
+        gives, and the resolved path must stay inside the uploads folder."""
         state = self.server.state
         key = path[len("/_sandbox/files/"):]
         folder = state.upload_dir()
         body = None
-        if folder and ".." not in key:
-            target = folder / key
-            body = target.read_bytes() if target.is_file() else None
+        if UPLOAD_KEY.fullmatch(key) is None:
+            body = None
+        elif folder:
+            root = folder.resolve()
+            target = (root / key).resolve()
+            inside = target.parent.parent == root and target.is_file() and not (root / key).is_symlink()
+            body = target.read_bytes() if inside else None
         else:
             body = state.uploads.get(key)
         if body is None:
@@ -259,19 +285,45 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, b"{}")
         if action == "health":
             return self._send(200, json.dumps({"sandbox": True}).encode())
+        if action == "shutdown" and method == "POST":
+            self._send(200, b"{}")
+            threading.Thread(target=self.server.shutdown, daemon=True).start()
+            return
         self._send(404, b"{}")
 
 
 def _json_or_none(raw: bytes) -> Any:
     try:
         return json.loads(raw) if raw else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
+
+
+class BadRequest(Exception):
+    pass
+
+
+MAX_BODY = 32 * 1024 * 1024
+UPLOAD_KEY = re.compile(r"[0-9a-f]{16}/[A-Za-z0-9._-]{1,80}")
+
+
+def _loopback_host(host: str) -> bool:
+    """True for Host headers naming this machine's loopback: localhost, 127.x.y.z, [::1]."""
+    name = host.strip().lower()
+    if name.startswith("["):
+        name = name[1:name.find("]")] if "]" in name else ""
+    else:
+        name = name.rsplit(":", 1)[0] if name.count(":") == 1 else name
+    if name in ("localhost", "::1") or name.endswith(".localhost"):
+        return True
+    parts = name.split(".")
+    return len(parts) == 4 and parts[0] == "127" and all(p.isdigit() and int(p) < 256 for p in parts)
 
 
 class SandboxServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # bursts of parallel clients queue instead of being reset
 
     def __init__(self, config: SandboxConfig, clock: Callable[[], float] = time.time,
                  log_requests: bool = False) -> None:
@@ -284,6 +336,17 @@ class SandboxServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         self.state.base_url = f"http://{host!s}:{port}"
         self._thread: threading.Thread | None = None
+        self._last_request = time.monotonic()
+
+    def touch(self) -> None:
+        self._last_request = time.monotonic()
+
+    def _idle_watch(self, stop: threading.Event) -> None:
+        idle = self.config.idle_timeout
+        while not stop.wait(min(1.0, idle / 4)):
+            if time.monotonic() - self._last_request > idle:
+                self.shutdown()
+                return
 
     @property
     def base_url(self) -> str:
@@ -294,9 +357,10 @@ class SandboxServer(ThreadingHTTPServer):
         import sys
 
         error = sys.exc_info()[1]
-        if isinstance(error, (ConnectionError, TimeoutError)):
+        if isinstance(error, (ConnectionError, TimeoutError, OSError)):
             return
-        super().handle_error(request, client_address)
+        # One line, never a traceback: whatever a client sends is its problem, not the sandbox's.
+        sys.stderr.write(f"sandbox: request from {client_address[0]} failed: {type(error).__name__}\n")
 
     def notify_forever(self, stop: threading.Event, tick: float = 0.05) -> None:
         """Send webhook callbacks as jobs move: one sender a job, so a job's callbacks keep their order."""
@@ -335,6 +399,8 @@ class SandboxServer(ThreadingHTTPServer):
         notifier = threading.Thread(target=self.notify_forever, args=(stop,), name="akool-sandbox-webhooks",
                                     daemon=True)
         notifier.start()
+        if self.config.idle_timeout > 0:
+            threading.Thread(target=self._idle_watch, args=(stop,), name="akool-sandbox-idle", daemon=True).start()
         try:
             super().serve_forever(poll_interval)
         finally:

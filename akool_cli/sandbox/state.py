@@ -83,6 +83,7 @@ class SandboxConfig:
     faults: list[Fault] = field(default_factory=list)
     webhook_attempts: int = 5
     webhook_retry_seconds: float = 0.5
+    idle_timeout: float = 0.0  # stop after this long without a request (a detached sandbox); 0 = never
 
 
 def uploads_folder(state_file: Path) -> Path:

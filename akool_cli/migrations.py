@@ -1,0 +1,81 @@
+"""Ordered schema migrations for the job history (the ledger of money spent).
+
+`PRAGMA user_version` says how many of MIGRATIONS a file has had. Each opening runs the
+missing ones, in order, inside one write transaction, so two processes opening the same old
+file cannot both migrate it. A migration is never edited once released: add a new one.
+Files from before versioning (user_version 0 with a jobs table) are version 0 too: the first
+migration only creates what is missing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Callable
+
+Migration = Callable[[sqlite3.Connection], None]
+
+MIGRATIONS: list[Migration] = []
+
+
+def migration(func: Migration) -> Migration:
+    MIGRATIONS.append(func)
+    return func
+
+
+@migration
+def m001_jobs(db: sqlite3.Connection) -> None:
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS jobs (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            base_url TEXT NOT NULL,
+            profile TEXT NOT NULL,
+            source TEXT,
+            image_url TEXT,
+            effect_name TEXT,
+            effect_code TEXT,
+            resolution TEXT,
+            video_length INTEGER,
+            audio_type INTEGER,
+            estimate INTEGER,
+            deducted INTEGER,
+            status INTEGER,
+            video_url TEXT,
+            local_path TEXT,
+            pre_video_id TEXT,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            updated_at REAL NOT NULL,
+            request TEXT
+        )""")
+    db.execute("CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at)")
+
+
+@migration
+def m002_meta(db: sqlite3.Connection) -> None:
+    # A small key/value table: the writability probe before a paid request writes here.
+    db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+    db.execute("CREATE INDEX IF NOT EXISTS jobs_base_url ON jobs (base_url, created_at)")
+
+
+def current_version() -> int:
+    return len(MIGRATIONS)
+
+
+def migrate(db: sqlite3.Connection, migrations: list[Migration] | None = None) -> int:
+    """Bring `db` (in autocommit mode) up to date; returns the version it ends at."""
+    steps = MIGRATIONS if migrations is None else migrations
+    if db.execute("PRAGMA user_version").fetchone()[0] >= len(steps):
+        return len(steps)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]  # again, under the write lock
+        for number, step in enumerate(steps[version:], start=version + 1):
+            step(db)
+            db.execute(f"PRAGMA user_version = {int(number)}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return max(version, len(steps))

@@ -1,0 +1,127 @@
+"""Submitting paid requests: uploads first, then bounded concurrency, each job recorded as it is answered."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+from akool_cli import signals
+from akool_cli.errors import AkoolError, OutcomeUnknownError
+from akool_cli.models import AddAudioRequest, CreateRequest, Job
+from akool_cli.uploads import LocalFile, Uploader
+
+
+@dataclass
+class Submission:
+    source: str  # what the user typed: a URL or a path
+    request: "CreateRequest | AddAudioRequest"
+    image: LocalFile | None = None  # a local file, uploaded before anything is created
+
+
+def placeholder(file: LocalFile) -> str:
+    return f"<upload of {file.path}>"
+
+
+def plan(sources: list[str], checked: list[LocalFile | str], template: CreateRequest) -> list[Submission]:
+    return [Submission(source, replace(template, image_url=item if isinstance(item, str) else placeholder(item)),
+                       None if isinstance(item, str) else item)
+            for source, item in zip(sources, checked)]
+
+
+def upload_inputs(uploader: Uploader, submissions: list[Submission], audio: LocalFile | None) -> None:
+    """All uploads before the first create: a failed upload must leave nothing half paid for."""
+    audio_url = uploader.upload(audio) if audio is not None else None
+    for sub in submissions:
+        if audio_url is not None:
+            sub.request.audio_url = audio_url
+        if sub.image is not None:
+            sub.request.image_url = uploader.upload(sub.image)
+
+
+@dataclass
+class SubmitReport:
+    """What happened to each submission. Every job in `created` is in the history."""
+
+    created: list[tuple[Submission, Job]] = field(default_factory=list)
+    errors: list[tuple[Submission, AkoolError]] = field(default_factory=list)
+    # Answered with a job, but the history could not take it: its id must be shown to the user.
+    unrecorded: list[tuple[Submission, Job, AkoolError]] = field(default_factory=list)
+    not_sent: list[Submission] = field(default_factory=list)  # never left this machine (stopped first)
+    in_doubt: list[Submission] = field(default_factory=list)  # still unanswered when we stopped waiting
+    stopped: int | None = None  # the signal that stopped the submission
+
+    @property
+    def jobs(self) -> list[Job]:
+        return [job for _, job in self.created] + [job for _, job, _ in self.unrecorded]
+
+    @property
+    def outcome_unknown(self) -> bool:
+        return bool(self.in_doubt or self.unrecorded) or any(
+            isinstance(e, OutcomeUnknownError) for _, e in self.errors)
+
+
+def submit_all(create: Callable[[Any], Job], submissions: list[Submission], workers: int,
+               record: Callable[[Submission, Job], None], *, grace: float = 60.0,
+               monotonic: Callable[[], float] = time.monotonic) -> SubmitReport:
+    """Send every request once, at most `workers` at a time, and record each job the moment its
+    answer arrives (in whatever order answers come).
+
+    Stopping signals (Ctrl-C, twice or more, SIGTERM, SIGHUP) are held meanwhile: requests not yet
+    sent are cancelled, those in flight are waited for (up to `grace` seconds) and recorded, and the
+    caller learns which signal came in `stopped`. Every error is contained to its own submission."""
+    report = SubmitReport()
+
+    def collect(sub: Submission, future: "Future[Job]") -> None:
+        try:
+            job = future.result()
+        except AkoolError as error:
+            report.errors.append((sub, error))
+            return
+        except Exception as exc:  # noqa: BLE001 - one odd answer must not lose the others
+            report.errors.append((sub, OutcomeUnknownError(
+                f"the answer could not be read ({type(exc).__name__}); the job may or may not exist "
+                "and it was NOT sent again", hint="check with 'akool status' before creating it again")))
+            return
+        try:
+            record(sub, job)
+        except Exception as exc:  # noqa: BLE001 - the job exists: say so, whatever the disk did
+            error = exc if isinstance(exc, AkoolError) else AkoolError(f"{type(exc).__name__}: {exc}")
+            report.unrecorded.append((sub, job, error))
+            return
+        report.created.append((sub, job))
+
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        with signals.deferred():
+            futures = {pool.submit(create, sub.request): sub for sub in submissions}
+            pending = set(futures)
+            deadline: float | None = None
+            while pending:
+                done, pending = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
+                for future in done:
+                    if future.cancelled():
+                        report.not_sent.append(futures[future])
+                    else:
+                        collect(futures[future], future)
+                if report.stopped is None and signals.stop_requested() is not None:
+                    report.stopped = signals.take()
+                    for future in list(pending):
+                        if future.cancel():
+                            report.not_sent.append(futures[future])
+                            pending.discard(future)
+                    deadline = monotonic() + grace
+                elif report.stopped is not None:
+                    signals.take()  # a second Ctrl-C: already stopping, keep recording
+                if deadline is not None and monotonic() > deadline:
+                    report.in_doubt = [futures[f] for f in pending]
+                    break
+            if report.stopped is None:
+                report.stopped = signals.take()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    order = {id(sub): n for n, sub in enumerate(submissions)}
+    report.created.sort(key=lambda pair: order[id(pair[0])])
+    report.not_sent.sort(key=lambda sub: order[id(sub)])
+    return report

@@ -1,0 +1,45 @@
+"""Making untrusted text safe to print: the one sanitiser for terminals, pipes and file names.
+
+Whatever a server, a callback, a manifest or a file name sends may carry ESC/OSC sequences
+(which can retitle, recolour or hijack a terminal) or newlines (which can forge a second
+`error:` line). Every such string goes through `clean` before it is printed.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls but tab, DEL, and C1 controls (0x80-0x9f); also the Unicode line/paragraph separators
+# and bidirectional overrides, which reorder what a reader sees.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group(0)
+    return {"\n": "\\n", "\r": "\\r", "\x1b": "\\e"}.get(char, f"\\x{ord(char):02x}" if ord(char) < 256
+                                                           else f"\\u{ord(char):04x}")
+
+
+_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text: object, *, keep_newlines: bool = False) -> str:
+    """`text` with control characters shown as escapes: readable, one line (unless told), inert."""
+    return (_CONTROL_BUT_NEWLINE if keep_newlines else _CONTROL).sub(_escape, str(text))
+
+
+def safe_repr(text: str) -> str:
+    """A quoted, cleaned form for naming a bad input in an error."""
+    return "'" + clean(text) + "'"
+
+
+def has_control(text: str) -> bool:
+    return _CONTROL.search(text) is not None
+
+
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_json(text: str) -> str:
+    """JSON text with the characters json.dumps leaves raw (DEL, C1, bidi) written as \\u escapes."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
