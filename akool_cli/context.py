@@ -252,6 +252,7 @@ class App:
                 [sys.executable, "-m", "akool_cli", "sandbox", "--port", str(port), "--idle-timeout",
                  str(self.setting("sandbox_idle_timeout"))],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True)
+        (self.paths.data_dir / "sandbox.pid").write_text(f"{child.pid}\n")
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if probe_sandbox(port, timeout=0.5) == "sandbox":

@@ -153,13 +153,15 @@ def worst_error(report: "SubmitReport") -> AkoolError:
 def show_dry_run(state: App, bodies: list[dict[str, Any]], estimate: Estimate, json_out: bool) -> None:
     """What would be sent and what it would cost; nothing is sent."""
     if json_out:
-        state.renderer.json({"requests": bodies, "estimate": estimate.to_dict(), "sent": False})
+        state.renderer.json({"requests": bodies, "estimate": estimate.to_dict(), "target": state.target_label,
+                             "sent": False})
         return
     import json
 
     state.renderer.line(json.dumps(bodies, indent=2))
     each = f" ({estimate.per_item} x {estimate.count})" if estimate.count > 1 else ""
-    state.renderer.line(f"Estimated cost: {estimate.total} credits{each}; dry run, nothing was sent.")
+    state.renderer.line(f"Estimated cost: {estimate.total} credits{each}; target: {state.target_label}; "
+                        "dry run, nothing was sent.")
 
 
 @dataclass

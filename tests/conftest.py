@@ -28,6 +28,19 @@ ROOT = Path(__file__).resolve().parent.parent
 PNG = ROOT / "examples" / "photo.png"
 
 
+class FakeClock:
+    """A clock a test moves by hand: the sandbox's jobs age only when told to."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self.now = time.time() if start is None else start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 class Sandbox:
     """A running sandbox plus its HTTP control surface (the same one a person could curl)."""
 
@@ -63,14 +76,27 @@ class Sandbox:
         return [entry["headers"] for entry in self.stats()["log"] if entry["endpoint"] == endpoint]
 
 
+@pytest.fixture(autouse=True)
+def _stop_background_sandboxes(tmp_path: Path):
+    """`--sandbox` starts a detached sandbox; a test's own ones end with the test."""
+    yield
+    import signal as _signal
+
+    for pid_file in tmp_path.rglob("sandbox.pid"):
+        try:
+            os.kill(int(pid_file.read_text()), _signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+
+
 @pytest.fixture
 def sandbox_factory(tmp_path: Path):
     servers = []
 
-    def make(**overrides: Any) -> Sandbox:
+    def make(clock: Callable[[], float] = time.time, **overrides: Any) -> Sandbox:
         settings = {"port": 0, "queue_seconds": 0.05, "process_seconds": 0.1, **overrides}
         config = SandboxConfig(**settings)
-        server = start_sandbox(config)
+        server = start_sandbox(config, clock)
         servers.append(server)
         return Sandbox(server)
 

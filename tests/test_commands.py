@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 
@@ -10,7 +11,8 @@ import pytest
 
 from akool_cli.docgen import outputs
 from akool_cli.exit_codes import EXIT_CODE_MEANINGS, ExitCode
-from conftest import ROOT
+from akool_cli.sandbox import SANDBOX_API_KEY
+from conftest import ROOT, Cli, FakeClock
 
 URL = "https://example.com/cat.png"
 ANSI = re.compile(r"\x1b\[")
@@ -158,9 +160,14 @@ def test_add_audio_confirms_without_tty(online, sandbox):
 # ---------------------------------------------------------------- delete
 
 
-def test_delete_reports_each_id_and_refusals(online, sandbox):
-    done = make_job(online)["_id"]
+def test_delete_reports_each_id_and_refusals(sandbox_factory, tmp_path):
+    # The sandbox's clock moves only when told: the "running" job cannot finish before the delete.
+    clock = FakeClock()
+    sandbox = sandbox_factory(clock=clock)
+    online = Cli(tmp_path, env={"PATH": os.environ.get("PATH", ""), "AKOOL_API_KEY": SANDBOX_API_KEY})
     online.configure(base_url=sandbox.url, poll_interval=0.05)
+    done = make_job(online, wait=False)["_id"]
+    clock.advance(60)
     running = make_job(online, wait=False)["_id"]
     result = online("delete", done, running, "--yes", "--json")
     assert result.exit_code == 7

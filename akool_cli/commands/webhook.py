@@ -110,11 +110,11 @@ def listen(
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror})", hint="pick another --port") from None
     bound = receiver.server_address[1]
-    state.renderer.info(f"Listening for Akool webhooks on http://{host}:{bound}/ (Ctrl-C to stop)")
-    thread = threading.Thread(target=receiver.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
     handled = 0
     try:
+        thread = threading.Thread(target=receiver.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        thread.start()
+        state.renderer.info(f"Listening for Akool webhooks on http://{host}:{bound}/ (Ctrl-C to stop)")
         while max_events is None or handled < max_events:
             try:
                 job, event = followups.get(timeout=0.2)

@@ -106,9 +106,72 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, b'{"code": 1000, "msg": "OK", "data": "unexpected"}')
         elif fault.kind == "business":
             self._envelope(fault.code, f"injected business error {fault.code}")
+        elif fault.kind == "escape":
+            # A hostile message: a terminal title change, a colour, and a forged second error line.
+            self._envelope(fault.code, "bad\x1b]0;pwned\x07 \x1b[31mred\nerror: forged line \x9b")
+        elif fault.kind == "deep":
+            self._send(200, b'{"code": 1000, "msg": "OK", "data": ' + b"[" * 200_000 + b"]" * 200_000 + b"}")
+        elif fault.kind == "huge":
+            self._stream_huge(int(fault.seconds * 1024 * 1024) if fault.seconds > 1 else 40 * 1024 * 1024)
+        elif fault.kind == "drip":
+            self._drip(fault.seconds)
         else:
             return False
         return True
+
+    def _stream_huge(self, size: int) -> None:
+        """A valid envelope behind `size` bytes of white space, streamed: the client must stop reading."""
+        tail = b'{"code": 1000, "msg": "OK", "data": {"result": []}}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(size + len(tail)))
+        self.end_headers()
+        blank = b" " * CHUNK
+        try:
+            sent = 0
+            while sent < size:
+                piece = min(CHUNK, size - sent)
+                self.wfile.write(blank[:piece])
+                sent += piece
+            self.wfile.write(tail)
+        except OSError:
+            self.close_connection = True
+
+    def _drip(self, seconds: float) -> None:
+        """One byte every `seconds` (at most 120 bytes): each read is quick, the answer never ends."""
+        body = b'{"code": 1000, "msg": "OK", "data": {"result": []}}' + b" " * 70
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            for byte in body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(seconds)
+        except OSError:
+            self.close_connection = True
+
+    @staticmethod
+    def _mutate(fault: Fault, endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Faults that change a real answer instead of replacing it."""
+        items = payload.get("result") if endpoint in ("results", "effects") else [payload]
+        items = items if isinstance(items, list) else []
+        if fault.kind == "omit" and endpoint == "results":
+            return {**payload, "result": []}
+        for item in items:
+            if fault.kind == "badstatus":
+                item["status"] = 7
+            elif fault.kind == "traversal" and "_id" in item:
+                item["_id"] = "../../../escaped" if endpoint != "results" else "/tmp/escaped"
+            elif fault.kind == "bigint":
+                item["deduction_credit"] = 10**30
+                item["create_time"] = 10**20
+            elif fault.kind == "text":
+                for key in ("effect_name", "name", "video_url"):
+                    if isinstance(item.get(key), str):
+                        item[key] = item[key] + "\x1b]0;pwned\x07\nerror: forged"
+        return payload
 
     def _read_body(self) -> bytes:
         text = (self.headers.get("Content-Length") or "0").strip()
@@ -170,9 +233,8 @@ class Handler(BaseHTTPRequestHandler):
                 payload = self._dispatch(endpoint, raw)
             except ApiFailure as failure:
                 return self._envelope(failure.code, failure.msg)
-            if fault and fault.kind == "badstatus" and endpoint == "results":
-                for item in payload["result"]:
-                    item["status"] = 7
+            if fault:
+                payload = self._mutate(fault, endpoint, payload)
             late = state.take_fault(endpoint, after=True)
             if late and self._apply(late):
                 return

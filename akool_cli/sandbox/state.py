@@ -20,7 +20,7 @@ class Fault:
     """One injected misbehaviour. `times` = 0 means every matching request."""
 
     endpoint: str  # an ENDPOINTS name, "video", "file" or "*"
-    kind: str  # http html empty truncated nocode baddata badstatus business slow drop midstream fail_job
+    kind: str  # one of FAULT_KINDS
     status: int = 500
     retry_after: str | None = None
     code: int = 1003
@@ -33,7 +33,10 @@ class Fault:
 
 
 FAULT_KINDS = {"http", "html", "empty", "truncated", "nocode", "baddata", "badstatus", "business", "slow",
-               "drop", "midstream", "fail_job"}
+               "drop", "midstream", "fail_job",
+               # hostile answers: JSON nested 200k deep, a body of many MiB (seconds=N: N MiB), one byte a
+               # `seconds`, ids that are paths, numbers beyond any credit or time, an error message with terminal escapes (escape), escapes in names (text)
+               "deep", "huge", "drip", "omit", "traversal", "bigint", "escape", "text"}
 
 
 def parse_fault(spec: str) -> Fault:
