@@ -7,7 +7,7 @@ import json
 import random
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -16,6 +16,7 @@ from akool_cli import __version__
 from akool_cli.config import Credentials
 from akool_cli.errors import (AkoolError, ApiAuthError, ApiError, AuthError, OutcomeUnknownError,
                               TransportError)
+from akool_cli.net import proxy_for, ssl_context
 from akool_cli.models import AddAudioRequest, CreateRequest, DeleteResult, Effect, Job, Refusal, is_job_id
 
 T = TypeVar("T")
@@ -40,6 +41,9 @@ CODE_HINTS: dict[int, str] = {
     1200: "this Akool account has been banned; contact Akool support",
 }
 SECRET_HEADERS = frozenset({"x-api-key", "authorization"})
+# The API's answers are small JSON objects; anything bigger is not the API (and could exhaust memory).
+MAX_BODY = 16 * 1024 * 1024
+MAX_REDIRECTS = 5
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,9 @@ class AkoolClient:
         rand: Callable[[], float] = random.random,
         on_request: Callable[[RequestLog], None] | None = None,
         on_token: Callable[[str], None] | None = None,
+        env: Mapping[str, str] | None = None,
+        deadline: float = 60.0,
+        max_body: int = MAX_BODY,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
@@ -161,8 +168,13 @@ class AkoolClient:
         self._on_token = on_token
         self._mint_failure: AkoolError | None = None
         self.timeout = httpx.Timeout(timeout, connect=connect_timeout)
-        self._http = httpx.Client(timeout=self.timeout, headers={"User-Agent": USER_AGENT},
-                                  follow_redirects=False)
+        self.deadline = deadline
+        self.max_body = max_body
+        self.env: Mapping[str, str] = env if env is not None else {}
+        # Proxy and CAs come from net (the same for downloads), not from httpx's own reading of os.environ.
+        self._http = httpx.Client(timeout=self.timeout, headers={"User-Agent": USER_AGENT}, follow_redirects=False,
+                                  trust_env=False, proxy=proxy_for(self.base_url, self.env),
+                                  verify=ssl_context(self.env))
 
     def close(self) -> None:
         self._http.close()
@@ -226,25 +238,41 @@ class AkoolClient:
             raise TransportError(f"no url in the answer from {PATH_SANDBOX_UPLOAD}")
         return url
 
-    def open_download(self, url: str, redirects: int = 5) -> "Download":
+    def open_download(self, url: str, redirects: int = MAX_REDIRECTS) -> "Download":
         """GET a generated file, body unread. No credentials are sent: video URLs live on a CDN.
 
         The body is read with the standard library's http.client: its readinto() into one reused
         buffer runs several times faster than httpx's chunk iterator on large files, and a video
-        can be gigabytes. Only opening is retried; a drop mid-body is the caller's to report.
+        can be gigabytes. Proxy and CAs come from akool_cli.net, as for API calls. Only opening is
+        retried; a drop mid-body is the caller's to report. What is accepted: at most `redirects`
+        redirects, never from https to http, and a 2xx answer that is not a web page.
         """
         def attempt(number: int) -> Download:
             target = url
-            for _ in range(redirects + 1):
+            for hop in range(redirects + 1):
                 started = time.monotonic()
-                download = Download.open(target, self.timeout.read or 30.0, self.timeout.connect or 10.0)
+                download = Download.open(target, self.timeout.read or 30.0, self.timeout.connect or 10.0, self.env)
                 self._log("GET", target, download.status, started, number, {})
-                if download.status in (301, 302, 303, 307, 308) and download.location:
+                if download.status not in (301, 302, 303, 307, 308):
+                    break
+                download.close()
+                if not download.location:
+                    raise TransportError(f"redirect (HTTP {download.status}) without a Location downloading {url}",
+                                         hint="the file server answered oddly; try again later")
+                following = urljoin(target, download.location)
+                if urlsplit(target).scheme == "https" and urlsplit(following).scheme != "https":
+                    raise TransportError(f"refused a redirect from https to {urlsplit(following).scheme} "
+                                         f"downloading {url}", hint="the file server tried to drop encryption")
+                if hop == redirects:
+                    raise TransportError(f"more than {redirects} redirects downloading {url}",
+                                         hint="the file server is redirecting in a loop; try again later")
+                target = following
+            if download.status < 300:
+                kind = (download.content_type or "").split(";")[0].strip().lower()
+                if kind.startswith("text/") or kind in ("application/json", "application/xhtml+xml"):
                     download.close()
-                    target = urljoin(target, download.location)
-                    continue
-                break
-            if download.status < 400:
+                    raise TransportError(f"the file server sent {kind}, not a video, for {url}",
+                                         hint="the link may have expired (7 days); check with: akool status")
                 return download
             download.close()
             retryable = download.status == 429 or download.status >= 500
@@ -372,17 +400,39 @@ class AkoolClient:
     def _send_once(self, method: str, path: str, body: Any, headers: dict[str, str], attempt: int) -> dict[str, Any]:
         url = self.base_url + path
         started = time.monotonic()
+        payload = {"content": body} if isinstance(body, bytes) else {"json": body}
         try:
-            if isinstance(body, bytes):
-                response = self._http.request(method, url, content=body, headers=headers)
-            else:
-                response = self._http.request(method, url, json=body, headers=headers)
+            with self._http.stream(method, url, headers=headers, **payload) as response:
+                content = self._read_bounded(response, path, started)
         except httpx.HTTPError as exc:
             error = self._transport_error(exc, path)
             self._log(method, url, None, started, attempt, headers, error.message)
             raise error from None
+        except TransportError as error:
+            self._log(method, url, None, started, attempt, headers, error.message)
+            raise
         self._log(method, url, response.status_code, started, attempt, headers)
-        return decode_envelope(response.status_code, response.content, path, response.headers.get("retry-after"))
+        return decode_envelope(response.status_code, content, path, response.headers.get("retry-after"))
+
+    def _read_bounded(self, response: httpx.Response, where: str, started: float) -> bytes:
+        """The body, read as it streams in: never more than max_body bytes, never past the deadline
+        (a server dripping a byte a second defeats a per-read timeout, not this)."""
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body:
+            raise TransportError(f"the answer from {where} is {int(declared) / 1048576:.0f} MiB, over the "
+                                 f"{self.max_body // 1048576} MiB limit", hint="check base_url; this is not the API")
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self.max_body:
+                raise TransportError(f"the answer from {where} is over the {self.max_body // 1048576} MiB limit",
+                                     hint="check base_url; this is not the API")
+            if time.monotonic() - started > self.deadline:
+                raise TransportError(f"the answer from {where} took over {self.deadline:g} s (request_deadline)",
+                                     hint="the service is too slow; try again later", retryable=True)
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _transport_error(self, exc: httpx.HTTPError, where: str) -> TransportError:
         host = urlsplit(self.base_url).netloc
@@ -414,20 +464,40 @@ class Download:
         self.status: int = response.status
         self.location: str | None = response.getheader("Location")
         self.retry_after: str | None = response.getheader("Retry-After")
+        self.content_type: str | None = response.getheader("Content-Type")
         length = response.getheader("Content-Length")
         self.length: int | None = int(length) if length and length.isdigit() else None
 
     @classmethod
-    def open(cls, url: str, read_timeout: float, connect_timeout: float) -> "Download":
+    def open(cls, url: str, read_timeout: float, connect_timeout: float,
+             env: Mapping[str, str] | None = None) -> "Download":
         import http.client
         import socket
 
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise TransportError(f"cannot download {url!r}: not a valid URL") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise TransportError(f"cannot download {url!r}: not an http(s) URL")
-        kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        conn = kind(parts.hostname, parts.port, timeout=connect_timeout)
+        env = env or {}
+        proxy = proxy_for(url, env)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        conn: http.client.HTTPConnection
+        if proxy:
+            via = urlsplit(proxy)
+            if parts.scheme == "https":  # a CONNECT tunnel: the proxy sees only the host name
+                conn = http.client.HTTPSConnection(via.hostname or "", via.port or 80, timeout=connect_timeout,
+                                                   context=ssl_context(env))
+                conn.set_tunnel(parts.hostname, port or 443)
+            else:  # plain http through a proxy: the request line carries the absolute URL
+                conn = http.client.HTTPConnection(via.hostname or "", via.port or 80, timeout=connect_timeout)
+                path = url
+        elif parts.scheme == "https":
+            conn = http.client.HTTPSConnection(parts.hostname, port, timeout=connect_timeout, context=ssl_context(env))
+        else:
+            conn = http.client.HTTPConnection(parts.hostname, port, timeout=connect_timeout)
         try:
             conn.connect()
         except (OSError, http.client.HTTPException) as exc:
@@ -451,7 +521,7 @@ class Download:
             return self._response.readinto(buffer)
         except (OSError, http.client.HTTPException) as exc:
             raise TransportError(f"download of {self.url} broke ({type(exc).__name__})",
-                                 hint="run the command again") from None
+                                 hint="try the download again") from None
 
     def close(self) -> None:
         self._response.close()

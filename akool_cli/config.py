@@ -58,13 +58,26 @@ class Paths:
 # ---------------------------------------------------------------- settings
 
 
-def _positive_float(value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError("expected a number")
-    number = float(value)
-    if not number > 0 or number > 86400:
-        raise ValueError("expected a number of seconds above 0")
-    return number
+def _seconds(low: float, high: float) -> Callable[[Any], float]:
+    """A number of seconds within sane bounds: 1e-300 would poll in a busy loop, 1e300 never end."""
+    def check(value: Any) -> float:
+        if isinstance(value, bool):
+            raise ValueError("expected a number")
+        number = float(value)
+        if not low <= number <= high:  # also false for nan
+            raise ValueError(f"expected a number of seconds from {low:g} to {high:g}")
+        return number
+
+    return check
+
+
+def _upload_command(value: Any) -> str:
+    from akool_cli.uploads import check_upload_command
+
+    try:
+        return check_upload_command(_text(value))
+    except UsageError as exc:
+        raise ValueError(f"{exc.message}; {exc.hint}") from None
 
 
 def _int_between(low: int, high: int) -> Callable[[Any], int]:
@@ -117,17 +130,21 @@ SETTINGS: dict[str, Setting] = {
         Setting("default_resolution", _choice(RESOLUTIONS), "720p", "resolution when --resolution is not given"),
         Setting("default_length", _choice(LENGTHS), 5, "video length in seconds when --length is not given"),
         Setting("negative_prompt", _text, None, "negative prompt when --negative-prompt is not given"),
-        Setting("poll_interval", _positive_float, 2.0, "first wait between status polls, seconds"),
-        Setting("poll_max_interval", _positive_float, 15.0, "longest wait between status polls, seconds"),
-        Setting("timeout", _positive_float, 30.0, "read timeout for each HTTP request, seconds"),
-        Setting("connect_timeout", _positive_float, 10.0, "connect timeout for each HTTP request, seconds"),
+        Setting("poll_interval", _seconds(0.05, 3600), 2.0,
+                "first wait between status polls, seconds (at least 1 s against a remote service)"),
+        Setting("poll_max_interval", _seconds(0.05, 3600), 15.0, "longest wait between status polls, seconds"),
+        Setting("timeout", _seconds(0.1, 3600), 30.0, "read timeout for each HTTP read, seconds"),
+        Setting("connect_timeout", _seconds(0.1, 600), 10.0, "connect timeout for each HTTP request, seconds"),
+        Setting("request_deadline", _seconds(1, 3600), 60.0,
+                "longest one API request may take, connect and all reads, seconds"),
         Setting("retries", _int_between(0, 10), 4, "retries of safe requests on HTTP 429/5xx and network errors"),
         Setting("concurrency", _int_between(1, 16), 2, "jobs submitted at once by a batch create"),
         Setting("effects_cache_ttl", _int_between(0, 30 * 86400), 86400, "how long the effect list is cached, seconds"),
-        Setting("upload.command", _text, None, "shell command that uploads {path} and prints its public URL"),
-        Setting("upload.timeout", _positive_float, 300.0, "how long the upload command may run, seconds"),
+        Setting("upload.command", _upload_command, None,
+                "shell command that uploads \"$AKOOL_UPLOAD_FILE\" and prints its public URL"),
+        Setting("upload.timeout", _seconds(0.1, 86400), 300.0, "how long the upload command may run, seconds"),
         Setting("sandbox_port", _int_between(1, 65535), DEFAULT_SANDBOX_PORT, "port of the local sandbox"),
-        Setting("sandbox_idle_timeout", _positive_float, 900.0,
+        Setting("sandbox_idle_timeout", _seconds(1, 86400), 900.0,
                 "a background sandbox started by --sandbox stops after this long unused, seconds"),
     )
 }
@@ -321,15 +338,25 @@ class CredentialStore:
         self.tightened = False
 
     def _read(self) -> dict[str, Any]:
+        import stat
+
         try:
-            mode = self.path.stat().st_mode & 0o777
+            info = self.path.lstat()
         except FileNotFoundError:
             return {}
         except OSError:
-            mode = 0o600
-        if mode & 0o077:
+            return read_toml(self.path)
+        if stat.S_ISLNK(info.st_mode):
+            # chmod would follow the link and change some other file's mode: refuse instead.
+            raise ConfigError(f"{self.path} is a symbolic link; credentials are only read from a regular file",
+                              hint=f"replace it with the file itself (mv the target to {self.path})")
+        if info.st_mode & 0o077:
             try:
-                os.chmod(self.path, 0o600)
+                fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+                try:
+                    os.fchmod(fd, 0o600)
+                finally:
+                    os.close(fd)
                 self.tightened = True
             except OSError:
                 raise ConfigError(f"{self.path} is readable by other users and cannot be fixed",

@@ -211,6 +211,8 @@ class App:
                 sleep=self.runtime.sleep,
                 on_request=self._log_request if self.verbose else None,
                 on_token=on_token,
+                env=self.runtime.env,
+                deadline=float(self.setting("request_deadline")),
             )
         return self._client
 
@@ -329,6 +331,13 @@ class App:
         from urllib.parse import urlsplit
 
         return urlsplit(self.base_url).netloc
+
+    @property
+    def is_loopback(self) -> bool:
+        from urllib.parse import urlsplit
+
+        host = (urlsplit(self.base_url).hostname or "").lower()
+        return host in ("localhost", "::1") or host.startswith("127.")
 
     @property
     def target_label(self) -> str:

@@ -10,6 +10,7 @@ from typing import Callable, Mapping, Protocol
 from urllib.parse import urlsplit
 
 from akool_cli.errors import UsageError
+from akool_cli.text import has_control, safe_repr
 from akool_cli.validation import local_path
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
@@ -17,10 +18,22 @@ MAX_AUDIO_BYTES = 50 * 1024 * 1024
 
 UPLOADER_HELP = (
     "pass an http(s) URL instead, or set an uploader, e.g. "
-    "akool config set upload.command 'aws s3 cp {path} s3://my-bucket/akool/ >/dev/null && "
-    "echo https://my-bucket.s3.amazonaws.com/akool/$(basename {path})' "
-    "(or with rclone: 'rclone copyto {path} remote:bucket/f && rclone link remote:bucket/f')"
+    "akool config set upload.command 'aws s3 cp \"$AKOOL_UPLOAD_FILE\" s3://my-bucket/akool/ >/dev/null && "
+    "echo https://my-bucket.s3.amazonaws.com/akool/$(basename \"$AKOOL_UPLOAD_FILE\")'"
 )
+
+
+def check_upload_command(command: str) -> str:
+    """Refuse templates where a file name could run as code. `{path}` is replaced by a single-quoted
+    word, which is safe bare but not inside double quotes ("{path}" ends the quoting). The safe form
+    is "$AKOOL_UPLOAD_FILE" (or "$1"), which the shell never re-reads as code."""
+    import re
+
+    if re.search(r'"[^"]*\{path\}[^"]*"', command):
+        raise UsageError("upload.command puts {path} inside double quotes, where a file name can run as code",
+                         hint='use "$AKOOL_UPLOAD_FILE" instead of "{path}", e.g. '
+                              "aws s3 cp \"$AKOOL_UPLOAD_FILE\" s3://bucket/")
+    return command
 
 
 def image_kind(head: bytes) -> str | None:
@@ -52,9 +65,14 @@ def is_url(text: str) -> bool:
 
 
 def check_url(text: str, what: str) -> str:
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UsageError(f"{what} '{text}' is not an http(s) URL",
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or has_control(text) \
+            or " " in text:
+        raise UsageError(f"{what} {safe_repr(text)} is not an http(s) URL",
                          hint="use an http:// or https:// URL, or a local file path")
     return text
 
@@ -68,6 +86,8 @@ class LocalFile:
 
 def check_local_file(text: str, what: str, sniff: Callable[[bytes], str | None], limit: int,
                      accepted: str) -> LocalFile:
+    if "\x00" in text:
+        raise UsageError(f"{what} {safe_repr(text)} contains a NUL byte", hint="check the path")
     path = local_path(text)
     if not path.exists():
         raise UsageError(f"{what} '{text}' does not exist", hint="check the path, or pass an http(s) URL")
@@ -119,22 +139,32 @@ class NoUploader:
 
 @dataclass
 class CommandUploader:
-    """Runs the user's `upload.command`; the file path is given as {path} and $AKOOL_UPLOAD_FILE."""
+    """Runs the user's `upload.command`; the file path is given as $AKOOL_UPLOAD_FILE, "$1" and {path}."""
 
     command: str
     timeout: float
     env: Mapping[str, str]
 
     def upload(self, file: LocalFile) -> str:
-        command = self.command.replace("{path}", shlex.quote(str(file.path)))
+        # An absolute path: a file named "-rf.png" can never be read as an option by the command.
+        path = str(file.path.absolute())
+        command = check_upload_command(self.command).replace("{path}", shlex.quote(path))
         env = dict(self.env)
-        env["AKOOL_UPLOAD_FILE"] = str(file.path)
+        env["AKOOL_UPLOAD_FILE"] = path
+        # Its own process group, so a timeout or Ctrl-C ends the command and every child it started.
+        proc = subprocess.Popen(["/bin/sh", "-c", command, "akool-upload", path], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env,
+                                start_new_session=True)
         try:
-            done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=self.timeout,
-                                  env=env, stdin=subprocess.DEVNULL)
+            out, err = proc.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired:
+            _kill_group(proc)
             raise UsageError(f"the upload command ran over {self.timeout:g} s for '{file.path}' and was stopped",
                              hint="check the command (akool config get upload.command) or raise upload.timeout") from None
+        except BaseException:
+            _kill_group(proc)
+            raise
+        done = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
         if done.returncode != 0:
             detail = (done.stderr.strip().splitlines() or ["no error output"])[-1][:200]
             raise UsageError(f"the upload command failed for '{file.path}' (exit {done.returncode}: {detail})",
@@ -147,6 +177,17 @@ class CommandUploader:
             raise UsageError(f"the upload command printed {shown!r}, not an http(s) URL, for '{file.path}'",
                              hint="make the command print the file's public URL as its last line")
         return url
+
+
+def _kill_group(proc: "subprocess.Popen[str]") -> None:
+    import os
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    proc.wait()
 
 
 @dataclass

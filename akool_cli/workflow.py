@@ -195,9 +195,15 @@ class OutputTarget:
         return self.path
 
 
+# Against anything but this machine's loopback (the sandbox), polls are at least this far apart.
+REMOTE_MIN_POLL = 1.0
+
+
 def poll_policy(state: App, timeout: float | None) -> PollPolicy:
-    return PollPolicy(interval=float(state.setting("poll_interval")),
-                      max_interval=float(state.setting("poll_max_interval")), timeout=timeout)
+    floor = 0.0 if state.is_loopback else REMOTE_MIN_POLL
+    interval = max(float(state.setting("poll_interval")), floor)
+    return PollPolicy(interval=interval, max_interval=max(float(state.setting("poll_max_interval")), interval),
+                      timeout=timeout)
 
 
 def wait_jobs(state: App, ids: list[str], timeout: float | None, *, fresh: bool = False,

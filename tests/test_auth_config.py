@@ -137,7 +137,7 @@ def test_config_set_get_unset_list(cli):
 
 
 @pytest.mark.parametrize("key,value,needle", [("colour", "red", "valid keys"), ("default_length", "7", "5, 10"),
-                                              ("timeout", "0", "above 0"), ("base_url", "ftp://x", "http"),
+                                              ("timeout", "0", "from 0.1 to 3600"), ("poll_interval", "1e-300", "from 0.05"), ("base_url", "ftp://x", "http"),
                                               ("concurrency", "99", "1 to 16")])
 def test_config_rejects_bad_keys_and_values(cli, key, value, needle):
     result = cli("config", "set", key, value)

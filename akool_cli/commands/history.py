@@ -16,7 +16,7 @@ STATUS_CHOICES = ("queueing", "processing", "completed", "failed")
 @guarded
 def history_command(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most this many jobs.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10**9, help="Show at most this many jobs.")] = 20,
     status: Annotated[Optional[List[str]], typer.Option("--status", "-s", metavar="STATUS", help="Only jobs with this status (queueing, processing, completed, failed; repeatable).")] = None,
     prune: Annotated[bool, typer.Option("--prune", help="Drop entries whose remote files have expired (7 days).")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the entries as JSON on stdout.")] = False,

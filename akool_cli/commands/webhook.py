@@ -157,7 +157,12 @@ def decrypt_command(
     state: App = ctx.obj
     cid, secret = _keys(state, client_id)
     if source == "-":
-        raw = state.runtime.stdin.read().encode()
+        # Bytes, whatever they are: a binary or non-UTF-8 stdin is a bad body, not a crash.
+        stream = getattr(state.runtime.stdin, "buffer", None)
+        try:
+            raw = stream.read(2 * 1024 * 1024) if stream is not None else state.runtime.stdin.read().encode()
+        except (UnicodeDecodeError, ValueError):
+            raise UsageError("stdin is not a callback body (not text)", hint="pass the JSON body Akool sent") from None
     else:
         try:
             raw = Path(source).read_bytes()
