@@ -6,16 +6,80 @@ import functools
 from typing import Annotated, Any, Callable, Optional, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from akool_cli import __version__
 from akool_cli.context import App, Runtime
 from akool_cli.errors import AkoolError, Interrupted
+from akool_cli.render import json_text
 from akool_cli.exit_codes import ExitCode
+from akool_cli.text import clean
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+class AkoolGroup(TyperGroup):
+    """The root command: Click's usage errors in the tool's own one-line style, and `akool` alone
+    prints the help and exits 0 (asking for help is not an error)."""
+
+    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        import sys
+
+        # Typer 0.28 vendors Click as typer._click; its errors and typer.Abort are what parsing raises.
+        from typer._click import exceptions as click_errors
+
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            rv = super().main(args=argv, prog_name=prog_name, complete_var=complete_var, standalone_mode=False,
+                              **extra)
+            code = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
+        except click_errors.NoArgsIsHelpError as help_wanted:
+            sys.stdout.write((help_wanted.ctx.get_help() if help_wanted.ctx else "") + "\n")
+            code = 0
+        except click_errors.UsageError as error:
+            write_usage_error(error, json_errors=wants_json(argv))
+            code = 2
+        except typer.Abort:
+            sys.stderr.write("error: interrupted\n")
+            code = int(ExitCode.INTERRUPTED)
+        except click_errors.ClickException as error:
+            sys.stderr.write(f"error: {clean(error.format_message())}\n")
+            code = error.exit_code
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def wants_json(argv: list[str]) -> bool:
+    """--json, or --format json|jsonl, anywhere on the command line: errors are JSON too."""
+    for n, word in enumerate(argv):
+        if word == "--json" or word in ("--format=json", "--format=jsonl"):
+            return True
+        if word == "--format" and n + 1 < len(argv) and argv[n + 1] in ("json", "jsonl"):
+            return True
+    return False
+
+
+def write_usage_error(error: Any, *, json_errors: bool) -> None:
+    import re
+    import sys
+
+    message = " ".join(error.format_message().split())
+    message = re.sub(r"^(Invalid value|Missing argument|Missing option|No such option|No such command|"
+                     r"Got unexpected extra)", lambda m: m.group(1).lower(), message).rstrip(".")
+    message = re.sub(r"\.? ?\(?Did you mean ([^?]+)\?\)?", r" (did you mean \1?)", message)
+    path = error.ctx.command_path if getattr(error, "ctx", None) else "akool"
+    hint = f"see: {path} --help"
+    if json_errors:
+        sys.stderr.write(json_text({"error": {"message": message, "hint": hint, "exit_code": 2}},
+                                   indent=None) + "\n")
+    else:
+        sys.stderr.write(f"error: {clean(message)}; {hint}\n")
+
+
 app = typer.Typer(
     name="akool",
+    cls=AkoolGroup,
     help="Turn still images into short AI videos with Akool's Image-to-Video API.",
     no_args_is_help=True,
     # Completion scripts ship in completions/ (generated from this app); Typer's own installer

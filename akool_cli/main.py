@@ -25,3 +25,6 @@ def run() -> None:
         label = getattr(stop, "label", "interrupted")
         sys.stderr.write(f"error: {label} while starting; nothing was sent\n")
         sys.exit(code)
+    except Exception as exc:  # noqa: BLE001 - outside every command's guard: still one line, never a traceback
+        sys.stderr.write(f"error: unexpected {type(exc).__name__}; this is a bug: rerun with --verbose and report it\n")
+        sys.exit(1)

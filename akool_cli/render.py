@@ -52,9 +52,9 @@ def _add_row(table: Any, *cells: Any) -> None:
     table.add_row(*(clean(cell) if isinstance(cell, str) else cell for cell in cells))
 
 
-def json_text(payload: Any) -> str:
+def json_text(payload: Any, indent: int | None = 2) -> str:
     # json escapes C0 controls itself; C1 controls and bidi overrides pass through ensure_ascii=False.
-    return clean_json(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False))
+    return clean_json(json.dumps(payload, indent=indent, ensure_ascii=False, sort_keys=False))
 
 
 def human_duration(seconds: float) -> str:

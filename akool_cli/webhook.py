@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,32 +72,51 @@ def decrypt(data_encrypt: str, client_id: str, client_secret: str) -> dict[str, 
 
 
 def _timestamp_seconds(value: Any) -> float:
+    import math
+
     number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("not a finite number")
     return number / 1000 if number > 1e11 else number  # Akool sends milliseconds
 
 
 @dataclass
 class ReplayGuard:
-    """Remembers (nonce, timestamp) pairs seen within the tolerance window."""
+    """Remembers the callbacks seen within the tolerance window, keyed on a hash of `dataEncrypt`.
+
+    Akool's signature is a plain SHA-1 of clientId, timestamp, nonce and dataEncrypt: no secret
+    key goes into it, and the clientId is not secret. Anyone who captured one callback can re-sign
+    it with a fresh timestamp and nonce. What they cannot change without the clientSecret is the
+    encrypted payload, so that is what a replay is recognised by. Entries expire after twice the
+    tolerance (in insertion order, so pruning is O(1) per entry) and at most `limit` are kept.
+    """
 
     tolerance: float = DEFAULT_TOLERANCE
-    _seen: dict[tuple[str, str], float] = field(default_factory=dict)
+    limit: int = 100_000
+    _seen: "OrderedDict[str, float]" = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def first_time(self, nonce: str, timestamp: str, now: float) -> bool:
+    @staticmethod
+    def key(data_encrypt: str) -> str:
+        return hashlib.sha256(data_encrypt.encode()).hexdigest()
+
+    def first_time(self, data_encrypt: str, now: float) -> bool:
+        key = self.key(data_encrypt)
         with self._lock:
-            for key, seen_at in list(self._seen.items()):
-                if now - seen_at > 2 * self.tolerance:
-                    del self._seen[key]
-            if (nonce, timestamp) in self._seen:
+            while self._seen:
+                oldest, seen_at = next(iter(self._seen.items()))
+                if now - seen_at <= 2 * self.tolerance and len(self._seen) < self.limit:
+                    break
+                self._seen.popitem(last=False)
+            if key in self._seen:
                 return False
-            self._seen[(nonce, timestamp)] = now
+            self._seen[key] = now
             return True
 
-    def forget(self, nonce: str, timestamp: str) -> None:
+    def forget(self, data_encrypt: str) -> None:
         """Undo first_time() for a callback that could not be handled, so its resend is accepted."""
         with self._lock:
-            self._seen.pop((nonce, timestamp), None)
+            self._seen.pop(self.key(data_encrypt), None)
 
 
 @dataclass
@@ -105,12 +125,13 @@ class Callback:
     replay: bool
     nonce: str
     timestamp: str
+    data_encrypt: str = ""
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise WebhookError("the callback body is not JSON", 400) from None
     if not isinstance(body, dict) or not all(isinstance(body.get(k), (str, int)) and not isinstance(body.get(k), bool)
                                               for k in CALLBACK_FIELDS):
@@ -133,11 +154,11 @@ def open_callback(body: dict[str, Any], client_id: str, client_secret: str, *, n
             raise WebhookError("the timestamp is not a number", 400) from None
         if abs(age) > tolerance:
             raise WebhookError(f"stale callback: timestamp is {age:.0f} s old (tolerance {tolerance:g} s)", 401)
-    replay = guard is not None and now is not None and not guard.first_time(nonce, timestamp, now)
+    replay = guard is not None and now is not None and not guard.first_time(data, now)
     try:
         event = decrypt(data, client_id, client_secret)
     except WebhookError:
         if guard is not None and not replay:
-            guard.forget(nonce, timestamp)
+            guard.forget(data)
         raise
-    return Callback(event, replay, nonce, timestamp)
+    return Callback(event, replay, nonce, timestamp, data)

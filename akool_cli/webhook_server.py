@@ -7,17 +7,23 @@ signature or a stale timestamp, 400 for a body that is not a callback.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
+from akool_cli.models import is_job_id
 from akool_cli.webhook import ReplayGuard, WebhookError, open_callback, parse_body
 
 MAX_BODY = 1024 * 1024
 
 
+MAX_WORKERS = 32
+
+
 class Receiver(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # a real backlog: bursts wait instead of being reset
 
     def __init__(self, host: str, port: int, client_id: str, client_secret: str, guard: ReplayGuard,
                  on_event: Callable[[dict[str, Any]], None], on_reject: Callable[[WebhookError], None],
@@ -29,10 +35,33 @@ class Receiver(ThreadingHTTPServer):
         self.on_event = on_event
         self.on_reject = on_reject
         self.clock = clock
+        self.workers = threading.BoundedSemaphore(MAX_WORKERS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # At most MAX_WORKERS connections are served at once; more are refused at once, not queued
+        # in threads (300 half-sent POSTs must not hold 300 threads).
+        if not self.workers.acquire(blocking=False):
+            try:
+                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.workers.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that misbehaves or hangs up gets no traceback on our stderr
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: Receiver
+    timeout = 10  # seconds a connection may take to send its request
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the command reports each callback itself
@@ -46,8 +75,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        declared = (self.headers.get("Content-Length") or "0").strip()
+        if not declared.isdigit():
+            self.close_connection = True
+            return self._answer(400, "Content-Length is not a number")
+        length = int(declared)
         if length > MAX_BODY:
+            self.close_connection = True
             return self._answer(413, "body too large")
         raw = self.rfile.read(length) if length > 0 else b""
         server = self.server
@@ -59,10 +93,14 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(error.status, error.message)
         if callback.replay:
             return self._answer(200, "replay ignored")
+        if not is_job_id(callback.event.get("_id")):
+            server.guard.forget(callback.data_encrypt)
+            server.on_reject(WebhookError("the event's _id is not a job id", 400))
+            return self._answer(400, "the event's _id is not a job id")
         try:
             server.on_event(callback.event)
         except Exception:  # noqa: BLE001 - not recorded, so ask Akool to send it again
-            server.guard.forget(callback.nonce, callback.timestamp)
+            server.guard.forget(callback.data_encrypt)
             return self._answer(500, "could not record the event; send it again")
         self._answer(200, "ok")
 

@@ -48,7 +48,7 @@ def listen(
     forward_to: Annotated[Optional[str], typer.Option("--forward-to", metavar="URL", help="POST each decrypted event (JSON) to this URL.")] = None,
     exec_cmd: Annotated[Optional[str], typer.Option("--exec", metavar="CMD", help="Run this shell command for each event, the event JSON on stdin.")] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="DIR", help="Download completed videos into this folder.")] = None,
-    tolerance: Annotated[float, typer.Option("--tolerance", min=1, help="Reject callbacks whose timestamp is further off than this, seconds.")] = 300.0,
+    tolerance: Annotated[float, typer.Option("--tolerance", min=1, max=86400, help="Reject callbacks whose timestamp is further off than this, seconds.")] = 300.0,
     max_events: Annotated[Optional[int], typer.Option("--max-events", min=1, help="Stop after this many events.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print events as JSON lines on stdout.")] = False,
 ) -> None:
@@ -66,6 +66,10 @@ def listen(
     from akool_cli.workflow import OutputTarget, download_jobs
 
     state: App = ctx.obj
+    import math
+
+    if not math.isfinite(tolerance):
+        raise UsageError(f"--tolerance {tolerance} is not a number of seconds", hint="e.g. --tolerance 300")
     cid, secret = _keys(state, client_id)
     _cipher(cid, secret)  # fail now, not at the first callback, on a missing library or bad key sizes
     if forward_to:
