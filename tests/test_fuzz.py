@@ -40,7 +40,7 @@ CLI = _cli()
 
 
 # Random locally, to keep finding new cases; a fixed sequence in CI, so a landing never depends on luck.
-@settings(max_examples=1000, deadline=None, derandomize=bool(os.environ.get("CI")),
+@settings(max_examples=2000, deadline=None, derandomize=bool(os.environ.get("CI")),
           suppress_health_check=[HealthCheck.too_slow])
 @given(command=COMMANDS, args=ARGS)
 def test_fuzzed_arguments_never_crash(command: str, args: list[str]) -> None:
