@@ -89,3 +89,9 @@ class Interrupted(AkoolError):
 class Declined(AkoolError):
     exit_code = ExitCode.DECLINED
 
+
+
+class NotFoundError(AkoolError):
+    """Ids the service does not know: deleted, mistyped, or made with other credentials."""
+
+    exit_code = ExitCode.NOT_FOUND

@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     NETWORK = 8
     OUTCOME_UNKNOWN = 9
     DECLINED = 10
+    NOT_FOUND = 11
     HANGUP = 129
     INTERRUPTED = 130
     TERMINATED = 143
@@ -34,6 +35,7 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ExitCode.NETWORK: "network or server trouble (timeouts, HTTP 429/5xx, malformed answers) after retries",
     ExitCode.OUTCOME_UNKNOWN: "a paid request may or may not have reached the server; check before retrying",
     ExitCode.DECLINED: "you answered no (or closed the input) at a prompt; nothing was sent",
+    ExitCode.NOT_FOUND: "the service does not know some of the ids asked about (each is named on stderr)",
     ExitCode.HANGUP: "stopped by SIGHUP (the terminal closed); paid jobs are kept in the history",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C, once or twice); paid jobs are kept in the history",
     ExitCode.TERMINATED: "stopped by SIGTERM (CI cancel, timeout, docker stop); paid jobs are kept in the history",

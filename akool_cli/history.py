@@ -7,7 +7,7 @@ import sqlite3
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from akool_cli.errors import ConfigError
 from akool_cli.migrations import migrate
@@ -44,12 +44,6 @@ class HistoryEntry:
     def status_name(self) -> str:
         return "deleted" if self.deleted else status_name(self.status)
 
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["status_name"] = self.status_name
-        out["deleted"] = bool(self.deleted)
-        out["request"] = json.loads(self.request) if self.request else None
-        return out
 
 
 COLUMNS = [f.name for f in fields(HistoryEntry)]
@@ -207,6 +201,11 @@ class History:
 
     def recent(self, limit: int | None = None, statuses: Iterable[int] | None = None,
                base_url: str | None = None, include_deleted: bool = True) -> list[HistoryEntry]:
+        return list(self.iter_recent(limit, statuses, base_url, include_deleted))
+
+    def iter_recent(self, limit: int | None = None, statuses: Iterable[int] | None = None,
+                    base_url: str | None = None, include_deleted: bool = True) -> Iterator[HistoryEntry]:
+        """Newest first, read from SQLite as it is consumed (constant memory)."""
         sql = "SELECT * FROM jobs WHERE 1 = 1"
         params: list[Any] = []
         wanted = list(statuses or [])
@@ -222,10 +221,27 @@ class History:
         if limit:
             sql += " LIMIT ?"
             params.append(limit)
-        return [_entry(row) for row in self._run(sql, params).fetchall()]
+        cursor = self._run(sql, params)
+        while True:
+            rows = cursor.fetchmany(500)
+            if not rows:
+                return
+            for row in rows:
+                yield _entry(row)
 
     def prune_expired(self) -> int:
-        return self._run("DELETE FROM jobs WHERE expires_at < ?", (self.clock(),)).rowcount
+        removed = self._run("DELETE FROM jobs WHERE expires_at < ?", (self.clock(),)).rowcount
+        if removed:
+            self._run("VACUUM")  # give the space back: a pruned history should also be a smaller file
+        return removed
+
+    def spend_by_target(self) -> list[dict[str, Any]]:
+        """Credits estimated and charged per profile and base URL (sandbox jobs are not your money)."""
+        rows = self._run(
+            "SELECT profile, base_url, COUNT(*) AS jobs, "
+            "SUM(CASE WHEN deducted IS NOT NULL THEN estimate END) AS estimated, SUM(deducted) AS charged, "
+            "COUNT(deducted) AS charged_jobs FROM jobs GROUP BY profile, base_url ORDER BY profile, base_url")
+        return [dict(row) for row in rows.fetchall()]
 
     def total_deducted(self) -> tuple[int, int]:
         """(credits actually deducted, jobs counted) over the whole history."""

@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from akool_cli.text import clean, clean_json
+from akool_cli.views import human_duration
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -16,13 +17,10 @@ if TYPE_CHECKING:
     from akool_cli.errors import AkoolError
     from akool_cli.history import HistoryEntry
     from akool_cli.models import Effect, Job
+    from akool_cli.output import View
     from akool_cli.pricing import Estimate
 
 # Rich costs ~30 ms to import: commands that print only JSON or plain lines never load it.
-
-STATUS_STYLES = {"completed": "green", "failed": "red", "processing": "yellow", "queueing": "cyan",
-                 "deleted": "dim", "deleted remotely": "dim"}
-
 
 def is_plain(is_tty: bool, env: Mapping[str, str]) -> bool:
     return bool(env.get("NO_COLOR")) or not is_tty or env.get("TERM") == "dumb"
@@ -55,24 +53,6 @@ def _add_row(table: Any, *cells: Any) -> None:
 def json_text(payload: Any, indent: int | None = 2) -> str:
     # json escapes C0 controls itself; C1 controls and bidi overrides pass through ensure_ascii=False.
     return clean_json(json.dumps(payload, indent=indent, ensure_ascii=False, sort_keys=False))
-
-
-def human_duration(seconds: float) -> str:
-    seconds = abs(seconds)
-    if seconds < 90:
-        return f"{seconds:.0f}s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 172800:
-        return f"{seconds / 3600:.0f}h"
-    return f"{seconds / 86400:.1f}d"
-
-
-def expires_in(expires_at: float | None, now: float) -> str:
-    if not expires_at:
-        return "-"
-    left = expires_at - now
-    return "expired" if left <= 0 else human_duration(left)
 
 
 def human_bytes(size: float) -> str:
@@ -139,16 +119,24 @@ class Renderer:
     def print(self, renderable: Any) -> None:
         self.out.print(renderable)
 
-    def effects_table(self, effects: "list[Effect]") -> None:
-        from rich.table import Table
+    @property
+    def ascii_only(self) -> bool:
+        """True on a stream that cannot take box drawing (cp1252 consoles, LANG=C pipes)."""
+        encoding = (getattr(self.out_file, "encoding", None) or "utf-8").lower().replace("-", "")
+        return encoding not in ("utf8", "utf16", "utf32")
 
-        table = Table(title=f"{len(effects)} effects", title_justify="left")
-        table.add_column("Name", style="bold")
-        table.add_column("Code")
-        table.add_column("Preview", overflow="fold")
-        for effect in sorted(effects, key=lambda e: e.name.lower()):
-            _add_row(table, effect.name, effect.effect_code, effect.video_url or "-")
-        self.out.print(table)
+    def show(self, view: "View", fmt: str) -> None:
+        """Print a view in the chosen format (the output layer's writers)."""
+        import shutil
+
+        from akool_cli.output import write
+
+        width = None
+        if self.out_tty:
+            columns = self.env.get("COLUMNS", "")
+            width = int(columns) if columns.isdigit() else shutil.get_terminal_size().columns
+        write(view, fmt, self.out_file, tty=self.out_tty, width=width, plain=is_plain(self.out_tty, self.env),
+              ascii_only=self.ascii_only, err=self.err_file)
 
     def estimate_panel(self, rows: list[tuple[str, str]], estimate: "Estimate", title: str) -> None:
         from rich.panel import Panel
@@ -167,66 +155,6 @@ class Renderer:
         _add_row(grid, "Estimated cost", Text(cost, style="bold yellow"))
         # The panel is about money about to be spent, so it goes to stderr with the prompt.
         self.err.print(Panel(grid, title=title, title_align="left", expand=False))
-
-    def jobs_table(self, jobs: "list[Job]", entries: Mapping[str, "HistoryEntry"], title: str | None = None) -> None:
-        from rich.table import Table
-        from rich.text import Text
-
-        from akool_cli.models import RESOURCE_TTL_SECONDS
-        from akool_cli.pricing import length_of_video
-
-        now = self.clock()
-        table = Table(title=title, title_justify="left")
-        for name in ("ID", "Status", "Effect", "Res", "Len", "Credits", "Age", "Expires in"):
-            table.add_column(name, no_wrap=True)
-        table.add_column("Video", overflow="fold")
-        for job in jobs:
-            entry = entries.get(job.id)
-            name = job.status_name
-            created = job.create_time / 1000 if job.create_time else (entry.created_at if entry else None)
-            length = entry.video_length if entry and entry.video_length else None
-            if length is None and job.video_duration:
-                length = length_of_video(job.video_duration)
-            _add_row(table, 
-                job.id,
-                Text(name, style=STATUS_STYLES.get(name, "")),
-                job.effect_name or (entry.effect_name if entry else None) or "-",
-                job.resolution or "-",
-                f"{length}s" if length else "-",
-                str(job.deduction_credit) if job.deduction_credit is not None else "-",
-                human_duration(now - created) if created else "-",
-                expires_in(created + RESOURCE_TTL_SECONDS if created else None, now),
-                (entry.local_path if entry and entry.local_path else None) or job.video_url or "-",
-            )
-        self.out.print(table)
-
-    def history_table(self, entries: list["HistoryEntry"]) -> None:
-        from rich.table import Table
-        from rich.text import Text
-
-        if not entries:
-            self.info("No jobs in the local history yet; create one with: akool create IMAGE")
-            return
-        now = self.clock()
-        table = Table(title=f"{len(entries)} job(s) in the local history", title_justify="left")
-        for name in ("ID", "Created", "Profile", "Kind", "Effect", "Res/Len", "Credits", "Status", "Expires in"):
-            table.add_column(name, no_wrap=True)
-        table.add_column("Local file", overflow="fold")
-        for entry in entries:
-            credits = entry.deducted if entry.deducted is not None else entry.estimate
-            _add_row(table, 
-                entry.id,
-                time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.created_at)),
-                entry.profile,
-                entry.kind,
-                entry.effect_name or "-",
-                f"{entry.resolution or '-'}/{entry.video_length or '-'}s",
-                str(credits) if credits is not None else "-",
-                Text(entry.status_name, style=STATUS_STYLES.get(entry.status_name, "")),
-                expires_in(entry.expires_at, now),
-                entry.local_path or "-",
-            )
-        self.out.print(table)
 
     def key_values(self, rows: list[tuple[str, str]], title: str | None = None) -> None:
         from rich.table import Table

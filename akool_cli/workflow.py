@@ -100,7 +100,7 @@ def continue_command(state: App, ids: list[str], output: str | None) -> str:
 
 
 def finish_paid(state: App, report: "SubmitReport", *, wait: bool, target: "OutputTarget | None",
-                timeout: float | None, json_out: bool, quiet: bool, single: bool, output: str | None,
+                timeout: float | None, fmt: str, single: bool, output: str | None,
                 title: str | None = None) -> None:
     """After the paid requests: wait, download, print, and pick the exit code (9 wins)."""
     created = report.jobs
@@ -126,7 +126,7 @@ def finish_paid(state: App, report: "SubmitReport", *, wait: bool, target: "Outp
         raise
     extra = [{"image": sub.source, "error": {"message": e.message, "exit_code": int(e.exit_code)}}
              for sub, e in report.errors]
-    emit_jobs(state, final, json_out=json_out, quiet=quiet, single=single, saved=saved, extra=extra, title=title)
+    emit_jobs(state, final, fmt=fmt, single=single, saved=saved, extra=extra, title=title)
     if report.outcome_unknown or report.errors:
         raise worst_error(report)
     if wait or target:
@@ -234,7 +234,8 @@ def wait_jobs(state: App, ids: list[str], timeout: float | None, *, fresh: bool 
         error.hint = f"{error.hint}; {resume}" if error.hint else resume
         raise
     for job_id in gone:
-        state.renderer.warn(f"job {job_id} is not known to the service (deleted?)")
+        gone_warned(state).add(job_id)
+        state.renderer.warn(f"job {job_id} is not known to the service (deleted, or made with other credentials)")
     return latest
 
 
@@ -285,26 +286,27 @@ def warn_expiry(state: App, job: Job) -> None:
         state.renderer.warn(f"the files of job {job.id} expire in {left / 3600:.0f} h; save them now")
 
 
-def job_json(job: Job, saved: dict[str, Path]) -> dict[str, Any]:
-    out = dict(job.raw)
-    if job.id in saved:
-        out["local_path"] = str(saved[job.id])
-    return out
-
-
-def emit_jobs(state: App, jobs: list[Job], *, json_out: bool, quiet: bool, single: bool,
+def emit_jobs(state: App, jobs: list[Job], *, fmt: str, single: bool = False,
               saved: dict[str, Path] | None = None, extra: list[dict[str, Any]] | None = None,
               title: str | None = None) -> None:
+    """Jobs on stdout through the output layer. `single`: one job as one JSON object (create IMAGE)."""
+    from akool_cli.views import jobs_view
+
     saved = saved or {}
-    if json_out:
-        items = [job_json(job, saved) for job in jobs] + (extra or [])
-        state.renderer.json(items[0] if single and len(items) == 1 else items)
-    elif quiet:
-        for job in jobs:
-            state.renderer.line(job.id)
-    else:
-        entries = {job.id: e for job in jobs if (e := state.history().get(job.id))}
-        state.renderer.jobs_table(jobs, entries, title)
+    history = state.history()
+    entries = {job.id: e for job in jobs if (e := history.get(job.id))}
+    view = jobs_view(jobs, entries, saved, state.runtime.clock(), title)
+    if fmt == "json" and single and len(jobs) == 1 and not extra:
+        state.renderer.json(list(view.machine())[0])
+        return
+    if extra and fmt in ("json", "jsonl"):
+        view.records = list(view.machine()) + extra
+    state.renderer.show(view, fmt)
+
+
+def gone_warned(state: App) -> set[str]:
+    """Ids already reported as unknown to the service in this command (said once, not twice)."""
+    return state.__dict__.setdefault("_gone_warned", set())
 
 
 def check_final(jobs: list[Job]) -> None:

@@ -73,7 +73,8 @@ def test_status_rejects_bad_ids_before_any_request(online, sandbox):
 
 def test_status_unknown_id_warns(online, sandbox):
     result = online("status", "0" * 24)
-    assert result.exit_code == 2 and "not found" in result.stderr
+    assert result.exit_code == 11 and "not found" in result.stderr
+    assert result.stderr.count("000000000000000000000000 was not found") == 1  # one warning, not two
 
 
 # ---------------------------------------------------------------- effects and cost
@@ -83,7 +84,8 @@ def test_effects_table_and_json(online, sandbox):
     table = online("effects")
     assert table.exit_code == 0 and "Squish" in table.stdout and "squish_89244231312" in table.stdout
     listed = online("effects", "--json").json()
-    assert {"name": "Cakeify", "effect_code": "cakeify_24743216"}.items() <= listed[1].items()
+    assert {"name": "Cakeify", "effect_code": "cakeify_24743216"}.items() <= \
+        [e for e in listed if e["name"] == "Cakeify"][0].items()
 
 
 def test_effects_refresh_bypasses_the_cache(online, sandbox):
@@ -112,7 +114,9 @@ def test_cost(cli, args, total):
 def test_cost_history_sums_deducted_credits(online, sandbox):
     make_job(online, wait=False)
     make_job(online, "-r", "4k", wait=False)
-    assert online("cost", "--history", "--json").json() == {"credits_deducted": 50, "jobs": 2}
+    [spent] = online("cost", "--history", "--json").json()
+    assert spent["charged"] == 50 and spent["jobs"] == 2 and spent["estimated"] == 50
+    assert spent["profile"] == "default" and spent["base_url"] == sandbox.url
 
 
 # ---------------------------------------------------------------- add-audio
@@ -125,7 +129,7 @@ def test_add_audio_records_the_new_job(online, sandbox, tmp_path):
     job = result.json()
     assert job["pre_video_id"] == original["_id"] and job["status"] == 3
     assert sandbox.bodies("add_audio") == [{"pre_video_id": original["_id"], "audio_type": 1}]
-    entry = [e for e in online("history", "--json").json() if e["id"] == job["_id"]][0]
+    entry = [e for e in online("history", "--json").json() if e["_id"] == job["_id"]][0]
     assert entry["kind"] == "add-audio" and entry["estimate"] == 10 and entry["pre_video_id"] == original["_id"]
 
 
@@ -174,7 +178,7 @@ def test_delete_reports_each_id_and_refusals(sandbox_factory, tmp_path):
     assert result.json() == {"deleted": [done], "refused": [
         {"_id": running, "msg": "video resource is processing, please try again later"}]}
     assert sandbox.bodies("delete") == [{"_ids": f"{done},{running}"}]
-    states = {e["id"]: e["status_name"] for e in online("history", "--json").json()}
+    states = {e["_id"]: e["status_name"] for e in online("history", "--json").json()}
     assert states[done] == "deleted" and states[running] != "deleted"
 
 
@@ -274,7 +278,7 @@ def test_no_escape_codes_without_a_terminal_or_with_no_color(online, sandbox):
 
 
 def test_exit_code_table_is_complete_and_distinct():
-    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 129, 130, 143]
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 129, 130, 143]
     assert set(EXIT_CODE_MEANINGS) == set(ExitCode)
     readme = (ROOT / "README.md").read_text()
     for code, meaning in EXIT_CODE_MEANINGS.items():

@@ -43,7 +43,7 @@ def test_sandbox_serves_prints_its_key_and_keeps_state_until_stopped(tmp_path):
         deleted = akool(tmp_path, "--sandbox", "delete", job_id, "--yes")
         assert deleted.returncode == 0
         after = akool(tmp_path, "--sandbox", "status", job_id)
-        assert after.returncode == 2 and "not found" in after.stderr  # the deletion was kept
+        assert after.returncode == 11 and "not found" in after.stderr  # the deletion was kept
     finally:
         server.send_signal(signal.SIGINT)
         _, err = server.communicate(timeout=20)

@@ -8,6 +8,7 @@ import typer
 
 from akool_cli.app import app, guarded
 from akool_cli.context import App
+from akool_cli.options import FormatOption, JsonOption
 
 
 @app.command("add-audio", rich_help_panel="Videos")
@@ -23,10 +24,12 @@ def add_audio(
     timeout: Annotated[Optional[float], typer.Option("--timeout", metavar="SECONDS", min=1, help="Give up waiting after this long.")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before spending credits.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the request body and the estimate; send nothing.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the new job as JSON on stdout.")] = False,
+    fmt: FormatOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Add audio to a finished video: 5 credits for a 5 s video, 10 for 10 s."""
     from akool_cli.errors import UsageError
+    from akool_cli.output import resolve_format
     from akool_cli.models import AddAudioRequest, AudioType
     from akool_cli.pricing import audio_estimate, length_of_video
     from akool_cli.uploads import LocalFile, check_audio
@@ -36,6 +39,7 @@ def add_audio(
                                     submit_paid)
 
     state: App = ctx.obj
+    form = resolve_format(fmt, json_out)
     check_timeout(timeout)
     ids = check_ids([video_id])
     if len(ids) != 1:
@@ -58,7 +62,7 @@ def add_audio(
     audio_url = None if checked is None else checked if isinstance(checked, str) else placeholder(checked)
     request = AddAudioRequest(ids[0], AudioType.CUSTOM if audio is not None else AudioType.AI, audio_url)
     if dry_run:
-        show_dry_run(state, [request.to_body()], estimate, json_out)
+        show_dry_run(state, [request.to_body()], estimate, form in ("json", "jsonl"))
         return
     uploader = require_uploader(state, [checked if isinstance(checked, LocalFile) else None])
     state.history().prove_writable()
@@ -68,5 +72,5 @@ def add_audio(
         request.audio_url = uploader.upload(checked)
     report = submit_paid(state, state.client().add_audio, [Submission(ids[0], request)], 1, kind="add-audio",
                          video_length=length, estimate=estimate.per_item, output=output)
-    finish_paid(state, report, wait=wait, target=target, timeout=timeout, json_out=json_out, quiet=False,
+    finish_paid(state, report, wait=wait, target=target, timeout=timeout, fmt=form,
                 single=True, output=output)

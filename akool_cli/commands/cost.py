@@ -8,7 +8,7 @@ import typer
 
 from akool_cli.app import app, guarded
 from akool_cli.context import App
-from akool_cli.options import Length, Resolution
+from akool_cli.options import FormatOption, JsonOption, Length, Resolution
 
 
 
@@ -21,18 +21,21 @@ def cost(
     count: Annotated[int, typer.Option("--count", "-n", min=1, max=100000, help="How many videos.")] = 1,
     add_audio: Annotated[bool, typer.Option("--add-audio", help="Price add-audio (updateVideoAudio) instead of a new video.")] = False,
     history: Annotated[bool, typer.Option("--history", help="Sum the credits deducted by jobs in the local history.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the estimate as JSON on stdout.")] = False,
+    fmt: FormatOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Estimate credits before spending them (no network, no account needed)."""
     from akool_cli.pricing import audio_estimate, video_estimate
 
+    from akool_cli.output import resolve_format
+
     state: App = ctx.obj
+    form = resolve_format(fmt, json_out)
+    json_out = form == "json"
     if history:
-        spent, jobs = state.history().total_deducted()
-        if json_out:
-            state.renderer.json({"credits_deducted": spent, "jobs": jobs})
-        else:
-            state.renderer.line(f"{spent} credits deducted by {jobs} job(s) in the local history")
+        from akool_cli.views import spend_view
+
+        state.renderer.show(spend_view(state.history().spend_by_target()), form)
         return
     secs = int(length.value) if length else int(state.setting("default_length"))
     if add_audio:

@@ -9,7 +9,7 @@ import typer
 from akool_cli.app import app, guarded
 from akool_cli.completion import complete_effect
 from akool_cli.context import App
-from akool_cli.options import Length, Resolution
+from akool_cli.options import FormatOption, JsonOption, Length, Resolution
 from akool_cli.errors import UsageError
 
 DEFAULT_PROMPT = "Animate this image with smooth camera movement and subtle object motion."
@@ -44,11 +44,13 @@ def create(
     concurrency: Annotated[Optional[int], typer.Option("--concurrency", "-c", min=1, max=16, help="Jobs submitted at once (default: config concurrency, 2).")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before spending credits.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the request body(ies) and the estimate; send nothing.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print job objects as JSON on stdout.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only job ids.")] = False,
+    fmt: FormatOption = None,
+    json_out: JsonOption = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only job ids (the same as --format ids).")] = False,
 ) -> None:
     """Create videos from images (one job per image). Shows the cost and asks first."""
     from akool_cli.models import AudioType, CreateRequest
+    from akool_cli.output import resolve_format
     from akool_cli.pricing import video_estimate
     from akool_cli.submit import placeholder, plan, upload_inputs
     from akool_cli.uploads import LocalFile, check_audio, check_image, check_url
@@ -59,8 +61,9 @@ def create(
     state: App = ctx.obj
     # ---- everything that can be checked without the network, before anything is sent
     check_timeout(timeout)
-    if json_out and quiet:
-        raise UsageError("--json and --quiet cannot be used together", hint="pick one")
+    if quiet and (json_out or fmt not in (None, "ids")):
+        raise UsageError("--quiet and --json/--format cannot be used together", hint="pick one")
+    form = resolve_format("ids" if quiet else fmt, json_out)
     if audio is not None and ai_audio:
         raise UsageError("--audio and --ai-audio cannot be used together", hint="pick one audio source")
     if webhook is not None:
@@ -97,7 +100,7 @@ def create(
     submissions = plan(images, checked, template)
     estimate = video_estimate(template.resolution, template.video_length, len(submissions))
     if dry_run:
-        show_dry_run(state, [sub.request.to_body() for sub in submissions], estimate, json_out)
+        show_dry_run(state, [sub.request.to_body() for sub in submissions], estimate, form in ("json", "jsonl"))
         return
 
     local_audio = audio_checked if isinstance(audio_checked, LocalFile) else None
@@ -116,5 +119,5 @@ def create(
 
     report = submit_paid(state, state.client().create_video, submissions, workers, kind="create",
                          video_length=template.video_length, estimate=estimate.per_item, output=output)
-    finish_paid(state, report, wait=wait, target=target, timeout=timeout, json_out=json_out, quiet=quiet,
+    finish_paid(state, report, wait=wait, target=target, timeout=timeout, fmt=form,
                 single=len(images) == 1, output=output)

@@ -8,6 +8,7 @@ import typer
 
 from akool_cli.app import app, guarded
 from akool_cli.context import App
+from akool_cli.options import FormatOption, JsonOption
 
 
 @app.command(rich_help_panel="Videos")
@@ -16,13 +17,17 @@ def delete(
     ctx: typer.Context,
     ids: Annotated[List[str], typer.Argument(metavar="ID...", help="Job ids to delete.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask first.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    fmt: FormatOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Delete videos. Each id is reported: deleted, or refused with the server's reason."""
     from akool_cli.errors import Declined, PartialError, UsageError
+    from akool_cli.output import resolve_format
     from akool_cli.validation import check_ids
+    from akool_cli.views import delete_view
 
     state: App = ctx.obj
+    form = resolve_format(fmt, json_out)
     wanted = check_ids(ids)
     if not wanted:
         raise UsageError("no job ids given", hint="pass ids: akool delete ID...")
@@ -34,16 +39,13 @@ def delete(
             raise Declined("you answered no; nothing was deleted")
     result = state.client().delete(wanted)
     state.history().mark_deleted(result.success_ids)
-    refused = {r.id: r.msg for r in result.refused}
-    if json_out:
-        state.renderer.json({"deleted": result.success_ids,
-                             "refused": [{"_id": r.id, "msg": r.msg} for r in result.refused]})
+    view = delete_view(wanted, result)
+    if form == "json":  # one object: what was deleted, and why each other id was not
+        rows = list(view.rows)
+        state.renderer.json({"deleted": [r["_id"] for r in rows if r["result"] == "deleted"],
+                             "refused": [{"_id": r["_id"], "msg": r["msg"]} for r in rows if r["result"] != "deleted"]})
     else:
-        for job_id in wanted:
-            if job_id in result.success_ids:
-                state.renderer.line(f"{job_id}  deleted")
-            else:
-                state.renderer.line(f"{job_id}  refused: {refused.get(job_id, 'no answer for this id')}")
+        state.renderer.show(view, form)
     not_deleted = [i for i in wanted if i not in result.success_ids]
     if not_deleted:
         raise PartialError(f"{len(not_deleted)} of {len(wanted)} video(s) were not deleted",

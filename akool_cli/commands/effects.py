@@ -8,6 +8,7 @@ import typer
 
 from akool_cli.app import app, guarded
 from akool_cli.context import App
+from akool_cli.options import FormatOption, JsonOption
 
 
 @app.command("effects", rich_help_panel="Videos")
@@ -15,12 +16,13 @@ from akool_cli.context import App
 def effects_command(
     ctx: typer.Context,
     refresh: Annotated[bool, typer.Option("--refresh", help="Bypass the local cache.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the effects as JSON on stdout.")] = False,
+    fmt: FormatOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """List the effects you can pass to create --effect (cached locally)."""
+    from akool_cli.output import resolve_format
+    from akool_cli.views import effects_view
+
     state: App = ctx.obj
-    effects = state.effects(refresh=refresh)
-    if json_out:
-        state.renderer.json([effect.raw for effect in effects])
-    else:
-        state.renderer.effects_table(effects)
+    form = resolve_format(fmt, json_out)
+    state.renderer.show(effects_view(state.effects(refresh=refresh)), form)

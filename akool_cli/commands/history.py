@@ -8,6 +8,7 @@ import typer
 
 from akool_cli.app import app, guarded
 from akool_cli.context import App
+from akool_cli.options import FormatOption, JsonOption
 
 STATUS_CHOICES = ("queueing", "processing", "completed", "failed")
 
@@ -19,13 +20,17 @@ def history_command(
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10**9, help="Show at most this many jobs.")] = 20,
     status: Annotated[Optional[List[str]], typer.Option("--status", "-s", metavar="STATUS", help="Only jobs with this status (queueing, processing, completed, failed; repeatable).")] = None,
     prune: Annotated[bool, typer.Option("--prune", help="Drop entries whose remote files have expired (7 days).")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the entries as JSON on stdout.")] = False,
+    fmt: FormatOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """The local record of jobs: ids, cost, status, downloaded file, time left before expiry."""
     from akool_cli.errors import UsageError
     from akool_cli.models import status_from_name
+    from akool_cli.output import resolve_format
+    from akool_cli.views import history_view
 
     state: App = ctx.obj
+    form = resolve_format(fmt, json_out)
     wanted = []
     for name in status or []:
         if name.lower() not in STATUS_CHOICES:
@@ -34,13 +39,14 @@ def history_command(
     history = state.history()
     if prune:
         removed = history.prune_expired()
-        if json_out:
+        if form in ("json", "jsonl"):
             state.renderer.json({"pruned": removed})
         else:
             state.renderer.info(f"pruned {removed} expired entr{'y' if removed == 1 else 'ies'}")
         return
-    entries = history.recent(limit, wanted)
-    if json_out:
-        state.renderer.json([entry.to_dict() for entry in entries])
-    else:
-        state.renderer.history_table(entries)
+    now = state.runtime.clock()
+    if form == "table":
+        entries = history.recent(limit, wanted)
+        state.renderer.show(history_view(entries, now, len(entries)), form)
+    else:  # streamed from SQLite: constant memory however long the history
+        state.renderer.show(history_view(history.iter_recent(limit, wanted), now), form)

@@ -8,6 +8,7 @@ import typer
 
 from akool_cli.app import app, guarded
 from akool_cli.context import App
+from akool_cli.options import FormatOption, JsonOption
 
 RECENT = 10
 
@@ -21,22 +22,26 @@ def status(
     output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="PATH|DIR", help="Download completed videos here; implies --wait.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files with -o.")] = False,
     timeout: Annotated[Optional[float], typer.Option("--timeout", metavar="SECONDS", min=1, help="Give up waiting after this long.")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print job objects as JSON on stdout.")] = False,
+    fmt: FormatOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Show the status of jobs (one request for all ids); --wait to follow them."""
-    from akool_cli.errors import UsageError
+    from akool_cli.errors import NotFoundError
+    from akool_cli.output import resolve_format
     from akool_cli.validation import check_ids, check_timeout
-    from akool_cli.workflow import OutputTarget, check_final, download_jobs, emit_jobs, wait_jobs
+    from akool_cli.workflow import OutputTarget, check_final, download_jobs, emit_jobs, gone_warned, wait_jobs
 
     state: App = ctx.obj
+    form = resolve_format(fmt, json_out)
     check_timeout(timeout)
     wanted = check_ids(ids or [])
     if not wanted:
         recent = state.history().recent(RECENT, base_url=state.base_url, include_deleted=False)
         wanted = [entry.id for entry in recent]
-        if not wanted:
-            raise UsageError("no job ids given and no jobs in the history for " + state.base_url,
-                             hint="pass job ids: akool status ID...")
+        if not wanted:  # an empty listing, not an error
+            emit_jobs(state, [], fmt=form, title=f"no jobs in the history for {state.host} yet; "
+                                                  "create one with: akool create IMAGE")
+            return
     target = OutputTarget.parse(output, len(wanted), force) if output else None
     if wait or target:
         latest = wait_jobs(state, wanted, timeout)
@@ -46,11 +51,13 @@ def status(
         latest = {job.id: job for job in jobs}
     missing = [i for i in wanted if i not in latest]
     for job_id in missing:
-        state.renderer.warn(f"job {job_id} was not found (deleted, or made with other credentials)")
+        if job_id not in gone_warned(state):
+            state.renderer.warn(f"job {job_id} was not found (deleted, or made with other credentials)")
     jobs = [latest[i] for i in wanted if i in latest]
     saved = download_jobs(state, jobs, target) if target else {}
-    emit_jobs(state, jobs, json_out=json_out, quiet=False, single=False, saved=saved)
+    emit_jobs(state, jobs, fmt=form, saved=saved)
+    if missing:
+        raise NotFoundError(f"{len(missing)} of {len(wanted)} job(s) are not known to the service",
+                            hint="deleted, or made with other credentials; your jobs: akool history")
     if wait or target:
         check_final(jobs)
-    if missing and not jobs:
-        raise UsageError(f"none of the {len(missing)} job(s) were found", hint="check the ids: akool history")

@@ -1,0 +1,188 @@
+"""Views: jobs, history entries, effects and delete results as plain rows and JSON records.
+
+The one place that knows column names and JSON field names. One vocabulary for a job in every
+command: the API's own names (`_id`, `status`, `create_time` in ms, `deduction_credit`,
+`video_url`...), plus `status_name`, and where known `local_path`; history entries add what only
+this machine knows (`profile`, `base_url`, `estimate`, `expire_time`, `kind`, `source`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+from akool_cli.models import RESOURCE_TTL_SECONDS, Job
+from akool_cli.output import Column, View
+
+if TYPE_CHECKING:
+    from akool_cli.client import DeleteResult
+    from akool_cli.history import HistoryEntry
+    from akool_cli.models import Effect
+
+STATUS_STYLES = {"completed": "green", "failed": "red", "processing": "yellow", "queueing": "cyan",
+                 "deleted": "dim"}
+
+
+def _status_style(value: Any) -> str:
+    return STATUS_STYLES.get(str(value), "")
+
+
+def human_duration(seconds: float) -> str:
+    seconds = abs(seconds)
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f}h"
+    return f"{seconds / 86400:.1f}d"
+
+
+def expires_in(expires_at: float | None, now: float) -> str:
+    if not expires_at:
+        return "-"
+    left = expires_at - now
+    return "expired" if left <= 0 else human_duration(left)
+
+
+def _ms(seconds: float | None) -> int | None:
+    return int(seconds * 1000) if seconds is not None else None
+
+
+# ---------------------------------------------------------------- jobs (status, create, add-audio)
+
+JOB_COLUMNS = [
+    Column("_id", "ID", 0, whole=True),
+    Column("status_name", "Status", 0, style=_status_style),
+    Column("effect", "Effect", 4),
+    Column("resolution", "Res", 5),
+    Column("length", "Len", 5),
+    Column("credits", "Credits", 3),
+    Column("age", "Age", 6),
+    Column("expires_in", "Expires in", 2),
+    Column("file", "Video", 7, whole=True),
+]
+
+
+def job_record(job: Job, entry: "HistoryEntry | None" = None, saved: Path | None = None) -> dict[str, Any]:
+    record = dict(job.raw)
+    record["_id"] = job.id
+    record["status_name"] = job.status_name
+    path = saved or (Path(entry.local_path) if entry and entry.local_path else None)
+    if path is not None:
+        record["local_path"] = str(path)
+    return record
+
+
+def jobs_view(jobs: list[Job], entries: Mapping[str, "HistoryEntry"], saved: Mapping[str, Path], now: float,
+              title: str | None = None) -> View:
+    from akool_cli.pricing import length_of_video
+
+    rows = []
+    for job in jobs:
+        entry = entries.get(job.id)
+        created = job.create_time / 1000 if job.create_time else (entry.created_at if entry else None)
+        length = entry.video_length if entry and entry.video_length else None
+        if length is None and job.video_duration:
+            length = length_of_video(job.video_duration)
+        local = saved.get(job.id) or (entry.local_path if entry and entry.local_path else None)
+        rows.append({
+            "_id": job.id, "status_name": job.status_name,
+            "effect": job.effect_name or (entry.effect_name if entry else None),
+            "resolution": job.resolution, "length": f"{length}s" if length else None,
+            "credits": job.deduction_credit, "age": human_duration(now - created) if created else None,
+            "expires_in": expires_in(created + RESOURCE_TTL_SECONDS if created else None, now),
+            "file": str(local) if local else job.video_url,
+        })
+    records = [job_record(job, entries.get(job.id), saved.get(job.id)) for job in jobs]
+    return View(JOB_COLUMNS, rows, records, title=title, empty="no jobs to show")
+
+
+# ---------------------------------------------------------------- history
+
+HISTORY_COLUMNS = [
+    Column("_id", "ID", 0, whole=True),
+    Column("created", "Created", 3),
+    Column("profile", "Profile", 6),
+    Column("kind", "Kind", 7),
+    Column("effect", "Effect", 5),
+    Column("res_len", "Res/Len", 6),
+    Column("credits", "Credits", 2),
+    Column("status_name", "Status", 0, style=_status_style),
+    Column("expires_in", "Expires in", 1),
+    Column("local_path", "Local file", 4, whole=True),
+]
+
+
+def entry_record(entry: "HistoryEntry") -> dict[str, Any]:
+    import json
+
+    return {
+        "_id": entry.id, "kind": entry.kind, "status": entry.status, "status_name": entry.status_name,
+        "create_time": _ms(entry.created_at), "expire_time": _ms(entry.expires_at),
+        "resolution": entry.resolution, "video_length": entry.video_length, "effect_name": entry.effect_name,
+        "effect_code": entry.effect_code, "audio_type": entry.audio_type, "source": entry.source,
+        "image_url": entry.image_url, "video_url": entry.video_url, "pre_video_id": entry.pre_video_id,
+        "estimate": entry.estimate, "deduction_credit": entry.deducted, "local_path": entry.local_path,
+        "deleted": bool(entry.deleted), "profile": entry.profile, "base_url": entry.base_url,
+        "request": json.loads(entry.request) if entry.request else None,
+    }
+
+
+def _history_row(entry: "HistoryEntry", now: float) -> dict[str, Any]:
+    credits = entry.deducted if entry.deducted is not None else entry.estimate
+    return {
+        "_id": entry.id, "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.created_at)),
+        "profile": entry.profile, "kind": entry.kind, "effect": entry.effect_name,
+        "res_len": f"{entry.resolution or '-'}/{entry.video_length or '-'}s", "credits": credits,
+        "status_name": entry.status_name, "expires_in": expires_in(entry.expires_at, now),
+        "local_path": entry.local_path,
+    }
+
+
+def history_view(entries: Iterable["HistoryEntry"], now: float, count: int | None = None) -> View:
+    from itertools import tee
+
+    people, machines = tee(entries)  # both lazy: `history --json` streams, whatever its length
+    title = f"{count} job(s) in the local history" if count is not None else None
+    return View(HISTORY_COLUMNS, (_history_row(e, now) for e in people), (entry_record(e) for e in machines),
+                title=title, empty="No jobs in the local history yet; create one with: akool create IMAGE")
+
+
+# ---------------------------------------------------------------- effects, delete, cost history
+
+EFFECT_COLUMNS = [Column("name", "Name", 0), Column("effect_code", "Code", 0, whole=True),
+                  Column("video_url", "Preview", 3, whole=True)]
+
+
+def effects_view(effects: list["Effect"]) -> View:
+    ordered = sorted(effects, key=lambda e: e.name.lower())
+    rows = [{"name": e.name, "effect_code": e.effect_code, "video_url": e.video_url} for e in ordered]
+    return View(EFFECT_COLUMNS, rows, [e.raw for e in ordered], id_key="effect_code",
+                title=f"{len(effects)} effects")
+
+
+DELETE_COLUMNS = [Column("_id", "ID", 0, whole=True), Column("result", "Result", 0), Column("msg", "Reason", 1)]
+
+
+def delete_view(wanted: list[str], result: "DeleteResult") -> View:
+    refused = {r.id: r.msg for r in result.refused}
+    rows = []
+    for job_id in wanted:  # only the ids the user asked about, in their order
+        if job_id in result.success_ids:
+            rows.append({"_id": job_id, "result": "deleted", "msg": None})
+        else:
+            rows.append({"_id": job_id, "result": "refused", "msg": refused.get(job_id, "no answer for this id")})
+    return View(DELETE_COLUMNS, rows)
+
+
+SPEND_COLUMNS = [Column("profile", "Profile", 0), Column("base_url", "Base URL", 0, whole=True),
+                 Column("jobs", "Jobs", 0), Column("estimated", "Estimated", 1), Column("charged", "Charged", 0),
+                 Column("difference", "Difference", 2)]
+
+
+def spend_view(groups: list[dict[str, Any]]) -> View:
+    rows = [{**g, "difference": (g["charged"] - g["estimated"]) if g.get("estimated") is not None
+             and g.get("charged") is not None else None} for g in groups]
+    return View(SPEND_COLUMNS, rows, id_key="profile", empty="no jobs in the local history yet")
