@@ -11,15 +11,65 @@ from typer.core import TyperGroup
 from akool_cli import __version__
 from akool_cli.context import App, Runtime
 from akool_cli.errors import AkoolError, Interrupted
-from akool_cli.render import json_text
 from akool_cli.exit_codes import ExitCode
 from akool_cli.text import clean
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Every command, by name: (module under akool_cli.commands, its Typer). Only the invoked command's
+# module is imported and built, so `akool cost` does not pay for `akool webhook`'s imports.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "create": ("create", "command_app"), "status": ("status", "command_app"),
+    "effects": ("effects", "command_app"), "add-audio": ("add_audio", "command_app"),
+    "delete": ("delete", "command_app"), "history": ("history", "command_app"),
+    "download": ("download", "command_app"), "webhook": ("webhook", "webhook_app"),
+    "cost": ("cost", "command_app"), "auth": ("auth", "auth_app"), "config": ("config", "config_app"),
+    "sandbox": ("sandbox", "sandbox_app"), "completion": ("shell", "completion_app"),
+    "man": ("shell", "man_app"),
+}
+# The help panel of each command group (a single command names its own in its decorator).
+GROUP_PANELS = {"webhook": "Videos", "auth": "Setup", "config": "Setup", "sandbox": "Setup"}
+
+
+def load_command(name: str) -> Any:
+    import importlib
+
+    from typer.main import get_command
+
+    module, attribute = COMMANDS[name]
+    typer_app = getattr(importlib.import_module(f"akool_cli.commands.{module}"), attribute)
+    command = get_command(typer_app)
+    command.name = name
+    if name in GROUP_PANELS:
+        command.rich_help_panel = GROUP_PANELS[name]
+    return command
+
+
 class AkoolGroup(TyperGroup):
-    """The root command: Click's usage errors in the tool's own one-line style, and `akool` alone
-    prints the help and exits 0 (asking for help is not an error)."""
+    """The root command: commands loaded lazily, Click's usage errors in the tool's own one-line
+    style, and `akool` alone prints the help and exits 0 (asking for help is not an error)."""
+
+    @property  # type: ignore[override]
+    def commands(self) -> dict[str, Any]:
+        """Every command (help, docs and completion of command names need them all)."""
+        for name in COMMANDS:
+            self._load(name)
+        return self._loaded
+
+    @commands.setter
+    def commands(self, value: dict[str, Any]) -> None:
+        self._loaded = dict(value or {})
+
+    def _load(self, name: str) -> Any:
+        if name not in self._loaded and name in COMMANDS:
+            self._loaded[name] = load_command(name)
+        return self._loaded.get(name)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        return self._load(name)
 
     def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
@@ -29,6 +79,12 @@ class AkoolGroup(TyperGroup):
         from typer._click import exceptions as click_errors
 
         argv = list(sys.argv[1:] if args is None else args)
+        import os
+
+        if os.environ.get("_AKOOL_COMPLETE"):
+            from akool_cli.completion import register_shells
+
+            register_shells()
         try:
             rv = super().main(args=argv, prog_name=prog_name, complete_var=complete_var, standalone_mode=False,
                               **extra)
@@ -71,6 +127,8 @@ def write_usage_error(error: Any, *, json_errors: bool) -> None:
     path = error.ctx.command_path if getattr(error, "ctx", None) else "akool"
     hint = f"see: {path} --help"
     if json_errors:
+        from akool_cli.render import json_text
+
         sys.stderr.write(json_text({"error": {"message": message, "hint": hint, "exit_code": 2}},
                                    indent=None) + "\n")
     else:
@@ -141,6 +199,8 @@ def guarded(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         ctx: typer.Context = kwargs["ctx"]
         state: App = ctx.obj
+        # Scripts asked for JSON: errors on stderr become one JSON object too.
+        state.renderer.json_errors = bool(kwargs.get("json_out")) or kwargs.get("fmt") in ("json", "jsonl")
         try:
             return func(*args, **kwargs)
         except AkoolError as error:

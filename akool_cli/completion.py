@@ -1,9 +1,13 @@
-"""Dynamic shell completion: effect names from the local cache (never the network while typing)."""
+"""Shell completion: registration of the shells, effect names from the local cache (never the
+network while typing), and bash answers quoted so a multi-word name stays one argument."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+COMPLETE_VAR = "_AKOOL_COMPLETE"
+SHELLS = ("bash", "zsh", "fish")
 
 
 def cached_effect_names(cache_dir: Path, incomplete: str) -> list[str]:
@@ -23,3 +27,27 @@ def complete_effect(incomplete: str) -> list[str]:
         return cached_effect_names(Paths.from_env(os.environ).cache_dir, incomplete)
     except Exception:  # noqa: BLE001 - completion must never print a traceback into the shell
         return []
+
+
+def register_shells() -> None:
+    """Typer registers its shell classes only with add_completion=True, which would cost every
+    start-up its shell detection; we register them when a shell actually asks (COMPLETE_VAR set)."""
+    import shlex
+
+    from typer._click.shell_completion import add_completion_class
+    from typer._completion_classes import BashComplete, completion_init
+
+    class QuotedBashComplete(BashComplete):
+        # bash inserts COMPREPLY words as they are: "Sakura Bloom" would become two arguments.
+        def format_completion(self, item):  # type: ignore[no-untyped-def]
+            value = str(item.value)
+            return shlex.quote(value) if any(c in value for c in " \t'\"$`\\;&|<>()*?[]#~!") else value
+
+    completion_init()
+    add_completion_class(QuotedBashComplete, "bash")
+
+
+def completion_script(shell: str) -> str:
+    from typer._completion_shared import get_completion_script
+
+    return get_completion_script(prog_name="akool", complete_var=COMPLETE_VAR, shell=shell)

@@ -16,14 +16,12 @@ from akool_cli import __version__
 from akool_cli.exit_codes import EXIT_CODE_MEANINGS
 
 SHELLS = {"bash": "akool.bash", "zsh": "_akool", "fish": "akool.fish"}
-COMPLETE_VAR = "_AKOOL_COMPLETE"
 
 
 def completion_scripts() -> dict[str, str]:
-    from typer._completion_shared import get_completion_script
+    from akool_cli.completion import completion_script
 
-    return {name: get_completion_script(prog_name="akool", complete_var=COMPLETE_VAR, shell=shell)
-            for shell, name in SHELLS.items()}
+    return {name: completion_script(shell) for shell, name in SHELLS.items()}
 
 
 def _roff(text: str) -> str:

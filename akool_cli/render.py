@@ -72,6 +72,7 @@ class Renderer:
         self.err_tty = err_tty
         self.env = env
         self.clock = clock
+        self.json_errors = False
 
     @cached_property
     def out(self) -> "Console":
@@ -94,6 +95,15 @@ class Renderer:
         self.err.print(Text(text, style=style), soft_wrap=True)
 
     def error(self, error: "AkoolError") -> None:
+        if self.json_errors:
+            import re
+
+            text = f"{error.message} {error.hint or ''}"
+            payload = {"message": error.message, "hint": error.hint, "exit_code": int(error.exit_code),
+                       "kind": type(error).__name__, "job_ids": sorted(set(re.findall(r"\b[0-9a-f]{24}\b", text)))}
+            self.err_file.write(json_text({"error": payload}, indent=None) + "\n")
+            self.err_file.flush()
+            return
         line = f"error: {error.message}"
         if error.hint:
             line += f"; {error.hint}"

@@ -6,11 +6,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from akool_cli.app import app, guarded
+from akool_cli.app import guarded
 from akool_cli.context import App
 
-auth_app = typer.Typer(help="Log in with an API key (or client id and secret), check, log out.", no_args_is_help=True)
-app.add_typer(auth_app, name="auth", rich_help_panel="Setup")
+auth_app = typer.Typer(name="auth", help="Log in with an API key (or client id and secret), check, log out.", no_args_is_help=True)
 
 
 def _clean_secret(value: str, what: str) -> str:

@@ -6,11 +6,10 @@ from typing import Annotated
 
 import typer
 
-from akool_cli.app import app, guarded
+from akool_cli.app import guarded
 from akool_cli.context import App
 
-config_app = typer.Typer(help="Show and change settings (per profile).", no_args_is_help=True)
-app.add_typer(config_app, name="config", rich_help_panel="Setup")
+config_app = typer.Typer(name="config", help="Show and change settings (per profile).", no_args_is_help=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print as JSON on stdout.")]
 

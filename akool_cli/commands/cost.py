@@ -6,13 +6,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from akool_cli.app import app, guarded
+from akool_cli.app import guarded
 from akool_cli.context import App
 from akool_cli.options import FormatOption, JsonOption, Length, Resolution
 
 
 
-@app.command(rich_help_panel="Credits")
+command_app = typer.Typer()
+
+
+@command_app.command("cost", rich_help_panel="Credits")
 @guarded
 def cost(
     ctx: typer.Context,

@@ -6,7 +6,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from akool_cli.app import app, guarded
+from akool_cli.app import guarded
 from akool_cli.completion import complete_effect
 from akool_cli.context import App
 from akool_cli.options import FormatOption, JsonOption, Length, Resolution
@@ -19,7 +19,10 @@ DEFAULT_NEGATIVE_PROMPT = ("blurry, distorted hands, missing fingers, extra limb
 
 
 
-@app.command(rich_help_panel="Videos")
+command_app = typer.Typer()
+
+
+@command_app.command("create", rich_help_panel="Videos")
 @guarded
 def create(
     ctx: typer.Context,

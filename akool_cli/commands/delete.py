@@ -6,12 +6,15 @@ from typing import Annotated, List
 
 import typer
 
-from akool_cli.app import app, guarded
+from akool_cli.app import guarded
 from akool_cli.context import App
 from akool_cli.options import FormatOption, JsonOption
 
 
-@app.command(rich_help_panel="Videos")
+command_app = typer.Typer()
+
+
+@command_app.command("delete", rich_help_panel="Videos")
 @guarded
 def delete(
     ctx: typer.Context,

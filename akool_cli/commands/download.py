@@ -6,11 +6,14 @@ from typing import Annotated, List
 
 import typer
 
-from akool_cli.app import app, guarded
+from akool_cli.app import guarded
 from akool_cli.context import App
 
 
-@app.command("download", rich_help_panel="Videos")
+command_app = typer.Typer()
+
+
+@command_app.command("download", rich_help_panel="Videos")
 @guarded
 def download_command(
     ctx: typer.Context,

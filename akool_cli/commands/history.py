@@ -6,14 +6,17 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from akool_cli.app import app, guarded
+from akool_cli.app import guarded
 from akool_cli.context import App
 from akool_cli.options import FormatOption, JsonOption
 
 STATUS_CHOICES = ("queueing", "processing", "completed", "failed")
 
 
-@app.command("history", rich_help_panel="Videos")
+command_app = typer.Typer()
+
+
+@command_app.command("history", rich_help_panel="Videos")
 @guarded
 def history_command(
     ctx: typer.Context,

@@ -6,12 +6,11 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from akool_cli.app import app, guarded
+from akool_cli.app import guarded
 from akool_cli.context import App
 
 
-sandbox_app = typer.Typer(invoke_without_command=True)
-app.add_typer(sandbox_app, name="sandbox", rich_help_panel="Setup")
+sandbox_app = typer.Typer(name="sandbox", invoke_without_command=True)
 
 
 @sandbox_app.callback()

@@ -6,14 +6,17 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from akool_cli.app import app, guarded
+from akool_cli.app import guarded
 from akool_cli.context import App
 from akool_cli.options import FormatOption, JsonOption
 
 RECENT = 10
 
 
-@app.command(rich_help_panel="Videos")
+command_app = typer.Typer()
+
+
+@command_app.command("status", rich_help_panel="Videos")
 @guarded
 def status(
     ctx: typer.Context,
@@ -57,7 +60,8 @@ def status(
     saved = download_jobs(state, jobs, target) if target else {}
     emit_jobs(state, jobs, fmt=form, saved=saved)
     if missing:
-        raise NotFoundError(f"{len(missing)} of {len(wanted)} job(s) are not known to the service",
+        raise NotFoundError(f"{len(missing)} of {len(wanted)} job(s) are not known to the service: "
+                            + ", ".join(missing),
                             hint="deleted, or made with other credentials; your jobs: akool history")
     if wait or target:
         check_final(jobs)

@@ -6,11 +6,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from akool_cli.app import app, guarded
+from akool_cli.app import guarded
 from akool_cli.context import App
 
-webhook_app = typer.Typer(help="Receive and decrypt Akool's webhook callbacks.", no_args_is_help=True)
-app.add_typer(webhook_app, name="webhook", rich_help_panel="Videos")
+webhook_app = typer.Typer(name="webhook", help="Receive and decrypt Akool's webhook callbacks.", no_args_is_help=True)
 
 ClientIdOption = Annotated[Optional[str], typer.Option("--client-id", help="clientId that signs the callbacks (default: the profile's, or AKOOL_CLIENT_ID).")]
 
