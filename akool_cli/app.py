@@ -42,7 +42,65 @@ def load_command(name: str) -> Any:
     command.name = name
     if name in GROUP_PANELS:
         command.rich_help_panel = GROUP_PANELS[name]
+    tidy_help(command)
     return command
+
+
+def tidy_help(command: Any) -> None:
+    """Help says what a value is, not Python's type names: no `<str>`, `<int range> [1<=x<=16]`.
+
+    Ranges become plain numbers checked by a callback with the same message Click gives (and NaN
+    refused), and every value gets a metavar that reads as a word."""
+    from typer._click import types
+    from typer.core import TyperArgument
+
+    class _Plain(types.StringParamType):
+        def get_metavar(self, param: Any, ctx: Any) -> str:  # type: ignore[override]
+            return ""
+
+    for param in command.params:
+        kind = param.type
+        if isinstance(kind, types._NumberRangeBase):
+            low, high = kind.min, kind.max
+            param.type = types.INT if isinstance(kind, types.IntRange) else types.FLOAT
+            param.callback = _range_check(param.callback, low, high)
+            if param.metavar is None:
+                param.metavar = "N" if param.type is types.INT else "NUMBER"
+        elif isinstance(param, TyperArgument) and isinstance(kind, types.StringParamType):
+            param.type = _Plain()
+        elif param.metavar is None and not getattr(param, "is_flag", False):
+            if isinstance(kind, types.StringParamType):
+                param.metavar = "TEXT"
+            elif isinstance(kind, types.IntParamType):
+                param.metavar = "N"
+            elif isinstance(kind, types.FloatParamType):
+                param.metavar = "NUMBER"
+        if isinstance(param, TyperArgument):
+            # Typer writes a required IMAGE... as {IMAGE...}; the usage line reads as typed instead.
+            shown = param.metavar or (param.name or "").upper()
+            shown = shown if param.required or shown.startswith("[") else f"[{shown}]"
+            param.make_metavar = lambda ctx=None, usage=False, _shown=shown: _shown
+    for sub in (getattr(command, "_loaded", None) or getattr(command, "commands", {}) or {}).values():
+        tidy_help(sub)
+
+
+def _range_check(original: Any, low: Any, high: Any) -> Any:
+    def check(ctx: Any, param: Any, value: Any) -> Any:
+        import math
+
+        from typer._click.exceptions import BadParameter
+
+        for item in (value if isinstance(value, (list, tuple)) else [value]):
+            if item is None:
+                continue
+            if isinstance(item, float) and math.isnan(item) or (low is not None and item < low) \
+                    or (high is not None and item > high):
+                span = f"from {low} to {high}" if low is not None and high is not None else \
+                    f"at least {low}" if low is not None else f"at most {high}"
+                raise BadParameter(f"{item} is not {span}", ctx=ctx, param=param)
+        return original(ctx, param, value) if original else value
+
+    return check
 
 
 class AkoolGroup(TyperGroup):
@@ -67,6 +125,19 @@ class AkoolGroup(TyperGroup):
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(COMMANDS)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt as stop:
+            raise _stopped_early(stop) from None
+
+    def invoke(self, ctx: Any) -> Any:
+        # A command's own guard reports a stop; one that reaches here came before it (loading, parsing).
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as stop:
+            raise _stopped_early(stop) from None
 
     def get_command(self, ctx: Any, name: str) -> Any:
         return self._load(name)
@@ -104,6 +175,14 @@ class AkoolGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _stopped_early(stop: KeyboardInterrupt) -> "typer.Exit":
+    import sys
+
+    label = getattr(stop, "label", "interrupted")
+    sys.stderr.write(f"error: {label} while starting; nothing was sent\n")
+    return typer.Exit(getattr(stop, "exit_code", int(ExitCode.INTERRUPTED)))
 
 
 def wants_json(argv: list[str]) -> bool:
