@@ -5,12 +5,25 @@ from __future__ import annotations
 import sys
 
 
+def _safe_streams() -> None:
+    """On a console that cannot encode everything (cp1252, ascii), print what it cannot as escapes
+    instead of crashing with UnicodeEncodeError halfway through a listing."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if encoding and not encoding.startswith("utf") and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
+
+
 def run() -> None:
     try:
         # First thing: SIGINT, SIGTERM and SIGHUP all stop through one handler (akool_cli.signals).
         from akool_cli import signals
 
         signals.install()
+        _safe_streams()
         # `akool --version` is what scripts probe first; answering it needs none of the app.
         if sys.argv[1:] == ["--version"]:
             from akool_cli import __version__

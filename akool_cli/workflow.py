@@ -67,8 +67,9 @@ def submit_paid(state: App, create: "Callable[[Any], Job]", submissions: "list[S
     for sub, job, error in report.unrecorded:
         state.renderer.warn(f"{sub.source}: job {job.id} was created but could NOT be written to the history "
                             f"({error.message}); note its id; follow it with: {state.command('status', job.id)}")
-    for sub, error in report.errors:
-        state.renderer.error(AkoolError(f"{sub.source}: {error.message}", error.hint))
+    if len(submissions) > 1:  # a lone failure is the command's own error, printed once at the end
+        for sub, error in report.errors:
+            state.renderer.error(AkoolError(f"{sub.source}: {error.message}", error.hint))
     if report.stopped is not None:
         raise stopped_error(state, report, output)
     return report
