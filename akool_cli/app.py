@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Annotated, Any, Callable, Optional, TypeVar
 
 import typer
@@ -16,19 +17,43 @@ from akool_cli.text import clean
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Every command, by name: (module under akool_cli.commands, its Typer). Only the invoked command's
-# module is imported and built, so `akool cost` does not pay for `akool webhook`'s imports.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "create": ("create", "command_app"), "status": ("status", "command_app"),
-    "effects": ("effects", "command_app"), "add-audio": ("add_audio", "command_app"),
-    "delete": ("delete", "command_app"), "history": ("history", "command_app"),
-    "download": ("download", "command_app"), "webhook": ("webhook", "webhook_app"),
-    "cost": ("cost", "command_app"), "auth": ("auth", "auth_app"), "config": ("config", "config_app"),
-    "sandbox": ("sandbox", "sandbox_app"), "completion": ("shell", "completion_app"),
-    "man": ("shell", "man_app"),
+@dataclass(frozen=True)
+class Entry:
+    module: str  # under akool_cli.commands
+    attribute: str  # the module's Typer
+    panel: str  # the help panel it is listed in
+    summary: str  # its one-line help (a test keeps it equal to the command's own)
+
+
+# Every command, by name. Only the invoked command's module is imported and built, so `akool cost`
+# does not pay for `akool webhook`'s imports; `akool --help` lists them from here without importing any.
+COMMANDS: dict[str, Entry] = {
+    "create": Entry("create", "command_app", "Videos",
+                    "Create videos from images (one job per image). Shows the cost and asks first."),
+    "status": Entry("status", "command_app", "Videos",
+                    "Show the status of jobs (one request for all ids); --wait to follow them."),
+    "effects": Entry("effects", "command_app", "Videos",
+                     "List the effects you can pass to create --effect (cached locally)."),
+    "add-audio": Entry("add_audio", "command_app", "Videos",
+                       "Add audio to a finished video: 5 credits for a 5 s video, 10 for 10 s."),
+    "delete": Entry("delete", "command_app", "Videos",
+                    "Delete videos. Each id is reported: deleted, or refused with the server's reason."),
+    "history": Entry("history", "command_app", "Videos",
+                     "The local record of jobs: ids, cost, status, downloaded file, time left before expiry."),
+    "download": Entry("download", "command_app", "Videos",
+                      "Download completed videos; warns when their files are near or past the 7-day expiry."),
+    "webhook": Entry("webhook", "webhook_app", "Videos", "Receive and decrypt Akool's webhook callbacks."),
+    "cost": Entry("cost", "command_app", "Credits",
+                  "Estimate credits before spending them (no network, no account needed)."),
+    "auth": Entry("auth", "auth_app", "Setup", "Log in with an API key (or client id and secret), check, log out."),
+    "config": Entry("config", "config_app", "Setup", "Show and change settings (per profile)."),
+    "sandbox": Entry("sandbox", "sandbox_app", "Setup",
+                     "Serve a local emulator of the Akool API (no account, no credits). Ctrl-C stops it; "
+                     "'akool sandbox stop' stops a background one."),
+    "completion": Entry("shell", "completion_app", "Setup",
+                        'Print the shell completion script, e.g. eval "$(akool completion bash)".'),
+    "man": Entry("shell", "man_app", "Setup", "Print the man page (roff): akool man | man -l -"),
 }
-# The help panel of each command group (a single command names its own in its decorator).
-GROUP_PANELS = {"webhook": "Videos", "auth": "Setup", "config": "Setup", "sandbox": "Setup"}
 
 
 def load_command(name: str) -> Any:
@@ -36,12 +61,11 @@ def load_command(name: str) -> Any:
 
     from typer.main import get_command
 
-    module, attribute = COMMANDS[name]
-    typer_app = getattr(importlib.import_module(f"akool_cli.commands.{module}"), attribute)
+    entry = COMMANDS[name]
+    typer_app = getattr(importlib.import_module(f"akool_cli.commands.{entry.module}"), entry.attribute)
     command = get_command(typer_app)
     command.name = name
-    if name in GROUP_PANELS:
-        command.rich_help_panel = GROUP_PANELS[name]
+    command.rich_help_panel = entry.panel
     tidy_help(command)
     return command
 
@@ -141,6 +165,24 @@ class AkoolGroup(TyperGroup):
 
     def get_command(self, ctx: Any, name: str) -> Any:
         return self._load(name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        """The root help, written plainly from the registry: no command module, no Rich, no
+        Markdown parser is loaded for it (Typer's rich help alone costs more than the whole of
+        `akool cost`). Each command's own help stays Typer's."""
+        formatter.write_usage(ctx.command_path, "[OPTIONS] COMMAND [ARGS]...")
+        formatter.write_paragraph()
+        formatter.write_text(self.help or "")
+        options = [record for param in self.get_params(ctx) if (record := param.get_help_record(ctx))]
+        with formatter.section("Options"):
+            formatter.write_dl(options)
+        for panel in dict.fromkeys(entry.panel for entry in COMMANDS.values()):
+            with formatter.section(panel):
+                formatter.write_dl([(name, entry.summary) for name, entry in COMMANDS.items()
+                                    if entry.panel == panel])
+        formatter.write_paragraph()
+        formatter.write_text("Run 'akool COMMAND --help' for a command's options; 'akool man | man -l -' "
+                             "for the manual.")
 
     def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
              standalone_mode: bool = True, **extra: Any) -> Any:

@@ -30,13 +30,25 @@ class Paths:
     def from_env(cls, env: Mapping[str, str]) -> "Paths":
         from pathlib import Path
 
-        import platformdirs
+        if sys.platform.startswith("linux"):
+            # The XDG rules platformdirs applies on Linux, without its ~3 ms import on every command.
+            home = Path(os.path.expanduser("~"))
 
-        return cls(
-            config_dir=Path(env.get("AKOOL_CONFIG_DIR") or platformdirs.user_config_dir(APP_NAME)),
-            data_dir=Path(env.get("AKOOL_DATA_DIR") or platformdirs.user_data_dir(APP_NAME)),
-            cache_dir=Path(env.get("AKOOL_CACHE_DIR") or platformdirs.user_cache_dir(APP_NAME)),
-        )
+            def xdg(var: str, default: str) -> str:
+                return str(Path(os.environ.get(var) or home / default) / APP_NAME)
+
+            user_config = xdg("XDG_CONFIG_HOME", ".config")
+            user_data = xdg("XDG_DATA_HOME", ".local/share")
+            user_cache = xdg("XDG_CACHE_HOME", ".cache")
+        else:
+            import platformdirs
+
+            user_config = platformdirs.user_config_dir(APP_NAME)
+            user_data = platformdirs.user_data_dir(APP_NAME)
+            user_cache = platformdirs.user_cache_dir(APP_NAME)
+        return cls(config_dir=Path(env.get("AKOOL_CONFIG_DIR") or user_config),
+                   data_dir=Path(env.get("AKOOL_DATA_DIR") or user_data),
+                   cache_dir=Path(env.get("AKOOL_CACHE_DIR") or user_cache))
 
     @property
     def config_file(self) -> Path:

@@ -7,7 +7,20 @@ from typing import Annotated, Optional
 
 import typer
 
-from akool_cli.output import FORMATS
+# The output formats every listing takes (the writers live in akool_cli.output).
+FORMATS = ("table", "json", "jsonl", "csv", "tsv", "ids")
+
+
+def resolve_format(fmt: str | None, json_flag: bool) -> str:
+    from akool_cli.errors import UsageError
+    from akool_cli.text import clean
+
+    if json_flag and fmt not in (None, "json"):
+        raise UsageError(f"--json and --format {fmt} cannot be used together", hint="--json is --format json")
+    chosen = "json" if json_flag else (fmt or "table")
+    if chosen not in FORMATS:
+        raise UsageError(f"unknown format '{clean(chosen)}'", hint="use one of " + ", ".join(FORMATS))
+    return chosen
 
 
 class Resolution(str, Enum):

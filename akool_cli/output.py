@@ -7,15 +7,11 @@ nothing of jobs or effects: `table` (Rich on a terminal, plain aligned columns e
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Iterable, Iterator
 
 from akool_cli.text import clean, clean_json
-
-FORMATS = ("table", "json", "jsonl", "csv", "tsv", "ids")
 
 
 @dataclass(frozen=True)
@@ -43,17 +39,6 @@ class View:
 
     def machine(self) -> Iterable[dict[str, Any]]:
         return self.rows if self.records is None else self.records
-
-
-def resolve_format(fmt: str | None, json_flag: bool) -> str:
-    from akool_cli.errors import UsageError
-
-    if json_flag and fmt not in (None, "json"):
-        raise UsageError(f"--json and --format {fmt} cannot be used together", hint="--json is --format json")
-    chosen = "json" if json_flag else (fmt or "table")
-    if chosen not in FORMATS:
-        raise UsageError(f"unknown format '{clean(chosen)}'", hint="use one of " + ", ".join(FORMATS))
-    return chosen
 
 
 def cell(value: Any) -> str:
@@ -101,6 +86,9 @@ def _write_json(records: Iterable[dict[str, Any]], out: IO[str]) -> None:
 
 
 def _write_delimited(view: View, out: IO[str], delimiter: str) -> None:
+    import csv
+    import io
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
     writer.writerow([c.key for c in view.columns])

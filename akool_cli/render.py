@@ -9,7 +9,6 @@ from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from akool_cli.text import clean, clean_json
-from akool_cli.views import human_duration
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -187,10 +186,14 @@ class Renderer:
         seen: dict[str, str] = {}
         if self.err_tty:
             with self.err.status(label) as status:
+                from akool_cli.views import human_duration
+
                 def update(jobs: dict[str, Job], elapsed: float) -> None:
                     status.update(f"{label} {summarise(jobs)} [{human_duration(elapsed)}]")
                 yield update
             return
+
+        from akool_cli.views import human_duration
 
         def log(jobs: dict[str, Job], elapsed: float) -> None:
             for job in jobs.values():

@@ -64,9 +64,11 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
 def startup(runs: int, home: Path) -> list[Row]:
     env = cli_env("http://127.0.0.1:9", home)
     commands = {
+        "python -c pass": [sys.executable, "-c", "pass"],
         "import typer": [sys.executable, "-c", "import typer"],
         "akool --version": akool_command() + ["--version"],
         "akool cost": akool_command() + ["cost", "--resolution", "1080p", "--length", "10", "--json"],
+        "akool --help": akool_command() + ["--help"],
     }
     for cmd in commands.values():  # warm the file cache
         timed(cmd, env)
@@ -75,11 +77,16 @@ def startup(runs: int, home: Path) -> list[Row]:
         for name, cmd in commands.items():  # interleaved, so drift hits all three alike
             times[name].append(timed(cmd, env))
     base = statistics.median(times["import typer"])
+    bare = statistics.median(times["python -c pass"])
     version = statistics.median(times["akool --version"]) / base
     cost = statistics.median(times["akool cost"]) / base
+    helped = statistics.median(times["akool --help"]) / base
+    cost_bare = statistics.median(times["akool cost"]) / bare
     return [
         Row("start-up: akool --version", f"{version:.2f}x import typer ({base * 1000:.0f} ms)", "<= 1.3x", version <= 1.3),
-        Row("start-up: akool cost --json", f"{cost:.2f}x import typer", "<= 1.5x", cost <= 1.5),
+        Row("start-up: akool cost --json", f"{cost:.2f}x import typer; {cost_bare:.2f}x python -c pass "
+            f"({bare * 1000:.0f} ms)", "<= 1.3x typer", cost <= 1.3),
+        Row("start-up: akool --help", f"{helped:.2f}x import typer", "<= 2x", helped <= 2.0),
     ]
 
 
@@ -149,15 +156,16 @@ def batch(count: int, home: Path) -> list[Row]:
 
 
 def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Wall time and peak RSS (bytes) of one child process."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[:3]} exited {proc.returncode}")
-    return wall, usage.ru_maxrss * 1024
+    """Wall time and peak RSS (bytes) of one command, the RSS as /usr/bin/time reports it for that
+    command alone (wait4 on a forked child would count the parent's own pages copied at fork)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as report:
+        started = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", report.name, *cmd], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wall = time.perf_counter() - started
+        if proc.returncode != 0:
+            raise RuntimeError(f"{cmd[:3]} exited {proc.returncode}")
+        return wall, int(report.read().split()[-1]) * 1024
 
 
 def download(size: int, home: Path, runs: int) -> list[Row]:
@@ -170,7 +178,9 @@ def download(size: int, home: Path, runs: int) -> list[Row]:
             [done] = client.results([job.id])
         curl, ours, rss = [], [], []
         for i in range(runs):
-            wall, _ = run_measured(["curl", "-s", "-o", str(work / f"curl{i}.mp4"), done.video_url], env)
+            # akool fsyncs the file before renaming it; curl alone would be measured into the page cache.
+            wall, _ = run_measured(["sh", "-c", f"curl -s -o {work / f'curl{i}.mp4'} {done.video_url} && "
+                                    f"sync {work / f'curl{i}.mp4'}"], env)
             curl.append(wall)
             (work / f"curl{i}.mp4").unlink()
             wall, peak = run_measured(akool_command() + ["download", job.id, "-o", str(work / f"akool{i}.mp4")], env)
@@ -187,7 +197,7 @@ def download(size: int, home: Path, runs: int) -> list[Row]:
     return [
         Row(f"download {label}: peak RSS", f"{peak:.0f} MB", "< 80 MB", peak < 80),
         Row(f"download {label}: wall time", f"{ratio:.2f}x curl -o ({statistics.median(ours):.2f} s vs "
-            f"{statistics.median(curl):.2f} s)", "<= 1.2x", ratio <= 1.2),
+            f"{statistics.median(curl):.2f} s, curl then sync)", "<= 1.2x", ratio <= 1.2),
     ]
 
 

@@ -244,3 +244,13 @@ def test_narrow_encodings_never_crash(tmp_path, sandbox, encoding):
         done = subprocess.run([sys.executable, "-m", "akool_cli", *args], env=env, capture_output=True, timeout=60)
         assert b"Traceback" not in done.stderr and b"UnicodeEncodeError" not in done.stderr, (args, done.stderr)
         assert done.returncode in (0, 2), (args, done.stderr)
+
+
+def test_the_command_registry_matches_the_commands():
+    """`akool --help` lists commands from the registry without importing them: it must not drift."""
+    from akool_cli.app import COMMANDS, load_command
+
+    for name, entry in COMMANDS.items():
+        command = load_command(name)
+        assert (command.help or "").strip().splitlines()[0] == entry.summary, name
+        assert command.rich_help_panel == entry.panel

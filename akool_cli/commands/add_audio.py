@@ -14,7 +14,7 @@ from akool_cli.options import FormatOption, JsonOption
 command_app = typer.Typer()
 
 
-@command_app.command("add-audio", rich_help_panel="Videos")
+@command_app.command("add-audio")
 @guarded
 def add_audio(
     ctx: typer.Context,
@@ -32,7 +32,7 @@ def add_audio(
 ) -> None:
     """Add audio to a finished video: 5 credits for a 5 s video, 10 for 10 s."""
     from akool_cli.errors import UsageError
-    from akool_cli.output import resolve_format
+    from akool_cli.options import resolve_format
     from akool_cli.models import AddAudioRequest, AudioType
     from akool_cli.pricing import audio_estimate, length_of_video
     from akool_cli.uploads import LocalFile, check_audio

@@ -15,7 +15,7 @@ from akool_cli.options import FormatOption, JsonOption, Length, Resolution
 command_app = typer.Typer()
 
 
-@command_app.command("cost", rich_help_panel="Credits")
+@command_app.command("cost")
 @guarded
 def cost(
     ctx: typer.Context,
@@ -30,7 +30,7 @@ def cost(
     """Estimate credits before spending them (no network, no account needed)."""
     from akool_cli.pricing import audio_estimate, video_estimate
 
-    from akool_cli.output import resolve_format
+    from akool_cli.options import resolve_format
 
     state: App = ctx.obj
     form = resolve_format(fmt, json_out)

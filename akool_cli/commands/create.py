@@ -22,7 +22,7 @@ DEFAULT_NEGATIVE_PROMPT = ("blurry, distorted hands, missing fingers, extra limb
 command_app = typer.Typer()
 
 
-@command_app.command("create", rich_help_panel="Videos")
+@command_app.command("create")
 @guarded
 def create(
     ctx: typer.Context,
@@ -53,7 +53,7 @@ def create(
 ) -> None:
     """Create videos from images (one job per image). Shows the cost and asks first."""
     from akool_cli.models import AudioType, CreateRequest
-    from akool_cli.output import resolve_format
+    from akool_cli.options import resolve_format
     from akool_cli.pricing import video_estimate
     from akool_cli.submit import placeholder, plan, upload_inputs
     from akool_cli.uploads import LocalFile, check_audio, check_image, check_url

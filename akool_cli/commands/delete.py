@@ -14,7 +14,7 @@ from akool_cli.options import FormatOption, JsonOption
 command_app = typer.Typer()
 
 
-@command_app.command("delete", rich_help_panel="Videos")
+@command_app.command("delete")
 @guarded
 def delete(
     ctx: typer.Context,
@@ -25,7 +25,7 @@ def delete(
 ) -> None:
     """Delete videos. Each id is reported: deleted, or refused with the server's reason."""
     from akool_cli.errors import Declined, PartialError, UsageError
-    from akool_cli.output import resolve_format
+    from akool_cli.options import resolve_format
     from akool_cli.validation import check_ids
     from akool_cli.views import delete_view
 

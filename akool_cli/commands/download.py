@@ -13,7 +13,7 @@ from akool_cli.context import App
 command_app = typer.Typer()
 
 
-@command_app.command("download", rich_help_panel="Videos")
+@command_app.command("download")
 @guarded
 def download_command(
     ctx: typer.Context,

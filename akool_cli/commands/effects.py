@@ -14,7 +14,7 @@ from akool_cli.options import FormatOption, JsonOption
 command_app = typer.Typer()
 
 
-@command_app.command("effects", rich_help_panel="Videos")
+@command_app.command("effects")
 @guarded
 def effects_command(
     ctx: typer.Context,
@@ -23,7 +23,7 @@ def effects_command(
     json_out: JsonOption = False,
 ) -> None:
     """List the effects you can pass to create --effect (cached locally)."""
-    from akool_cli.output import resolve_format
+    from akool_cli.options import resolve_format
     from akool_cli.views import effects_view
 
     state: App = ctx.obj

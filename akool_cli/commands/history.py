@@ -16,7 +16,7 @@ STATUS_CHOICES = ("queueing", "processing", "completed", "failed")
 command_app = typer.Typer()
 
 
-@command_app.command("history", rich_help_panel="Videos")
+@command_app.command("history")
 @guarded
 def history_command(
     ctx: typer.Context,
@@ -29,7 +29,7 @@ def history_command(
     """The local record of jobs: ids, cost, status, downloaded file, time left before expiry."""
     from akool_cli.errors import UsageError
     from akool_cli.models import status_from_name
-    from akool_cli.output import resolve_format
+    from akool_cli.options import resolve_format
     from akool_cli.views import history_view
 
     state: App = ctx.obj

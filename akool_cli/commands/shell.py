@@ -19,7 +19,7 @@ def _complete_shell(incomplete: str) -> list[str]:
 completion_app = typer.Typer()
 
 
-@completion_app.command("completion", rich_help_panel="Setup")
+@completion_app.command("completion")
 @guarded
 def completion_command(
     ctx: typer.Context,
@@ -39,7 +39,7 @@ def completion_command(
 man_app = typer.Typer()
 
 
-@man_app.command("man", rich_help_panel="Setup")
+@man_app.command("man")
 @guarded
 def man_command(ctx: typer.Context) -> None:
     """Print the man page (roff): akool man | man -l -"""

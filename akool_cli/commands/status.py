@@ -16,7 +16,7 @@ RECENT = 10
 command_app = typer.Typer()
 
 
-@command_app.command("status", rich_help_panel="Videos")
+@command_app.command("status")
 @guarded
 def status(
     ctx: typer.Context,
@@ -30,7 +30,7 @@ def status(
 ) -> None:
     """Show the status of jobs (one request for all ids); --wait to follow them."""
     from akool_cli.errors import NotFoundError
-    from akool_cli.output import resolve_format
+    from akool_cli.options import resolve_format
     from akool_cli.validation import check_ids, check_timeout
     from akool_cli.workflow import OutputTarget, check_final, download_jobs, emit_jobs, gone_warned, wait_jobs
 
