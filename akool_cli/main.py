@@ -32,7 +32,10 @@ def run() -> None:
             return
         from akool_cli.cli import app
 
-        app(prog_name="akool")
+        try:
+            app(prog_name="akool")
+        finally:
+            signals.ignore()  # the command is over: a late Ctrl-C must not turn its exit into a crash
     except KeyboardInterrupt as stop:  # outside the commands' own handlers: start-up, parsing
         code = getattr(stop, "exit_code", 130)
         label = getattr(stop, "label", "interrupted")

@@ -57,6 +57,17 @@ def install() -> None:
             pass
 
 
+def ignore() -> None:
+    """From here on, stopping signals change nothing (the process is on its way out)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in STOPPING:
+        try:
+            signal.signal(signum, signal.SIG_IGN)
+        except (OSError, ValueError):  # pragma: no cover
+            pass
+
+
 def stop_requested() -> int | None:
     """The signal noted inside the current deferred() section, if any."""
     return _State.pending
