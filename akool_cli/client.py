@@ -17,7 +17,8 @@ from akool_cli.config import Credentials
 from akool_cli.errors import (AkoolError, ApiAuthError, ApiError, AuthError, OutcomeUnknownError,
                               TransportError)
 from akool_cli.net import proxy_for, ssl_context
-from akool_cli.models import AddAudioRequest, CreateRequest, DeleteResult, Effect, Job, Refusal, is_job_id
+from akool_cli.models import (AddAudioRequest, AiModel, BatchItemError, BatchRequest, BatchResult, CreateRequest,
+                              DeleteResult, Effect, Job, Refusal, is_job_id)
 
 T = TypeVar("T")
 USER_AGENT = f"akool-cli/{__version__}"
@@ -29,13 +30,21 @@ PATH_EFFECTS = "/api/open/v4/image2Video/effects"
 PATH_ADD_AUDIO = "/api/open/v4/image2Video/updateVideoAudio"
 PATH_DELETE = "/api/open/v4/image2Video/delbyids"
 PATH_SANDBOX_UPLOAD = "/_sandbox/upload"
+PATH_CREATE_BATCH = "/api/open/v4/image2Video/createBySourcePrompt/batch"
+PATH_MODELS = "/api/open/v4/aigModel/list"
+PATH_BALANCE = "/api/open/v3/faceswap/quota/info"
+IMAGE_TO_VIDEO_TYPE = 1501
 
 SUCCESS = 1000
-AUTH_CODES = frozenset({1101, 1102, 1200})
+AUTH_CODES = frozenset({1101, 1102, 1109, 1200})
 CODE_HINTS: dict[int, str] = {
     1003: "a parameter is missing or invalid; check the flags (see --help)",
     1008: "that content does not exist; check the id (akool history lists your jobs)",
-    1009: "no permission; 10 s videos and --premium need a Pro plan or above",
+    1009: "no permission; 10 s videos, --premium and Pro models need a Pro plan or above",
+    1010: "you cannot operate this content (it belongs to another account or team)",
+    1015: "the service could not create the video; the request was NOT sent again: "
+          "check 'akool history' and try again later",
+    1109: "the API key is invalid; log in again with: akool auth login",
     1101: "the key or token is invalid or expired; log in again with: akool auth login",
     1102: "no credentials were sent; run akool auth login or set AKOOL_API_KEY",
     1200: "this Akool account has been banned; contact Akool support",
@@ -135,6 +144,10 @@ def _data(envelope: dict[str, Any], where: str, kind: type = dict) -> Any:
     return data
 
 
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**9 else None
+
+
 def _list_of_dicts(value: Any, field: str, where: str) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
         raise TransportError(f"'{field}' in the answer from {where} is not a list of objects",
@@ -194,6 +207,49 @@ class AkoolClient:
     def add_audio(self, request: AddAudioRequest) -> Job:
         envelope = self._call("POST", PATH_ADD_AUDIO, request.to_body(), idempotent=False)
         return self._job(envelope, PATH_ADD_AUDIO)
+
+    def create_batch(self, request: "BatchRequest") -> "BatchResult":
+        """One paid call, partial success inside: every job of successList exists."""
+        envelope = self._call("POST", PATH_CREATE_BATCH, request.to_body(), idempotent=False)
+        try:
+            data = _data(envelope, PATH_CREATE_BATCH)
+            success = _list_of_dicts(data.get("successList") or [], "successList", PATH_CREATE_BATCH)
+            errors = data.get("errorList") or []
+            errors = errors if isinstance(errors, list) else []
+            jobs = [Job.from_api(item) for item in success]
+        except (TransportError, ValueError, TypeError, RecursionError) as exc:
+            raise OutcomeUnknownError(f"the service accepted the request to {PATH_CREATE_BATCH} but its answer is "
+                                      f"unusable ({getattr(exc, 'message', type(exc).__name__)})",
+                                      hint="the jobs may exist and were NOT sent again; "
+                                           "check with 'akool status' before creating them again") from None
+        bad = [job for job in jobs if not is_job_id(job.id)]
+        if bad:
+            raise OutcomeUnknownError(f"the answer from {PATH_CREATE_BATCH} has {len(bad)} invalid job id(s)",
+                                      hint="the jobs may exist and were NOT sent again; "
+                                           "check with 'akool status' before creating them again")
+        items = []
+        for item in errors:
+            item = item if isinstance(item, dict) else {}
+            msg = item.get("msg") or item.get("message") or item.get("error") or "failed"
+            items.append(BatchItemError(_int_or_none(item.get("index")), _int_or_none(item.get("code")), str(msg)))
+        return BatchResult(jobs, items)
+
+    def models(self) -> list[AiModel]:
+        envelope = self._call("GET", f"{PATH_MODELS}?types[]={IMAGE_TO_VIDEO_TYPE}", None, idempotent=True)
+        data = envelope.get("data")
+        if isinstance(data, dict):  # tolerate {"result": [...]}, as effects answer
+            data = data.get("result") or data.get("list")
+        models = [AiModel.from_api(item) for item in _list_of_dicts(data, "data", PATH_MODELS)]
+        return [m for m in models if m.value]
+
+    def balance(self) -> float:
+        envelope = self._call("GET", PATH_BALANCE, None, idempotent=True)
+        credit = _data(envelope, PATH_BALANCE).get("credit")
+        if isinstance(credit, bool) or not isinstance(credit, (int, float)) or credit != credit \
+                or abs(credit) > 1e15:
+            raise TransportError(f"no credit balance in the answer from {PATH_BALANCE}",
+                                 hint="the service answered something unexpected; try again later")
+        return float(credit)
 
     def results(self, ids: list[str]) -> list[Job]:
         envelope = self._call("POST", PATH_RESULTS, {"_ids": ",".join(ids)}, idempotent=True)

@@ -10,56 +10,70 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Generic, TypeVar
 
 from akool_cli.errors import UsageError
 from akool_cli.models import Effect
 
 
-def cache_file(cache_dir: Path, base_url: str) -> Path:
-    # One cache per API base: the sandbox and the real service list different effects.
+def cache_file(cache_dir: Path, base_url: str, kind: str = "effects") -> Path:
+    # One cache per API base: the sandbox and the real service list different effects and models.
     digest = hashlib.sha256(base_url.encode()).hexdigest()[:12]
-    return cache_dir / f"effects-{digest}.json"
+    return cache_dir / f"{kind}-{digest}.json"
+
+
+T = TypeVar("T")
 
 
 @dataclass
-class EffectCache:
+class ListCache(Generic[T]):
+    """A list the service sends (effects, models) kept as its raw JSON for `ttl` seconds."""
+
     path: Path
     ttl: float
+    parse: Callable[[dict[str, Any]], T]
+    kind: str = "effects"
     clock: Callable[[], float] = time.time
 
-    def load(self, allow_stale: bool = False) -> list[Effect] | None:
+    def load(self, allow_stale: bool = False) -> list[T] | None:
         try:
             saved = json.loads(self.path.read_text())
             fetched = float(saved["fetched_at"])
-            items = saved["effects"]
-        except (OSError, ValueError, KeyError, TypeError):
+            items = saved[self.kind]
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return None  # a missing or broken cache is only a cache miss
         if not allow_stale and self.clock() - fetched > self.ttl:
             return None
         if not isinstance(items, list):
             return None
-        return [Effect.from_api(item) for item in items if isinstance(item, dict)]
+        return [self.parse(item) for item in items if isinstance(item, dict)]
 
-    def save(self, effects: list[Effect]) -> None:
+    def save(self, items: list[Any]) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".effects.", dir=self.path.parent)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.kind}.", dir=self.path.parent)
             with os.fdopen(fd, "w") as handle:
-                json.dump({"fetched_at": self.clock(), "effects": [e.raw for e in effects]}, handle)
+                json.dump({"fetched_at": self.clock(), self.kind: [i.raw for i in items]}, handle)
             os.replace(tmp, self.path)
         except OSError:
             pass  # the cache is an optimisation; failing to write it must not fail the command
 
 
-def get_effects(fetch: Callable[[], list[Effect]], cache: EffectCache, refresh: bool = False) -> list[Effect]:
+def EffectCache(path: Path, ttl: float, clock: Callable[[], float] = time.time) -> ListCache[Effect]:  # noqa: N802
+    return ListCache(path, ttl, Effect.from_api, "effects", clock)
+
+
+def get_cached(fetch: Callable[[], list[T]], cache: ListCache[T], refresh: bool = False) -> list[T]:
     if not refresh:
         cached = cache.load()
         if cached:
             return cached
-    effects = fetch()
-    cache.save(effects)
-    return effects
+    items = fetch()
+    cache.save(items)
+    return items
+
+
+get_effects = get_cached
 
 
 def _norm(text: str) -> str:

@@ -39,6 +39,8 @@ class HistoryEntry:
     pre_video_id: str | None = None
     deleted: int = 0
     request: str | None = None
+    model: str | None = None
+    price_key: str | None = None
 
     @property
     def status_name(self) -> str:
@@ -66,7 +68,8 @@ def _fit(value: Any) -> Any:
 
 
 def entry_for_job(job: Job, *, kind: str, base_url: str, profile: str, now: float, source: str | None,
-                  video_length: int | None, estimate: int | None, request: dict[str, Any] | None) -> HistoryEntry:
+                  video_length: int | None, estimate: int | None, request: dict[str, Any] | None,
+                  model: str | None = None, price_key: str | None = None) -> HistoryEntry:
     created = job.create_time / 1000 if job.create_time else now
     return HistoryEntry(
         id=job.id, kind=kind, created_at=created, expires_at=created + RESOURCE_TTL_SECONDS,
@@ -75,7 +78,13 @@ def entry_for_job(job: Job, *, kind: str, base_url: str, profile: str, now: floa
         video_length=video_length, audio_type=job.audio_type, estimate=estimate,
         deducted=job.deduction_credit, status=job.status, video_url=job.video_url,
         pre_video_id=job.pre_video_id, request=json.dumps(request) if request is not None else None,
+        model=model or _opt_model(job), price_key=price_key,
     )
+
+
+def _opt_model(job: Job) -> str | None:
+    value = job.raw.get("model_name")
+    return value if isinstance(value, str) and value else None
 
 
 class HistoryError(ConfigError):
@@ -234,6 +243,13 @@ class History:
         if removed:
             self._run("VACUUM")  # give the space back: a pruned history should also be a smaller file
         return removed
+
+    def observed_charges(self, price_key: str, base_url: str, limit: int = 3) -> list[int]:
+        """What this account was charged, newest first, for jobs with the same price key and target."""
+        rows = self._run("SELECT deducted FROM jobs WHERE price_key = ? AND base_url = ? AND deducted IS NOT NULL "
+                         "AND COALESCE(status, 0) != 4 ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                         (price_key, base_url, limit)).fetchall()
+        return [int(row[0]) for row in rows]
 
     def spend_by_target(self) -> list[dict[str, Any]]:
         """Credits estimated and charged per profile and base URL (sandbox jobs are not your money)."""

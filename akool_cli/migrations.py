@@ -59,6 +59,15 @@ def m002_meta(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS jobs_base_url ON jobs (base_url, created_at)")
 
 
+@migration
+def m003_model_and_price_key(db: sqlite3.Connection) -> None:
+    # Jobs made through the batch endpoint name their model; every job records what its price
+    # depends on, so the next estimate can use what this account was really charged.
+    db.execute("ALTER TABLE jobs ADD COLUMN model TEXT")
+    db.execute("ALTER TABLE jobs ADD COLUMN price_key TEXT")
+    db.execute("CREATE INDEX IF NOT EXISTS jobs_price_key ON jobs (price_key, base_url, created_at)")
+
+
 def current_version() -> int:
     return len(MIGRATIONS)
 

@@ -210,7 +210,96 @@ class AddAudioRequest:
     audio_url: str | None = None
 
     def to_body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"pre_video_id": self.pre_video_id, "audio_type": int(self.audio_type)}
-        if self.audio_url is not None:
-            body["audio_url"] = self.audio_url
+        # updateVideoAudio's table marks audio_url required, its text "required when audio_type = 2":
+        # an empty string for AI audio satisfies both readings.
+        return {"pre_video_id": self.pre_video_id, "audio_type": int(self.audio_type),
+                "audio_url": self.audio_url if self.audio_url is not None else ""}
+
+
+@dataclass(frozen=True)
+class ResolutionOption:
+    value: str
+    unit_credit: float | None  # credits per second of video (see pricing)
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass
+class AiModel:
+    """One image-to-video model of aigModel/list (types[]=1501)."""
+
+    value: str  # what create-batch takes as model_name
+    label: str
+    provider: str
+    resolutions: list[ResolutionOption]
+    durations: list[int]
+    audio_multiplier: float | None  # None: the model cannot generate audio
+    last_frame: bool
+    max_count: int
+    is_pro: bool
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> "AiModel":
+        resolutions = []
+        for item in data.get("resolutionList") or []:
+            if isinstance(item, dict) and isinstance(item.get("value"), str):
+                credit = _opt_float(item.get("unit_credit"))
+                resolutions.append(ResolutionOption(item["value"], credit if credit is None or credit >= 0 else None,
+                                                    _opt_int(item.get("width")), _opt_int(item.get("height"))))
+        audio = data.get("generate_audio")
+        multiplier = None
+        if isinstance(audio, dict):
+            multiplier = _opt_float(audio.get("extra_credit_multiplier")) or 1.0
+        max_count = _opt_int(data.get("maxCount"))
+        return cls(
+            value=str(data.get("value", "")), label=str(data.get("label") or data.get("name") or data.get("value", "")),
+            provider=str(data.get("provider") or data.get("group") or ""),
+            resolutions=resolutions,
+            durations=[d for d in (_opt_int(x) for x in data.get("durationList") or []) if d and 0 < d <= 600],
+            audio_multiplier=multiplier, last_frame=data.get("supportedLastFrame") is True,
+            max_count=max(1, min(10, max_count)) if max_count else 1, is_pro=data.get("isPro") is True,
+            raw=dict(data))
+
+    def resolution(self, value: str) -> ResolutionOption | None:
+        return next((r for r in self.resolutions if r.value == value), None)
+
+
+@dataclass
+class BatchRequest:
+    """createBySourcePrompt/batch: one image, one model, `count` variants."""
+
+    image_url: str
+    prompt: str
+    model_name: str
+    resolution: str
+    video_length: int
+    count: int = 1
+    negative_prompt: str | None = None
+    last_image_url: str | None = None
+    generate_audio: bool | None = None
+    extend_prompt: bool | None = None
+    webhookurl: str | None = None
+
+    def to_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"image_url": self.image_url, "prompt": self.prompt, "model_name": self.model_name,
+                                "resolution": self.resolution, "video_length": self.video_length,
+                                "count": self.count}
+        optional = {"negative_prompt": self.negative_prompt, "last_image_url": self.last_image_url,
+                    "generate_audio": self.generate_audio, "extend_prompt": self.extend_prompt,
+                    "webhookurl": self.webhookurl}
+        body.update({k: v for k, v in optional.items() if v is not None})
         return body
+
+
+@dataclass
+class BatchItemError:
+    index: int | None
+    code: int | None
+    msg: str
+
+
+@dataclass
+class BatchResult:
+    jobs: list[Job]
+    errors: list[BatchItemError]

@@ -128,7 +128,7 @@ def test_add_audio_records_the_new_job(online, sandbox, tmp_path):
     assert result.exit_code == 0, result.stderr
     job = result.json()
     assert job["pre_video_id"] == original["_id"] and job["status"] == 3
-    assert sandbox.bodies("add_audio") == [{"pre_video_id": original["_id"], "audio_type": 1}]
+    assert sandbox.bodies("add_audio") == [{"pre_video_id": original["_id"], "audio_type": 1, "audio_url": ""}]
     entry = [e for e in online("history", "--json").json() if e["_id"] == job["_id"]][0]
     assert entry["kind"] == "add-audio" and entry["estimate"] == 10 and entry["pre_video_id"] == original["_id"]
 
@@ -146,7 +146,7 @@ def test_add_audio_dry_run_for_people_prints_json(online, sandbox):
     original = make_job(online)
     result = online("add-audio", original["_id"], "--ai-audio", "--dry-run")
     body, summary = result.stdout.split("\nEstimated cost: ")
-    assert json.loads(body) == [{"pre_video_id": original["_id"], "audio_type": 1}]
+    assert json.loads(body) == [{"pre_video_id": original["_id"], "audio_type": 1, "audio_url": ""}]
     assert summary.startswith("5 credits;")
 
 

@@ -232,7 +232,7 @@ def test_a_new_column_does_not_break_an_old_file_or_an_old_reader(tmp_path):
     db.executescript(V0_SCHEMA)
 
     def m_new_column(conn: sqlite3.Connection) -> None:
-        conn.execute("ALTER TABLE jobs ADD COLUMN model TEXT")
+        conn.execute("ALTER TABLE jobs ADD COLUMN from_the_future TEXT")
 
     assert migrate(db, MIGRATIONS + [m_new_column]) == current_version() + 1
     db.close()

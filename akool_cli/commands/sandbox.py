@@ -26,6 +26,8 @@ def sandbox_command(
     video_bytes: Annotated[int, typer.Option("--video-bytes", min=0, help="Pad served videos to this size (for download tests).")] = 0,
     fresh: Annotated[bool, typer.Option("--fresh", help="Forget jobs and uploads kept from earlier runs.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print base_url, api_key and client_id as one JSON line.")] = False,
+    balance: Annotated[float, typer.Option("--balance", min=0, help="The account's credits; creates are charged, failed jobs refunded.")] = 100_000.0,
+    price_multiplier: Annotated[float, typer.Option("--price-multiplier", min=0, help="Charge this times the list price (test estimates against bills).")] = 1.0,
     idle_timeout: Annotated[float, typer.Option("--idle-timeout", metavar="SECONDS", min=0, help="Stop after this long without a request (0: never).")] = 0.0,
 ) -> None:
     """Serve a local emulator of the Akool API (no account, no credits). Ctrl-C stops it; 'akool sandbox stop' stops a background one."""
@@ -57,7 +59,7 @@ def sandbox_command(
     chosen = port if port is not None else configured
     config = SandboxConfig(port=chosen, queue_seconds=queue_seconds, process_seconds=process_seconds,
                            latency=latency, plan=plan, faults=faults, video_bytes=video_bytes, state_file=state_file,
-                           idle_timeout=idle_timeout)
+                           idle_timeout=idle_timeout, balance=balance, price_multiplier=price_multiplier)
     try:
         server = SandboxServer(config, log_requests=state.verbose)
     except OSError as exc:

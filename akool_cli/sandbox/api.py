@@ -120,10 +120,76 @@ class Api:
             "extend_prompt": bool(body.get("extend_prompt", False)),
             "audio_type": body["audio_type"],
             "audio_url": audio_url or "",
-            "deduction_credit": data.CREDITS[(body["resolution"], body["video_length"])],
+            "deduction_credit": self._charge(data.CREDITS[(body["resolution"], body["video_length"])]),
             "effect_code": code or "",
         }
         return self._store(job, body["video_length"], only_audio=False)
+
+    def _charge(self, price: float, count: int = 1) -> int:
+        """The credits a job is charged (list price times the multiplier), refused when they do not fit."""
+        each = int(round(price * self.state.config.price_multiplier))
+        left = self.state.credit()
+        if each * count > left:
+            raise ApiFailure(data.INSUFFICIENT_CREDIT_CODE,
+                             f"insufficient credit: {each * count} needed, {left:g} left")
+        return each
+
+    def models(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+        types = query.get("types[]") or query.get("types") or []
+        require(bool(types), "types is required (1501 Image to Video, 1502 Text to Video, 2101 Character Faceswap)")
+        require(all(t in ("1501", "1502", "2101") for t in types), "types must be 1501, 1502 or 2101")
+        return [dict(m) for m in data.MODELS] if "1501" in types else []
+
+    def quota(self) -> dict[str, Any]:
+        return {"credit": self.state.credit()}
+
+    def create_batch(self, body: dict[str, Any], partial: bool = False) -> dict[str, Any]:
+        """createBySourcePrompt/batch: one image, one model, `count` variants; partial success inside."""
+        name = body.get("model_name", data.DEFAULT_MODEL)
+        model = next((m for m in data.MODELS if m["value"] == name), None)
+        require(model is not None, f"model_name {name!r} does not exist")
+        assert model is not None
+        require(_is_url(body.get("image_url")), "image_url is required and must be an http(s) URL")
+        require(isinstance(body.get("prompt"), str) and body["prompt"].strip() != "", "prompt is required")
+        offered = {r["value"]: r for r in model["resolutionList"]}
+        require(body.get("resolution") in offered, f"resolution must be one of {', '.join(offered)} for {name}")
+        require(_is_int(body.get("video_length")) and body["video_length"] in model["durationList"],
+                f"video_length must be one of {model['durationList']} for {name}")
+        count = body.get("count", 1)
+        require(_is_int(count) and 1 <= count <= min(10, model["maxCount"]),
+                f"count must be 1 to {min(10, model['maxCount'])} for {name}")
+        last = body.get("last_image_url")
+        require(last is None or (_is_url(last) and model["supportedLastFrame"]),
+                f"last_image_url is not supported by {name}" if last is not None and not model["supportedLastFrame"]
+                else "last_image_url must be an http(s) URL")
+        audio = body.get("generate_audio")
+        require(audio is None or isinstance(audio, bool), "generate_audio must be a boolean")
+        require(not audio or model["generate_audio"] is not None, f"generate_audio is not supported by {name}")
+        for key in ("negative_prompt", "webhookurl"):
+            require(body.get(key) is None or isinstance(body[key], str), f"{key} must be a string")
+        if model["isPro"] and self.state.config.plan != "pro":
+            raise ApiFailure(1009, f"{model['label']} is only for pro and above")
+        price = offered[body["resolution"]]["unit_credit"] * body["video_length"]
+        if audio:
+            price *= model["generate_audio"]["extra_credit_multiplier"]
+        made = count - 1 if partial and count > 1 else count
+        each = self._charge(price, made)
+        batch_id = new_id()
+        success, errors = [], []
+        for index in range(count):
+            if index >= made:
+                errors.append({"index": index, "code": 1015, "msg": "create video error, try again later"})
+                continue
+            job = {
+                "create_time": self.state.now_ms(), "uid": data.UID, "team_id": data.TEAM_ID, "status": 1,
+                "webhookUrl": body.get("webhookurl") or "", "resolution": body["resolution"],
+                "file_name": f"Image2Video_{body['prompt'][:24]}.mp4", "_id": new_id(),
+                "image_url": body["image_url"], "prompt": body["prompt"],
+                "negative_prompt": body.get("negative_prompt") or "", "extend_prompt": bool(body.get("extend_prompt")),
+                "deduction_credit": each, "model_name": name, "batch_id": batch_id, "batch_count": count,
+            }
+            success.append(self._store(job, body["video_length"], only_audio=False))
+        return {"successList": success, "errorList": errors}
 
     def _store(self, job: dict[str, Any], length: int, only_audio: bool) -> dict[str, Any]:
         response = dict(job)
@@ -152,6 +218,9 @@ class Api:
         require(_is_int(body.get("audio_type")) and body["audio_type"] in (1, 2),
                  "audio_type must be 1 (AI generate) or 2 (custom upload)")
         audio_url = body.get("audio_url")
+        # The vendor's table marks audio_url required (its description: "when audio_type = 2"):
+        # as strict as the table, it must be present, a string; a URL when audio_type = 2.
+        require(isinstance(audio_url, str), "audio_url is required")
         if body["audio_type"] == 2:
             require(_is_url(audio_url), "audio_url is required when audio_type = 2")
         with self.state.lock:
@@ -178,7 +247,7 @@ class Api:
             "extend_prompt": original["extend_prompt"],
             "audio_type": body["audio_type"],
             "audio_url": audio_url or "",
-            "deduction_credit": data.AUDIO_ONLY_CREDITS[length],
+            "deduction_credit": self._charge(data.AUDIO_ONLY_CREDITS[length]),
             "effect_code": original["effect_code"],
             "status": 1,
             "only_add_audio": True,

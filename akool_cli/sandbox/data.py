@@ -40,3 +40,45 @@ EFFECTS = [
     _effect("687632c45a0f52799eeedcd0", "Sakura Bloom", "sakura_bloom_55029183"),
     _effect("687632c55a0f52799eeedd41", "Zoom Out", "zoom_out_90817263"),
 ]
+
+
+# The model list (aigModel/list, type 1501). Field names from the vendor's model page and Akool's
+# demo client; the models and prices are the sandbox's own, chosen to exercise a client: Akool's
+# basic model prices like the vendor's rate table (unit_credit = credits per second of video),
+# others offer 768p, 6 and 8 s, audio at a multiplier, a last frame, up to 10 variants, or are free.
+def _model(value: str, label: str, provider: str, resolutions: list[tuple[str, int, int, float]],
+           durations: list[int], *, pro: bool, max_count: int, last_frame: bool = False,
+           audio_multiplier: float | None = None, sort: int = 100) -> dict:
+    return {
+        "sort": sort, "group": provider, "provider": provider, "type": 1501, "value": value, "name": value,
+        "label": label, "description": f"{label} by {provider}", "isPro": pro, "requiresPay": pro,
+        "resolutionList": [{"label": r, "value": r, "width": w, "height": h, "unit_credit": c}
+                           for r, w, h, c in resolutions],
+        "durationList": durations,
+        "generate_audio": None if audio_multiplier is None else
+        {"required": False, "type": True, "default": False, "extra_credit_multiplier": audio_multiplier},
+        "supportedLastFrame": last_frame, "supportedExtendPrompt": True, "maxImageCount": 2 if last_frame else 1,
+        "maxCount": max_count,
+    }
+
+
+MODELS = [
+    _model("AkoolImage2VideoFastV1", "Akool Basic", "akool",
+           [("720p", 1280, 720, 4), ("1080p", 1920, 1080, 5), ("4k", 3840, 2160, 6)], [5, 10],
+           pro=False, max_count=4, sort=100),
+    _model("AkoolImage2VideoProV1", "Akool Pro", "akool",
+           [("720p", 1280, 720, 6), ("1080p", 1920, 1080, 8), ("4k", 3840, 2160, 12)], [5, 10],
+           pro=True, max_count=4, last_frame=True, audio_multiplier=1.5, sort=90),
+    _model("kling-v2-1", "Kling 2.1", "kling", [("720p", 1280, 720, 20), ("1080p", 1920, 1080, 28)], [5, 10],
+           pro=True, max_count=2, last_frame=True, sort=80),
+    _model("seedance-1-0-lite", "Seedance 1.0 Lite", "seedance",
+           [("480p", 854, 480, 3), ("768p", 1366, 768, 5), ("1080p", 1920, 1080, 9)], [5, 6, 8, 10],
+           pro=False, max_count=10, audio_multiplier=2.0, sort=70),
+    _model("hailuo-02", "Hailuo 02", "minimax", [("768p", 1366, 768, 8), ("1080p", 1920, 1080, 12)], [6, 10],
+           pro=True, max_count=4, sort=60),
+    _model("AkoolImage2VideoFree", "Akool Free", "akool", [("720p", 1280, 720, 0)], [5],
+           pro=False, max_count=1, sort=50),
+]
+DEFAULT_MODEL = "AkoolImage2VideoFastV1"
+# What a create that does not fit the balance answers: undocumented by Akool; the sandbox's choice.
+INSUFFICIENT_CREDIT_CODE = 1014

@@ -31,6 +31,9 @@ ENDPOINTS = {
     ("POST", "/api/open/v4/image2Video/updateVideoAudio"): "add_audio",
     ("POST", "/api/open/v4/image2Video/delbyids"): "delete",
     ("POST", "/_sandbox/upload"): "upload",
+    ("POST", "/api/open/v4/image2Video/createBySourcePrompt/batch"): "create_batch",
+    ("GET", "/api/open/v4/aigModel/list"): "models",
+    ("GET", "/api/open/v3/faceswap/quota/info"): "quota",
 }
 CHUNK = 256 * 1024
 
@@ -153,9 +156,14 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     @staticmethod
-    def _mutate(fault: Fault, endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def _mutate(fault: Fault, endpoint: str, payload: Any) -> Any:
         """Faults that change a real answer instead of replacing it."""
-        items = payload.get("result") if endpoint in ("results", "effects") else [payload]
+        if isinstance(payload, list):
+            items: Any = payload
+        elif endpoint == "create_batch":
+            items = payload.get("successList")
+        else:
+            items = payload.get("result") if endpoint in ("results", "effects") else [payload]
         items = items if isinstance(items, list) else []
         if fault.kind == "omit" and endpoint == "results":
             return {**payload, "result": []}
@@ -208,7 +216,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._file(path)
         if path.startswith("/_sandbox/control/"):
             return self._control(method, path)
-        endpoint = ENDPOINTS.get((method, path))
+        endpoint = ENDPOINTS.get((method, path.rstrip("/") if path != "/" else path))
         raw = self._read_body()
         if endpoint is None:
             return self._send(404, b"<html><body><h1>404 Not Found</h1></body></html>", "text/html")
@@ -254,8 +262,16 @@ class Handler(BaseHTTPRequestHandler):
             return api.upload(raw, unquote(self.headers.get("X-Filename", "upload.bin")))
         if endpoint == "effects":
             return api.effects_list({})
+        if endpoint == "models":
+            from urllib.parse import parse_qs
+
+            return api.models(parse_qs(urlsplit(self.path).query))  # type: ignore[return-value]
+        if endpoint == "quota":
+            return api.quota()
         body = _json_or_none(raw)
         require(isinstance(body, dict), "the request body must be a JSON object")
+        if endpoint == "create_batch":
+            return api.create_batch(body, partial=self.server.state.take_partial())
         handler = {"token": api.token, "create": api.create, "results": api.results,
                    "add_audio": api.add_audio, "delete": api.delete}[endpoint]
         return handler(body)

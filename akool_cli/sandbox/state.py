@@ -36,7 +36,8 @@ FAULT_KINDS = {"http", "html", "empty", "truncated", "nocode", "baddata", "badst
                "drop", "midstream", "fail_job",
                # hostile answers: JSON nested 200k deep, a body of many MiB (seconds=N: N MiB), one byte a
                # `seconds`, ids that are paths, numbers beyond any credit or time, an error message with terminal escapes (escape), escapes in names (text)
-               "deep", "huge", "drip", "omit", "traversal", "bigint", "escape", "text"}
+               "deep", "huge", "drip", "omit", "traversal", "bigint", "escape", "text",
+               "partial"}  # partial: the last variant of a batch create goes to errorList
 
 
 def parse_fault(spec: str) -> Fault:
@@ -87,6 +88,8 @@ class SandboxConfig:
     webhook_attempts: int = 5
     webhook_retry_seconds: float = 0.5
     idle_timeout: float = 0.0  # stop after this long without a request (a detached sandbox); 0 = never
+    balance: float = 100_000.0  # the account's credits; each create is charged, failed jobs refunded
+    price_multiplier: float = 1.0  # charge this times the list price (to test estimates against bills)
 
 
 def uploads_folder(state_file: Path) -> Path:
@@ -186,12 +189,21 @@ class SandboxState:
         return None
 
     def take_fault(self, endpoint: str, after: bool) -> Fault | None:
-        return self._take(lambda f: f.matches(endpoint) and f.after == after and f.kind != "fail_job")
+        return self._take(lambda f: f.matches(endpoint) and f.after == after and f.kind not in ("fail_job", "partial"))
+
+    def take_partial(self) -> bool:
+        return self._take(lambda f: f.kind == "partial") is not None
 
     def take_fail_job(self) -> bool:
         return self._take(lambda f: f.kind == "fail_job") is not None
 
     # ------------------------------------------------------------ jobs
+
+    def credit(self) -> float:
+        """The balance now: the starting credits less every charge, failed jobs refunded."""
+        with self.lock:
+            spent = sum(job.get("deduction_credit") or 0 for job in self.jobs.values() if self.status_of(job) != 4)
+        return round(self.config.balance - spent, 2)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
