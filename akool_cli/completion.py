@@ -29,6 +29,35 @@ def complete_effect(incomplete: str) -> list[str]:
         return []
 
 
+def _cached_models(incomplete: str) -> list:
+    from akool_cli.config import Paths
+    from akool_cli.effects import ListCache
+    from akool_cli.models import AiModel
+
+    found = {}
+    for cache in Paths.from_env(os.environ).cache_dir.glob("models-*.json"):
+        for model in ListCache(cache, float("inf"), AiModel.from_api, "models").load(allow_stale=True) or []:
+            found[model.value] = model
+    return list(found.values())
+
+
+def complete_model(incomplete: str) -> list[str]:
+    try:
+        return sorted(m.value for m in _cached_models(incomplete) if m.value.lower().startswith(incomplete.lower()))
+    except Exception:  # noqa: BLE001 - completion must never print a traceback into the shell
+        return []
+
+
+def complete_resolution(incomplete: str) -> list[str]:
+    try:
+        from akool_cli.pricing import RESOLUTIONS
+
+        values = set(RESOLUTIONS) | {r.value for m in _cached_models(incomplete) for r in m.resolutions}
+        return sorted((v for v in values if v.startswith(incomplete)), key=lambda v: (len(v), v))
+    except Exception:  # noqa: BLE001
+        return []
+
+
 def register_shells() -> None:
     """Typer registers its shell classes only with add_completion=True, which would cost every
     start-up its shell detection; we register them when a shell actually asks (COMPLETE_VAR set)."""

@@ -151,6 +151,8 @@ SETTINGS: dict[str, Setting] = {
                 "longest one API request may take, connect and all reads, seconds"),
         Setting("retries", _int_between(0, 10), 4, "retries of safe requests on HTTP 429/5xx and network errors"),
         Setting("concurrency", _int_between(1, 16), 2, "jobs submitted at once by a batch create"),
+        Setting("max_credits", _int_between(0, 10**9), None,
+                "refuse any command whose estimate is above this many credits (--max-credits overrides)"),
         Setting("effects_cache_ttl", _int_between(0, 30 * 86400), 86400, "how long the effect list is cached, seconds"),
         Setting("upload.command", _upload_command, None,
                 "shell command that uploads \"$AKOOL_UPLOAD_FILE\" and prints its public URL"),

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from akool_cli.client import AkoolClient, RequestLog
     from akool_cli.effects import EffectCache
     from akool_cli.history import History
-    from akool_cli.models import Effect
+    from akool_cli.models import AiModel, Effect
     from akool_cli.render import Renderer
     from akool_cli.uploads import Uploader
 
@@ -285,6 +285,26 @@ class App:
         from akool_cli.effects import get_effects
 
         return get_effects(lambda: self.client().effects(), self.effect_cache(), refresh)
+
+    def models(self, refresh: bool = False) -> "list[AiModel]":
+        from akool_cli.effects import ListCache, cache_file, get_cached
+        from akool_cli.models import AiModel
+
+        cache = ListCache(cache_file(self.paths.cache_dir, self.base_url, "models"),
+                          float(self.setting("effects_cache_ttl")), AiModel.from_api, "models", self.runtime.clock)
+        return get_cached(lambda: self.client().models(), cache, refresh)
+
+    def live_balance(self) -> float | None:
+        """The account's credits, or None when the balance endpoint does not answer usefully (say so)."""
+        from akool_cli.errors import ApiAuthError, ApiError, TransportError
+
+        try:
+            return self.client().balance()
+        except ApiAuthError:
+            raise
+        except (ApiError, TransportError) as error:
+            self.renderer.warn(f"the credit balance is unknown ({error.message}); not checked against it")
+            return None
 
     def uploader(self) -> "Uploader":
         from akool_cli.uploads import make_uploader

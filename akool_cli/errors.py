@@ -95,3 +95,15 @@ class NotFoundError(AkoolError):
     """Ids the service does not know: deleted, mistyped, or made with other credentials."""
 
     exit_code = ExitCode.NOT_FOUND
+
+
+class OverBudgetError(AkoolError):
+    exit_code = ExitCode.OVER_BUDGET
+
+
+class OverBalanceError(AkoolError):
+    exit_code = ExitCode.OVER_BALANCE
+
+
+class PriceChangedError(AkoolError):
+    exit_code = ExitCode.PRICE_CHANGED

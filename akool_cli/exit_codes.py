@@ -18,6 +18,9 @@ class ExitCode(IntEnum):
     OUTCOME_UNKNOWN = 9
     DECLINED = 10
     NOT_FOUND = 11
+    OVER_BUDGET = 12
+    OVER_BALANCE = 13
+    PRICE_CHANGED = 14
     HANGUP = 129
     INTERRUPTED = 130
     TERMINATED = 143
@@ -36,6 +39,9 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ExitCode.OUTCOME_UNKNOWN: "a paid request may or may not have reached the server; check before retrying",
     ExitCode.DECLINED: "you answered no (or closed the input) at a prompt; nothing was sent",
     ExitCode.NOT_FOUND: "the service does not know some of the ids asked about (each is named on stderr)",
+    ExitCode.OVER_BUDGET: "the estimate is above --max-credits (or the profile's max_credits); nothing was sent",
+    ExitCode.OVER_BALANCE: "the estimate is above the account's credit balance; nothing was sent",
+    ExitCode.PRICE_CHANGED: "the first job cost more than estimated; the rest were not sent (--accept-price-change)",
     ExitCode.HANGUP: "stopped by SIGHUP (the terminal closed); paid jobs are kept in the history",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C, once or twice); paid jobs are kept in the history",
     ExitCode.TERMINATED: "stopped by SIGTERM (CI cancel, timeout, docker stop); paid jobs are kept in the history",

@@ -8,15 +8,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from akool_cli import signals
-from akool_cli.errors import AkoolError, OutcomeUnknownError
-from akool_cli.models import AddAudioRequest, CreateRequest, Job
+from akool_cli.errors import AkoolError, ApiError, OutcomeUnknownError
+from akool_cli.models import AddAudioRequest, BatchRequest, BatchResult, CreateRequest, Job
 from akool_cli.uploads import LocalFile, Uploader
 
 
 @dataclass
 class Submission:
     source: str  # what the user typed: a URL or a path
-    request: "CreateRequest | AddAudioRequest"
+    request: "CreateRequest | BatchRequest | AddAudioRequest"
     image: LocalFile | None = None  # a local file, uploaded before anything is created
 
 
@@ -52,6 +52,12 @@ class SubmitReport:
     in_doubt: list[Submission] = field(default_factory=list)  # still unanswered when we stopped waiting
     stopped: int | None = None  # the signal that stopped the submission
 
+    def merge(self, other: "SubmitReport") -> "SubmitReport":
+        """Two submissions of one command as one report (the second's stop, if any, wins)."""
+        return SubmitReport(self.created + other.created, self.errors + other.errors,
+                            self.unrecorded + other.unrecorded, self.not_sent + other.not_sent,
+                            self.in_doubt + other.in_doubt, other.stopped or self.stopped)
+
     @property
     def jobs(self) -> list[Job]:
         return [job for _, job in self.created] + [job for _, job, _ in self.unrecorded]
@@ -73,9 +79,9 @@ def submit_all(create: Callable[[Any], Job], submissions: list[Submission], work
     caller learns which signal came in `stopped`. Every error is contained to its own submission."""
     report = SubmitReport()
 
-    def collect(sub: Submission, future: "Future[Job]") -> None:
+    def collect(sub: Submission, future: "Future[Any]") -> None:
         try:
-            job = future.result()
+            answer = future.result()
         except AkoolError as error:
             report.errors.append((sub, error))
             return
@@ -84,13 +90,19 @@ def submit_all(create: Callable[[Any], Job], submissions: list[Submission], work
                 f"the answer could not be read ({type(exc).__name__}); the job may or may not exist "
                 "and it was NOT sent again", hint="check with 'akool status' before creating it again")))
             return
-        try:
-            record(sub, job)
-        except Exception as exc:  # noqa: BLE001 - the job exists: say so, whatever the disk did
-            error = exc if isinstance(exc, AkoolError) else AkoolError(f"{type(exc).__name__}: {exc}")
-            report.unrecorded.append((sub, job, error))
-            return
-        report.created.append((sub, job))
+        jobs = answer.jobs if isinstance(answer, BatchResult) else [answer]
+        for job in jobs:  # a batch answer holds several jobs: each one is recorded on its own
+            try:
+                record(sub, job)
+            except Exception as exc:  # noqa: BLE001 - the job exists: say so, whatever the disk did
+                error = exc if isinstance(exc, AkoolError) else AkoolError(f"{type(exc).__name__}: {exc}")
+                report.unrecorded.append((sub, job, error))
+                continue
+            report.created.append((sub, job))
+        if isinstance(answer, BatchResult):
+            for item in answer.errors:  # partial success inside one paid call
+                where = f"variant {item.index + 1}" if item.index is not None else "a variant"
+                report.errors.append((sub, ApiError(item.code or 0, f"{where}: {item.msg}")))
 
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
@@ -122,6 +134,6 @@ def submit_all(create: Callable[[Any], Job], submissions: list[Submission], work
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     order = {id(sub): n for n, sub in enumerate(submissions)}
-    report.created.sort(key=lambda pair: order[id(pair[0])])
+    report.created.sort(key=lambda pair: order[id(pair[0])])  # stable: a batch's variants keep their order
     report.not_sent.sort(key=lambda sub: order[id(sub)])
     return report

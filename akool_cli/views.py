@@ -18,7 +18,7 @@ from akool_cli.output import Column, View
 if TYPE_CHECKING:
     from akool_cli.client import DeleteResult
     from akool_cli.history import HistoryEntry
-    from akool_cli.models import Effect
+    from akool_cli.models import AiModel, Effect
 
 STATUS_STYLES = {"completed": "green", "failed": "red", "processing": "yellow", "queueing": "cyan",
                  "deleted": "dim"}
@@ -186,3 +186,23 @@ def spend_view(groups: list[dict[str, Any]]) -> View:
     rows = [{**g, "difference": (g["charged"] - g["estimated"]) if g.get("estimated") is not None
              and g.get("charged") is not None else None} for g in groups]
     return View(SPEND_COLUMNS, rows, id_key="profile", empty="no jobs in the local history yet")
+
+
+MODEL_COLUMNS = [Column("value", "Model", 0, whole=True), Column("label", "Name", 3), Column("provider", "Provider", 4),
+                 Column("resolutions", "Resolutions (credits/s)", 1), Column("durations", "Lengths", 1),
+                 Column("audio", "Audio", 2), Column("last_frame", "Last frame", 2), Column("max_count", "Variants", 2),
+                 Column("pro", "Pro", 3)]
+
+
+def models_view(models: list["AiModel"]) -> View:
+    rows = []
+    for m in models:
+        rows.append({
+            "value": m.value, "label": m.label, "provider": m.provider,
+            "resolutions": " ".join(f"{r.value}:{'?' if r.unit_credit is None else f'{r.unit_credit:g}'}"
+                                    for r in m.resolutions),
+            "durations": " ".join(f"{d}s" for d in m.durations),
+            "audio": "no" if m.audio_multiplier is None else f"x{m.audio_multiplier:g}",
+            "last_frame": m.last_frame, "max_count": m.max_count, "pro": m.is_pro,
+        })
+    return View(MODEL_COLUMNS, rows, [m.raw for m in models], id_key="value", title=f"{len(models)} models")

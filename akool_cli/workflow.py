@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from akool_cli.context import App
 from akool_cli.download import check_target, download
 from akool_cli.errors import (AkoolError, ApiError, Declined, Interrupted, JobFailedError, OutcomeUnknownError,
-                              PartialError, TransportError, UsageError, WaitTimeoutError)
+                              OverBalanceError, OverBudgetError, PartialError, PriceChangedError, TransportError,
+                              UsageError, WaitTimeoutError)
 from akool_cli.models import RESOURCE_TTL_SECONDS, Job, JobStatus
 from akool_cli.pricing import Estimate
 from akool_cli.render import human_bytes
@@ -23,10 +24,24 @@ if TYPE_CHECKING:
 EXPIRY_WARNING_SECONDS = 24 * 3600
 
 
-def confirm_spend(state: App, rows: list[tuple[str, str]], estimate: Estimate, *, yes: bool, title: str) -> None:
+def check_budget(estimate: Estimate, budget: int | None, balance: float | None) -> None:
+    """Before the first paid request: the whole estimate must fit the budget and the balance."""
+    if budget is not None and estimate.total > budget:
+        raise OverBudgetError(f"this would spend about {estimate.total} credits ({estimate.source}), "
+                              f"over the budget of {budget}", hint="raise --max-credits, or make fewer or cheaper videos")
+    if balance is not None and estimate.total > balance:
+        raise OverBalanceError(f"this would spend about {estimate.total} credits ({estimate.source}) and the "
+                               f"account has {balance:g}", hint="top up the account, or make fewer or cheaper videos")
+
+
+def confirm_spend(state: App, rows: list[tuple[str, str]], estimate: Estimate, *, yes: bool, title: str,
+                  balance: float | None = None) -> None:
     """Show what will be spent; ask on a terminal; never hang where nobody can answer."""
     if yes:
         return
+    rows = rows + [("Estimate from", estimate.source)]
+    if balance is not None:
+        rows.append(("Balance", f"{balance:g} credits"))
     state.renderer.estimate_panel(rows + [("Target", state.target_label)], estimate, title)
     if not state.runtime.stdin_tty:
         raise UsageError(f"this would spend about {estimate.total} credits and there is no terminal to confirm on",
@@ -46,8 +61,41 @@ def require_uploader(state: App, files: "list[LocalFile | None]") -> "Uploader":
     return uploader
 
 
-def submit_paid(state: App, create: "Callable[[Any], Job]", submissions: "list[Submission]", workers: int, *,
-                kind: str, video_length: int | None, estimate: int | None, output: str | None) -> "SubmitReport":
+def price_checked_submit(state: App, create: "Callable[[Any], Any]", submissions: "list[Submission]", workers: int,
+                         *, estimate: Estimate, budget: int | None, accept: bool, kind: str,
+                         video_length: int | None, output: str | None, model: str | None = None) -> "SubmitReport":
+    """Submit; with several submissions, the first goes alone and its real charge is compared with
+    the estimate before the rest is sent (the list prices are not the bill)."""
+    def send(subs: "list[Submission]", prior: "SubmitReport | None" = None) -> "SubmitReport":
+        return submit_paid(state, create, subs, workers, kind=kind, video_length=video_length,
+                           estimate=estimate, output=output, model=model, prior=prior)
+
+    if len(submissions) == 1 or accept:
+        return send(submissions)
+    first = send(submissions[:1])
+    charged = [job.deduction_credit for _, job in first.created if job.deduction_credit is not None]
+    if not first.created or not charged or max(charged) <= estimate.per_item:
+        return send(submissions[1:], prior=first)
+    paid = max(charged)
+    ids = [job.id for _, job in first.created]
+    remaining = len(submissions) - 1
+    more = paid * remaining * (estimate.count // len(submissions) or 1)
+    question = (f"the first job cost {paid} credits, the estimate was {estimate.per_item}; "
+                f"send the other {remaining} image(s) for about {more} more?")
+    over_budget = budget is not None and paid * estimate.count > budget
+    if state.runtime.stdin_tty and not over_budget and state.confirm(question[0].upper() + question[1:]):
+        return send(submissions[1:], prior=first)
+    raise PriceChangedError(
+        f"the first job cost {paid} credits where {estimate.per_item} were estimated ({estimate.source}); "
+        f"the other {remaining} image(s) were not sent" + (f" (they would pass the budget of {budget})"
+                                                          if over_budget else ""),
+        hint=f"job {', '.join(ids)} is in the history ({continue_command(state, ids, output)}); "
+             "to go on at the new price, run again with the other images and --accept-price-change")
+
+
+def submit_paid(state: App, create: "Callable[[Any], Any]", submissions: "list[Submission]", workers: int, *,
+                kind: str, video_length: int | None, estimate: Estimate, output: str | None,
+                model: str | None = None, prior: "SubmitReport | None" = None) -> "SubmitReport":
     """Send paid requests, each job recorded the moment it is answered; stopping signals are
     held until every answer in flight is recorded, then end the command with what is where."""
     from akool_cli.history import entry_for_job
@@ -58,17 +106,20 @@ def submit_paid(state: App, create: "Callable[[Any], Job]", submissions: "list[S
     def record(sub: "Submission", job: Job) -> None:
         history.add(entry_for_job(job, kind=kind, base_url=state.base_url, profile=state.profile,
                                   now=state.runtime.clock(), source=sub.source, video_length=video_length,
-                                  estimate=estimate, request=sub.request.to_body()))
+                                  estimate=estimate.per_item, request=sub.request.to_body(), model=model,
+                                  price_key=estimate.key))
 
     report = submit_all(create, submissions, workers, record, grace=float(state.setting("timeout")) + 5)
+    if prior is not None:  # an earlier part of the same command: its jobs are named too
+        report = prior.merge(report)
     ids = [job.id for _, job in report.created]
     state.resume_hint = (f"{len(ids)} paid job(s) are in the history; continue with: "
                          f"{state.command('status', '--wait', *ids)}") if ids else None
     for sub, job, error in report.unrecorded:
         state.renderer.warn(f"{sub.source}: job {job.id} was created but could NOT be written to the history "
                             f"({error.message}); note its id; follow it with: {state.command('status', job.id)}")
-    if len(submissions) > 1:  # a lone failure is the command's own error, printed once at the end
-        for sub, error in report.errors:
+    if len(submissions) > 1 or prior is not None:  # a lone failure is the command's error, printed once
+        for sub, error in report.errors[len(prior.errors) if prior else 0:]:
             state.renderer.error(AkoolError(f"{sub.source}: {error.message}", error.hint))
     if report.stopped is not None:
         raise stopped_error(state, report, output)
@@ -100,11 +151,24 @@ def continue_command(state: App, ids: list[str], output: str | None) -> str:
     return state.command("status", "--wait", *ids)
 
 
+def warn_price(state: App, jobs: list[Job], estimate: Estimate | None) -> None:
+    """Say so when the bill (deduction_credit) differs from what was estimated."""
+    if estimate is None:
+        return
+    charged = {job.deduction_credit for job in jobs if job.deduction_credit is not None}
+    differs = sorted(c for c in charged if c != estimate.per_item)
+    if differs:
+        state.renderer.warn(f"charged {', '.join(map(str, differs))} credits a video where {estimate.per_item} "
+                            f"were estimated ({estimate.source}); the next estimate for the same settings uses "
+                            "what you were charged")
+
+
 def finish_paid(state: App, report: "SubmitReport", *, wait: bool, target: "OutputTarget | None",
                 timeout: float | None, fmt: str, single: bool, output: str | None,
-                title: str | None = None) -> None:
+                title: str | None = None, estimate: Estimate | None = None) -> None:
     """After the paid requests: wait, download, print, and pick the exit code (9 wins)."""
     created = report.jobs
+    warn_price(state, created, estimate)
     if not created:
         raise worst_error(report)
     ids = [job.id for job in created]

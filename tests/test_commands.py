@@ -278,7 +278,7 @@ def test_no_escape_codes_without_a_terminal_or_with_no_color(online, sandbox):
 
 
 def test_exit_code_table_is_complete_and_distinct():
-    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 129, 130, 143]
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 129, 130, 143]
     assert set(EXIT_CODE_MEANINGS) == set(ExitCode)
     readme = (ROOT / "README.md").read_text()
     for code, meaning in EXIT_CODE_MEANINGS.items():

@@ -92,7 +92,8 @@ def test_jobs_are_recorded_as_answered_not_in_submission_order(sandbox_factory, 
     box = sandbox_factory()
     box.fault("create:slow:seconds=4")  # image 1 is slow; image 2 is answered at once
     home = tmp_path / "home"
-    proc = _akool(box.url, home, "create", f"{URL}?slow", f"{URL}?fast", "--yes", "--concurrency", "2")
+    proc = _akool(box.url, home, "create", f"{URL}?slow", f"{URL}?fast", "--yes", "--concurrency", "2",
+                  "--accept-price-change")  # both at once, not the first alone
     deadline = time.time() + 3
     while not _history_ids(home) and time.time() < deadline:
         time.sleep(0.02)

@@ -159,8 +159,12 @@ def test_update_video_audio_makes_a_new_job(http):
     assert answer["code"] == 1000
     assert data["pre_video_id"] == original and data["_id"] != original
     assert data["only_add_audio"] is True and data["deduction_credit"] == 5
-    missing = http.post(f"{BASE}/updateVideoAudio", json={"pre_video_id": "0" * 24, "audio_type": 1}).json()
+    missing = http.post(f"{BASE}/updateVideoAudio", json={"pre_video_id": "0" * 24, "audio_type": 1,
+                                                          "audio_url": ""}).json()
     assert missing["code"] == 1008
+    # As strict as the vendor's table: audio_url is required, even for AI audio (an empty string will do).
+    no_field = http.post(f"{BASE}/updateVideoAudio", json={"pre_video_id": original, "audio_type": 1}).json()
+    assert no_field["code"] == 1003 and "audio_url" in no_field["msg"]
     no_url = http.post(f"{BASE}/updateVideoAudio", json={"pre_video_id": original, "audio_type": 2}).json()
     assert no_url["code"] == 1003 and "audio_url" in no_url["msg"]
 

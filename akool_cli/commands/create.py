@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, List, Optional
+from typing import Annotated, Any, List, Optional
 
 import typer
 
 from akool_cli.app import guarded
-from akool_cli.completion import complete_effect
+from akool_cli.completion import complete_effect, complete_model, complete_resolution
 from akool_cli.context import App
-from akool_cli.options import FormatOption, JsonOption, Length, Resolution
+from akool_cli.options import FormatOption, JsonOption
 from akool_cli.errors import UsageError
 
 DEFAULT_PROMPT = "Animate this image with smooth camera movement and subtle object motion."
@@ -33,8 +33,14 @@ def create(
                                                   help="Effect by name, code or unique prefix (see 'akool effects').")] = None,
     prompt: Annotated[Optional[str], typer.Option("--prompt", help="How to animate the image (ignored by the service when --effect is set).")] = None,
     negative_prompt: Annotated[Optional[str], typer.Option("--negative-prompt", help="What to avoid; pass '' to send none.")] = None,
-    resolution: Annotated[Optional[Resolution], typer.Option("--resolution", "-r", help="Output resolution (default: config default_resolution, 720p).")] = None,
-    length: Annotated[Optional[Length], typer.Option("--length", "-l", help="Video length in seconds; 10 needs a Pro plan (default: config default_length, 5).")] = None,
+    resolution: Annotated[Optional[str], typer.Option("--resolution", "-r", metavar="RES", autocompletion=complete_resolution, help="720p, 1080p or 4k; with --model, one of the model's (default: config default_resolution, 720p).")] = None,
+    length: Annotated[Optional[int], typer.Option("--length", "-l", metavar="SECONDS", help="5 or 10 (10 needs a Pro plan); with --model, one of the model's (default: config default_length, 5).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", metavar="NAME", autocompletion=complete_model, help="Generate with this model (see 'akool models'), through the batch endpoint.")] = None,
+    count: Annotated[Optional[int], typer.Option("--count", "-n", metavar="N", help="Variants per image, 1 to the model's maximum (with --model).")] = None,
+    last_frame: Annotated[Optional[str], typer.Option("--last-frame", metavar="URL|FILE", help="Image the video ends on (with --model, where supported).")] = None,
+    generate_audio: Annotated[bool, typer.Option("--generate-audio", help="Let the model generate audio (with --model, where supported; may cost more).")] = False,
+    max_credits: Annotated[Optional[int], typer.Option("--max-credits", metavar="N", min=0, help="Refuse to spend if the estimate is above N (default: config max_credits).")] = None,
+    accept_price_change: Annotated[bool, typer.Option("--accept-price-change", help="Go on when the first job costs more than estimated.")] = False,
     audio: Annotated[Optional[str], typer.Option("--audio", metavar="URL|FILE", help="Your own soundtrack (audio_type 2).")] = None,
     ai_audio: Annotated[bool, typer.Option("--ai-audio", help="Let the service generate audio (audio_type 1).")] = False,
     premium: Annotated[bool, typer.Option("--premium", help="Premium model, faster (Pro plans and above).")] = False,
@@ -52,14 +58,14 @@ def create(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only job ids (the same as --format ids).")] = False,
 ) -> None:
     """Create videos from images (one job per image). Shows the cost and asks first."""
-    from akool_cli.models import AudioType, CreateRequest
+    from akool_cli.models import AudioType, BatchRequest, CreateRequest
     from akool_cli.options import resolve_format
-    from akool_cli.pricing import video_estimate
+    from akool_cli.pricing import LENGTHS, RESOLUTIONS, model_estimate, video_estimate
     from akool_cli.submit import placeholder, plan, upload_inputs
     from akool_cli.uploads import LocalFile, check_audio, check_image, check_url
     from akool_cli.validation import check_timeout
-    from akool_cli.workflow import (OutputTarget, confirm_spend, finish_paid, require_uploader, show_dry_run,
-                                    submit_paid)
+    from akool_cli.workflow import (OutputTarget, check_budget, confirm_spend, finish_paid, price_checked_submit,
+                                    require_uploader, show_dry_run)
 
     state: App = ctx.obj
     # ---- everything that can be checked without the network, before anything is sent
@@ -69,58 +75,105 @@ def create(
     form = resolve_format("ids" if quiet else fmt, json_out)
     if audio is not None and ai_audio:
         raise UsageError("--audio and --ai-audio cannot be used together", hint="pick one audio source")
+    if model is None:
+        for flag, given in (("--count", count is not None), ("--last-frame", last_frame is not None),
+                            ("--generate-audio", generate_audio)):
+            if given:
+                raise UsageError(f"{flag} needs --model", hint="pick a model: akool models")
+    elif effect is not None or audio is not None or ai_audio or premium:
+        raise UsageError("--model cannot be combined with --effect, --audio, --ai-audio or --premium",
+                         hint="--model generates through the batch endpoint; use --generate-audio for sound")
     if webhook is not None:
         check_url(webhook, "--webhook")
     checked = [check_image(image) for image in images]
     audio_checked = check_audio(audio) if audio is not None else None
-    target = OutputTarget.parse(output, len(images), force) if output else None
+    last_checked = check_image(last_frame) if last_frame is not None else None
+    variants = count or 1
+    target = OutputTarget.parse(output, len(images) * variants, force) if output else None
     workers = concurrency or int(state.setting("concurrency"))
+    res = resolution or str(state.setting("default_resolution"))
+    secs = length if length is not None else int(state.setting("default_length"))
+    budget = max_credits if max_credits is not None else state.setting("max_credits")
+    chosen_prompt = prompt if prompt is not None and prompt.strip() else DEFAULT_PROMPT
+    negative = negative_prompt if negative_prompt is not None \
+        else (state.setting("negative_prompt") or DEFAULT_NEGATIVE_PROMPT)
 
     chosen = None
-    if effect is not None:
-        from akool_cli.effects import resolve_effect
+    chosen_model = None
+    if model is not None:
+        from akool_cli.aimodels import check_model_request, resolve_model
 
-        chosen = resolve_effect(effect, state.effects())
-        if prompt is not None and prompt.strip():
-            state.renderer.warn("--prompt is ignored by the service when --effect is set")
+        chosen_model = resolve_model(model, state.models())
+        check_model_request(chosen_model, resolution=res, length=secs, count=variants,
+                            last_frame=last_frame is not None, audio=generate_audio)
+        template: Any = BatchRequest(
+            image_url="", prompt=chosen_prompt, model_name=chosen_model.value, resolution=res, video_length=secs,
+            count=variants, negative_prompt=negative or None,
+            last_image_url=None if last_checked is None else last_checked if isinstance(last_checked, str)
+            else placeholder(last_checked),
+            generate_audio=True if generate_audio else None, extend_prompt=True if extend_prompt else None,
+            webhookurl=webhook)
+        estimate = model_estimate(chosen_model, res, secs, len(images) * variants, generate_audio)
+    else:
+        if res not in RESOLUTIONS:
+            raise UsageError(f"invalid value for '--resolution' / '-r': '{res}' is not one of "
+                             + ", ".join(f"'{r}'" for r in RESOLUTIONS), hint="other values need --model; see: akool models")
+        if secs not in LENGTHS:
+            raise UsageError(f"invalid value for '--length' / '-l': '{secs}' is not one of "
+                             + ", ".join(f"'{n}'" for n in LENGTHS), hint="other lengths need --model; see: akool models")
+        if effect is not None:
+            from akool_cli.effects import resolve_effect
 
-    audio_type = AudioType.CUSTOM if audio is not None else AudioType.AI if ai_audio else AudioType.NONE
-    template = CreateRequest(
-        image_url="",
-        prompt=prompt if prompt is not None and prompt.strip() else DEFAULT_PROMPT,
-        negative_prompt=negative_prompt if negative_prompt is not None
-        else (state.setting("negative_prompt") or DEFAULT_NEGATIVE_PROMPT),
-        resolution=resolution.value if resolution else state.setting("default_resolution"),
-        video_length=int(length.value) if length else int(state.setting("default_length")),
-        audio_type=audio_type,
-        audio_url=None if audio_checked is None
-        else audio_checked if isinstance(audio_checked, str) else placeholder(audio_checked),
-        extend_prompt=True if extend_prompt else None,
-        is_premium_model=True if premium else None,
-        effect_code=chosen.effect_code if chosen else None,
-        webhookurl=webhook,
-    )
+            chosen = resolve_effect(effect, state.effects())
+            if prompt is not None and prompt.strip():
+                state.renderer.warn("--prompt is ignored by the service when --effect is set")
+        audio_type = AudioType.CUSTOM if audio is not None else AudioType.AI if ai_audio else AudioType.NONE
+        template = CreateRequest(
+            image_url="", prompt=chosen_prompt, negative_prompt=negative, resolution=res, video_length=secs,
+            audio_type=audio_type,
+            audio_url=None if audio_checked is None
+            else audio_checked if isinstance(audio_checked, str) else placeholder(audio_checked),
+            extend_prompt=True if extend_prompt else None, is_premium_model=True if premium else None,
+            effect_code=chosen.effect_code if chosen else None, webhookurl=webhook)
+        estimate = video_estimate(res, secs, len(images), premium)
     submissions = plan(images, checked, template)
-    estimate = video_estimate(template.resolution, template.video_length, len(submissions))
-    if dry_run:
+    if dry_run:  # reads the effect and model lists at most; spends nothing
         show_dry_run(state, [sub.request.to_body() for sub in submissions], estimate, form in ("json", "jsonl"))
         return
 
     local_audio = audio_checked if isinstance(audio_checked, LocalFile) else None
-    uploader = require_uploader(state, [sub.image for sub in submissions if sub.image] + [local_audio])
+    local_last = last_checked if isinstance(last_checked, LocalFile) else None
+    uploader = require_uploader(state, [sub.image for sub in submissions if sub.image] + [local_audio, local_last])
     # The history must be able to take the jobs before anything is paid for.
-    state.history().prove_writable()
-    rows = [("Images", ", ".join(images) if len(images) <= 3 else f"{len(images)} images"),
-            ("Effect", f"{chosen.name} ({chosen.effect_code})" if chosen else "-"),
-            ("Prompt", "(ignored: effect set)" if chosen else template.prompt),
-            ("Resolution", template.resolution), ("Length", f"{template.video_length}s"),
-            ("Audio", {1: "AI generated", 2: audio or "", 3: "none"}[int(audio_type)])]
-    if premium:
-        rows.append(("Model", "premium"))
-    confirm_spend(state, rows, estimate, yes=yes, title="akool create")
+    history = state.history()
+    history.prove_writable()
+    estimate = estimate.with_observed(history.observed_charges(estimate.key, state.base_url))
+    balance = state.live_balance()
+    check_budget(estimate, budget, balance)
+    rows = [("Images", ", ".join(images) if len(images) <= 3 else f"{len(images)} images")]
+    if chosen_model is not None:
+        rows += [("Model", f"{chosen_model.label} ({chosen_model.value})"), ("Variants", f"{variants} per image")]
+        if last_frame:
+            rows.append(("Last frame", last_frame))
+        rows.append(("Audio", "generated by the model" if generate_audio else "none"))
+    else:
+        rows += [("Effect", f"{chosen.name} ({chosen.effect_code})" if chosen else "-"),
+                 ("Audio", {1: "AI generated", 2: audio or "", 3: "none"}[int(template.audio_type)])]
+        if premium:
+            rows.append(("Model", "premium"))
+    rows += [("Prompt", "(ignored: effect set)" if chosen else chosen_prompt), ("Resolution", res),
+             ("Length", f"{secs}s")]
+    confirm_spend(state, rows, estimate, yes=yes, title="akool create", balance=balance)
     upload_inputs(uploader, submissions, local_audio)
+    if local_last is not None:
+        last_url = uploader.upload(local_last)
+        for sub in submissions:
+            sub.request.last_image_url = last_url
 
-    report = submit_paid(state, state.client().create_video, submissions, workers, kind="create",
-                         video_length=template.video_length, estimate=estimate.per_item, output=output)
+    client = state.client()
+    report = price_checked_submit(state, client.create_batch if chosen_model else client.create_video, submissions,
+                                  workers, estimate=estimate, budget=budget, accept=accept_price_change,
+                                  kind="create", video_length=secs, output=output,
+                                  model=chosen_model.value if chosen_model else None)
     finish_paid(state, report, wait=wait, target=target, timeout=timeout, fmt=form,
-                single=len(images) == 1, output=output)
+                single=len(images) == 1 and variants == 1, output=output, estimate=estimate)

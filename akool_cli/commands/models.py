@@ -1,0 +1,43 @@
+"""akool models and akool balance: what the account can generate with, and what it has left."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from akool_cli.app import guarded
+from akool_cli.context import App
+from akool_cli.options import FormatOption, JsonOption
+
+models_app = typer.Typer()
+balance_app = typer.Typer()
+
+
+@models_app.command("models")
+@guarded
+def models_command(
+    ctx: typer.Context,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Bypass the local cache.")] = False,
+    fmt: FormatOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """List the image-to-video models for create --model: resolutions with credits, lengths, audio."""
+    from akool_cli.options import resolve_format
+    from akool_cli.views import models_view
+
+    state: App = ctx.obj
+    form = resolve_format(fmt, json_out)
+    state.renderer.show(models_view(state.models(refresh=refresh)), form)
+
+
+@balance_app.command("balance")
+@guarded
+def balance_command(ctx: typer.Context, json_out: JsonOption = False) -> None:
+    """Show the account's credit balance."""
+    state: App = ctx.obj
+    credit = state.client().balance()
+    if json_out:
+        state.renderer.json({"credit": credit})
+    else:
+        state.renderer.line(f"{credit:g} credits ({state.target_label})")
