@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated, Optional
 
 import typer
@@ -21,17 +20,6 @@ def resolve_format(fmt: str | None, json_flag: bool) -> str:
     if chosen not in FORMATS:
         raise UsageError(f"unknown format '{clean(chosen)}'", hint="use one of " + ", ".join(FORMATS))
     return chosen
-
-
-class Resolution(str, Enum):
-    p720 = "720p"
-    p1080 = "1080p"
-    k4 = "4k"
-
-
-class Length(str, Enum):
-    five = "5"
-    ten = "10"
 
 
 def _complete_format(incomplete: str) -> list[str]:

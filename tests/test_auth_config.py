@@ -26,7 +26,7 @@ def bare(cli, sandbox):
 def test_login_with_key_from_stdin_verifies_and_saves_0600(bare, sandbox):
     result = bare("auth", "login", "--with-key", stdin=SANDBOX_API_KEY + "\n")
     assert result.exit_code == 0, result.stderr
-    assert "verified" in result.stderr and sandbox.count("effects") == 1
+    assert "verified" in result.stderr and sandbox.count("quota") == 1 and "Balance: 100000 credits" in result.stderr
     assert mode(bare.paths.credentials_file) == 0o600
     assert SANDBOX_API_KEY in bare.paths.credentials_file.read_text()
     assert bare("effects", "--json").exit_code == 0  # the saved key is used

@@ -63,17 +63,28 @@ def login(
         creds = Credentials(api_key=_clean_secret(key, "API key"), source="file")
 
     state.use_credentials(creds)
+    balance = None
     if not no_verify:
-        state.client().effects()
+        # The credit balance is harmless to ask for, proves the key, and is worth seeing.
+        from akool_cli.errors import ApiAuthError, ApiError
+
+        try:
+            balance = state.client().balance()
+        except ApiAuthError:
+            raise
+        except ApiError:  # an account without the balance endpoint: any authenticated call proves the key
+            state.client().effects()
     state.credential_store.save(state.profile, creds)
     verified = "not verified (--no-verify)" if no_verify else f"verified against {state.host}"
     if json_out:
         state.renderer.json({"profile": state.profile, "method": creds.method, "verified": not no_verify,
                              "key": mask(creds.api_key or creds.client_secret),
-                             "file": str(state.credential_store.path)})
+                             "file": str(state.credential_store.path), "credit": balance})
     else:
         state.renderer.info(f"Logged in to profile '{state.profile}' with {creds.method} "
                             f"{mask(creds.api_key or creds.client_secret)}: {verified}.")
+        if balance is not None:
+            state.renderer.info(f"Balance: {balance:g} credits.")
         state.renderer.info(f"Saved to {state.credential_store.path} (mode 0600).")
 
 

@@ -8,7 +8,8 @@ import typer
 
 from akool_cli.app import guarded
 from akool_cli.context import App
-from akool_cli.options import FormatOption, JsonOption, Length, Resolution
+from akool_cli.completion import complete_model, complete_resolution
+from akool_cli.options import FormatOption, JsonOption
 
 
 
@@ -19,16 +20,19 @@ command_app = typer.Typer()
 @guarded
 def cost(
     ctx: typer.Context,
-    resolution: Annotated[Optional[Resolution], typer.Option("--resolution", "-r", help="Video resolution (default: config default_resolution).")] = None,
-    length: Annotated[Optional[Length], typer.Option("--length", "-l", help="Video length in seconds (default: config default_length).")] = None,
-    count: Annotated[int, typer.Option("--count", "-n", min=1, max=100000, help="How many videos.")] = 1,
+    resolution: Annotated[Optional[str], typer.Option("--resolution", "-r", metavar="RES", autocompletion=complete_resolution, help="Video resolution (default: config default_resolution); with --model, one of the model's.")] = None,
+    length: Annotated[Optional[int], typer.Option("--length", "-l", metavar="SECONDS", help="Video length in seconds (default: config default_length); with --model, one of the model's.")] = None,
+    count: Annotated[int, typer.Option("--count", "-n", min=1, max=100000, help="How many videos (images times variants).")] = 1,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", metavar="NAME", autocompletion=complete_model, help="Price this model (reads the model list, cached).")] = None,
+    generate_audio: Annotated[bool, typer.Option("--generate-audio", help="With --model: price generated audio too.")] = False,
     add_audio: Annotated[bool, typer.Option("--add-audio", help="Price add-audio (updateVideoAudio) instead of a new video.")] = False,
     history: Annotated[bool, typer.Option("--history", help="Sum the credits deducted by jobs in the local history.")] = False,
     fmt: FormatOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Estimate credits before spending them (no network, no account needed)."""
-    from akool_cli.pricing import audio_estimate, video_estimate
+    from akool_cli.errors import UsageError
+    from akool_cli.pricing import LENGTHS, RESOLUTIONS, audio_estimate, video_estimate
 
     from akool_cli.options import resolve_format
 
@@ -40,14 +44,28 @@ def cost(
 
         state.renderer.show(spend_view(state.history().spend_by_target()), form)
         return
-    secs = int(length.value) if length else int(state.setting("default_length"))
-    if add_audio:
+    secs = length if length is not None else int(state.setting("default_length"))
+    res = resolution or str(state.setting("default_resolution"))
+    if model is not None:
+        from akool_cli.aimodels import check_model_request, resolve_model
+        from akool_cli.pricing import model_estimate
+
+        chosen = resolve_model(model, state.models())
+        check_model_request(chosen, resolution=res, length=secs, count=1, last_frame=False, audio=generate_audio)
+        estimate = model_estimate(chosen, res, secs, count, generate_audio)
+    elif generate_audio:
+        raise UsageError("--generate-audio needs --model", hint="pick a model: akool models")
+    elif secs not in LENGTHS or (res not in RESOLUTIONS and not add_audio):
+        raise UsageError(f"no vendor price for {res} {secs}s", hint="use 720p, 1080p or 4k and 5 or 10 s, or --model")
+    elif add_audio:
         estimate = audio_estimate(secs, count)
     else:
-        res = resolution.value if resolution else state.setting("default_resolution")
         estimate = video_estimate(res, secs, count)
+    if state.paths.history_file.exists():  # what this account was charged for the same settings, first
+        estimate = estimate.with_observed(state.history().observed_charges(estimate.key, state.base_url))
     if json_out:
         state.renderer.json(estimate.to_dict())
         return
-    what = f"add audio to {count} x {secs}s video(s)" if add_audio else f"{count} x {secs}s {estimate.resolution} video(s)"
-    state.renderer.line(f"{what}: {estimate.total} credits ({estimate.per_item} each)")
+    what = (f"add audio to {count} x {secs}s video(s)" if add_audio else
+            f"{count} x {secs}s {estimate.resolution} video(s)" + (f" with {estimate.model}" if estimate.model else ""))
+    state.renderer.line(f"{what}: {estimate.total} credits ({estimate.per_item} each, {estimate.source})")
