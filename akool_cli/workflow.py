@@ -118,7 +118,8 @@ def submit_paid(state: App, create: "Callable[[Any], Any]", submissions: "list[S
     for sub, job, error in report.unrecorded:
         state.renderer.warn(f"{sub.source}: job {job.id} was created but could NOT be written to the history "
                             f"({error.message}); note its id; follow it with: {state.command('status', job.id)}")
-    if len(submissions) > 1 or prior is not None:  # a lone failure is the command's error, printed once
+    lone = not report.created and not report.unrecorded and len(report.errors) == 1
+    if not lone:  # a lone failure is the command's own error, printed once at the end
         for sub, error in report.errors[len(prior.errors) if prior else 0:]:
             state.renderer.error(AkoolError(f"{sub.source}: {error.message}", error.hint))
     if report.stopped is not None:
@@ -211,7 +212,7 @@ def worst_error(report: "SubmitReport") -> AkoolError:
             hint="check with 'akool status' and 'akool history' before creating anything again")
     if not report.created and len(report.errors) == 1:
         return report.errors[0][1]
-    return PartialError(f"{len(report.errors)} of {total} image(s) were not submitted",
+    return PartialError(f"{len(report.errors)} of {total} video(s) were not created",
                         hint="the others are in the history; see the errors above")
 
 
