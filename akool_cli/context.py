@@ -19,6 +19,7 @@ from akool_cli.config import (DEFAULT_PROFILE, SANDBOX_PROFILE, ConfigStore, Cre
 if TYPE_CHECKING:
     from akool_cli.client import AkoolClient, RequestLog
     from akool_cli.effects import EffectCache
+    from akool_cli.flows.plan import Defaults
     from akool_cli.history import History
     from akool_cli.models import AiModel, Effect
     from akool_cli.render import Renderer
@@ -293,6 +294,12 @@ class App:
         cache = ListCache(cache_file(self.paths.cache_dir, self.base_url, "models"),
                           float(self.setting("effects_cache_ttl")), AiModel.from_api, "models", self.runtime.clock)
         return get_cached(lambda: self.client().models(), cache, refresh)
+
+    def plan_defaults(self) -> "Defaults":
+        from akool_cli.flows.plan import Defaults
+
+        return Defaults(resolution=str(self.setting("default_resolution")), length=int(self.setting("default_length")),
+                        negative_prompt=self.setting("negative_prompt"), effects=self.effects, models=self.models)
 
     def live_balance(self) -> float | None:
         """The account's credits, or None when the balance endpoint does not answer usefully (say so)."""

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from akool_cli import signals
 from akool_cli.errors import AkoolError, ApiError, OutcomeUnknownError
+from akool_cli.flows.plan import placeholder
 from akool_cli.models import AddAudioRequest, BatchRequest, BatchResult, CreateRequest, Job
 from akool_cli.uploads import LocalFile, Uploader
 
@@ -20,8 +21,6 @@ class Submission:
     image: LocalFile | None = None  # a local file, uploaded before anything is created
 
 
-def placeholder(file: LocalFile) -> str:
-    return f"<upload of {file.path}>"
 
 
 def plan(sources: list[str], checked: list[LocalFile | str], template: CreateRequest) -> list[Submission]:

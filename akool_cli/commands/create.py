@@ -12,10 +12,6 @@ from akool_cli.context import App
 from akool_cli.options import FormatOption, JsonOption
 from akool_cli.errors import UsageError
 
-DEFAULT_PROMPT = "Animate this image with smooth camera movement and subtle object motion."
-DEFAULT_NEGATIVE_PROMPT = ("blurry, distorted hands, missing fingers, extra limbs, bad anatomy, low quality, "
-                           "deformed, disfigured, flickering, static, worst quality, JPEG compression artifacts, "
-                           "subtitles, logo")
 
 
 
@@ -58,11 +54,12 @@ def create(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only job ids (the same as --format ids).")] = False,
 ) -> None:
     """Create videos from images (one job per image). Shows the cost and asks first."""
-    from akool_cli.models import AudioType, BatchRequest, CreateRequest
+    from dataclasses import replace
+
+    from akool_cli.flows.plan import CreateOptions, plan_create
     from akool_cli.options import resolve_format
-    from akool_cli.pricing import LENGTHS, RESOLUTIONS, model_estimate, video_estimate
-    from akool_cli.submit import placeholder, plan, upload_inputs
-    from akool_cli.uploads import LocalFile, check_audio, check_image, check_url
+    from akool_cli.submit import plan, upload_inputs
+    from akool_cli.uploads import LocalFile, check_image
     from akool_cli.validation import check_timeout
     from akool_cli.workflow import (OutputTarget, check_budget, confirm_spend, finish_paid, price_checked_submit,
                                     require_uploader, show_dry_run)
@@ -73,69 +70,23 @@ def create(
     if quiet and (json_out or fmt not in (None, "ids")):
         raise UsageError("--quiet and --json/--format cannot be used together", hint="pick one")
     form = resolve_format("ids" if quiet else fmt, json_out)
-    if audio is not None and ai_audio:
-        raise UsageError("--audio and --ai-audio cannot be used together", hint="pick one audio source")
-    if model is None:
-        for flag, given in (("--count", count is not None), ("--last-frame", last_frame is not None),
-                            ("--generate-audio", generate_audio)):
-            if given:
-                raise UsageError(f"{flag} needs --model", hint="pick a model: akool models")
-    elif effect is not None or audio is not None or ai_audio or premium:
-        raise UsageError("--model cannot be combined with --effect, --audio, --ai-audio or --premium",
-                         hint="--model generates through the batch endpoint; use --generate-audio for sound")
-    if webhook is not None:
-        check_url(webhook, "--webhook")
+    options = CreateOptions(effect=effect, prompt=prompt, negative_prompt=negative_prompt, resolution=resolution,
+                            length=length, audio=audio, ai_audio=ai_audio, premium=premium,
+                            extend_prompt=extend_prompt, webhook=webhook, model=model, count=count,
+                            last_frame=last_frame, generate_audio=generate_audio)
+    planned = plan_create(options, state.plan_defaults())
+    for warning in planned.warnings:
+        state.renderer.warn(warning)
     checked = [check_image(image) for image in images]
-    audio_checked = check_audio(audio) if audio is not None else None
-    last_checked = check_image(last_frame) if last_frame is not None else None
-    variants = count or 1
+    variants = planned.variants
     target = OutputTarget.parse(output, len(images) * variants, force) if output else None
     workers = concurrency or int(state.setting("concurrency"))
-    res = resolution or str(state.setting("default_resolution"))
-    secs = length if length is not None else int(state.setting("default_length"))
     budget = max_credits if max_credits is not None else state.setting("max_credits")
-    chosen_prompt = prompt if prompt is not None and prompt.strip() else DEFAULT_PROMPT
-    negative = negative_prompt if negative_prompt is not None \
-        else (state.setting("negative_prompt") or DEFAULT_NEGATIVE_PROMPT)
-
-    chosen = None
-    chosen_model = None
-    if model is not None:
-        from akool_cli.aimodels import check_model_request, resolve_model
-
-        chosen_model = resolve_model(model, state.models())
-        check_model_request(chosen_model, resolution=res, length=secs, count=variants,
-                            last_frame=last_frame is not None, audio=generate_audio)
-        template: Any = BatchRequest(
-            image_url="", prompt=chosen_prompt, model_name=chosen_model.value, resolution=res, video_length=secs,
-            count=variants, negative_prompt=negative or None,
-            last_image_url=None if last_checked is None else last_checked if isinstance(last_checked, str)
-            else placeholder(last_checked),
-            generate_audio=True if generate_audio else None, extend_prompt=True if extend_prompt else None,
-            webhookurl=webhook)
-        estimate = model_estimate(chosen_model, res, secs, len(images) * variants, generate_audio)
-    else:
-        if res not in RESOLUTIONS:
-            raise UsageError(f"invalid value for '--resolution' / '-r': '{res}' is not one of "
-                             + ", ".join(f"'{r}'" for r in RESOLUTIONS), hint="other values need --model; see: akool models")
-        if secs not in LENGTHS:
-            raise UsageError(f"invalid value for '--length' / '-l': '{secs}' is not one of "
-                             + ", ".join(f"'{n}'" for n in LENGTHS), hint="other lengths need --model; see: akool models")
-        if effect is not None:
-            from akool_cli.effects import resolve_effect
-
-            chosen = resolve_effect(effect, state.effects())
-            if prompt is not None and prompt.strip():
-                state.renderer.warn("--prompt is ignored by the service when --effect is set")
-        audio_type = AudioType.CUSTOM if audio is not None else AudioType.AI if ai_audio else AudioType.NONE
-        template = CreateRequest(
-            image_url="", prompt=chosen_prompt, negative_prompt=negative, resolution=res, video_length=secs,
-            audio_type=audio_type,
-            audio_url=None if audio_checked is None
-            else audio_checked if isinstance(audio_checked, str) else placeholder(audio_checked),
-            extend_prompt=True if extend_prompt else None, is_premium_model=True if premium else None,
-            effect_code=chosen.effect_code if chosen else None, webhookurl=webhook)
-        estimate = video_estimate(res, secs, len(images), premium)
+    template = planned.template
+    estimate = replace(planned.estimate, count=len(images) * variants)
+    chosen, chosen_model = planned.effect, planned.model
+    audio_checked, last_checked = planned.audio, planned.last_frame
+    res, secs, chosen_prompt = template.resolution, template.video_length, template.prompt
     submissions = plan(images, checked, template)
     if dry_run:  # reads the effect and model lists at most; spends nothing
         show_dry_run(state, [sub.request.to_body() for sub in submissions], estimate, form in ("json", "jsonl"))
@@ -158,7 +109,7 @@ def create(
         rows.append(("Audio", "generated by the model" if generate_audio else "none"))
     else:
         rows += [("Effect", f"{chosen.name} ({chosen.effect_code})" if chosen else "-"),
-                 ("Audio", {1: "AI generated", 2: audio or "", 3: "none"}[int(template.audio_type)])]
+                 ("Audio", {1: "AI generated", 2: audio or "", 3: "none"}[int(getattr(template, "audio_type", 3))])]
         if premium:
             rows.append(("Model", "premium"))
     rows += [("Prompt", "(ignored: effect set)" if chosen else chosen_prompt), ("Resolution", res),
