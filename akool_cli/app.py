@@ -42,6 +42,8 @@ COMMANDS: dict[str, Entry] = {
                      "The local record of jobs: ids, cost, status, downloaded file, time left before expiry."),
     "download": Entry("download", "command_app", "Videos",
                       "Download completed videos; warns when their files are near or past the 7-day expiry."),
+    "batch": Entry("batch", "batch_app", "Videos",
+                   "Many videos from a CSV or JSONL manifest: run, resume, status, list, report."),
     "webhook": Entry("webhook", "webhook_app", "Videos", "Receive and decrypt Akool's webhook callbacks."),
     "models": Entry("models", "models_app", "Videos",
                     "List the image-to-video models for create --model: resolutions with credits, lengths, audio."),

@@ -87,6 +87,14 @@ def _opt_model(job: Job) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def insert_statement(entry: HistoryEntry) -> tuple[str, list[Any]]:
+    """The one INSERT of a job's row (also run inside the batch journal's own transactions)."""
+    values = asdict(entry)
+    names = ", ".join(COLUMNS)
+    marks = ", ".join("?" for _ in COLUMNS)
+    return f"INSERT OR REPLACE INTO jobs ({names}) VALUES ({marks})", [_fit(values[c]) for c in COLUMNS]
+
+
 class HistoryError(ConfigError):
     """The history cannot be opened or written. Before a paid request this stops the command."""
 
@@ -165,10 +173,7 @@ class History:
             raise HistoryError(self.path, exc) from None
 
     def add(self, entry: HistoryEntry) -> None:
-        values = asdict(entry)
-        names = ", ".join(COLUMNS)
-        marks = ", ".join("?" for _ in COLUMNS)
-        self._run(f"INSERT OR REPLACE INTO jobs ({names}) VALUES ({marks})", [_fit(values[c]) for c in COLUMNS])
+        self._run(*insert_statement(entry))
 
     def update_from_jobs(self, jobs: Iterable[Job]) -> None:
         now = self.clock()

@@ -68,6 +68,41 @@ def m003_model_and_price_key(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS jobs_price_key ON jobs (price_key, base_url, created_at)")
 
 
+@migration
+def m004_batch_journal(db: sqlite3.Connection) -> None:
+    # `akool batch`: each run and each of its rows, with the state that makes a run resumable
+    # without paying twice (pending -> sending -> submitted -> completed/failed -> saved; uncertain).
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS batch_runs (
+            id TEXT PRIMARY KEY,
+            created_at REAL NOT NULL,
+            manifest TEXT,
+            profile TEXT NOT NULL,
+            base_url TEXT NOT NULL,
+            settings TEXT
+        )""")
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS batch_rows (
+            run_id TEXT NOT NULL,
+            row INTEGER NOT NULL,
+            key TEXT NOT NULL,
+            state TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            body_hash TEXT NOT NULL,
+            request TEXT NOT NULL,
+            source TEXT,
+            output TEXT,
+            estimate INTEGER,
+            price_key TEXT,
+            job_ids TEXT NOT NULL DEFAULT '[]',
+            paths TEXT NOT NULL DEFAULT '[]',
+            error TEXT,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (run_id, row)
+        )""")
+    db.execute("CREATE INDEX IF NOT EXISTS batch_rows_state ON batch_rows (run_id, state)")
+
+
 def current_version() -> int:
     return len(MIGRATIONS)
 

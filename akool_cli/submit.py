@@ -19,6 +19,8 @@ class Submission:
     source: str  # what the user typed: a URL or a path
     request: "CreateRequest | BatchRequest | AddAudioRequest"
     image: LocalFile | None = None  # a local file, uploaded before anything is created
+    row: int | None = None  # a manifest's row (batch run)
+    key: str | None = None  # a manifest row's identity (batch run)
 
 
 

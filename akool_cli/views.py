@@ -206,3 +206,25 @@ def models_view(models: list["AiModel"]) -> View:
             "last_frame": m.last_frame, "max_count": m.max_count, "pro": m.is_pro,
         })
     return View(MODEL_COLUMNS, rows, [m.raw for m in models], id_key="value", title=f"{len(models)} models")
+
+
+BATCH_ROW_COLUMNS = [Column("row", "Row", 0), Column("key", "Key", 2, whole=True), Column("status", "Status", 0,
+                     style=_status_style), Column("job_ids", "Job ids", 1, whole=True),
+                     Column("credits_estimated", "Estimated", 3), Column("credits_charged", "Charged", 3),
+                     Column("path", "Path", 4, whole=True), Column("error", "Error", 5), Column("source", "Source", 6)]
+
+
+def batch_rows_view(rows: list[dict[str, Any]]) -> View:
+    return View(BATCH_ROW_COLUMNS, rows, id_key="job_ids", empty="no rows")
+
+
+BATCH_RUN_COLUMNS = [Column("id", "Run", 0, whole=True), Column("created", "Created", 2), Column("rows", "Rows", 0),
+                     Column("done", "Done", 0), Column("failed", "Failed", 1), Column("uncertain", "Uncertain", 1),
+                     Column("pending", "Not sent", 1), Column("profile", "Profile", 3),
+                     Column("manifest", "Manifest", 4, whole=True)]
+
+
+def batch_runs_view(runs: list[dict[str, Any]]) -> View:
+    rows = [{**r, "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"]))} for r in runs]
+    return View(BATCH_RUN_COLUMNS, rows, [{k: v for k, v in r.items() if k != "settings"} for r in runs],
+                id_key="id", empty="no batch runs yet; start one with: akool batch run FILE")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -152,6 +152,25 @@ def continue_command(state: App, ids: list[str], output: str | None) -> str:
     return state.command("status", "--wait", *ids)
 
 
+def template_fields(report: "SubmitReport") -> dict[str, dict[str, Any]]:
+    """The -o template's values for each job: its source, row, variant and settings."""
+    from pathlib import PurePath
+
+    fields: dict[str, dict[str, Any]] = {}
+    rows: dict[int, int] = {}
+    variants: dict[int, int] = {}
+    for sub, job in report.created:
+        row = rows.setdefault(id(sub), len(rows) + 1)
+        variants[id(sub)] = variants.get(id(sub), 0) + 1
+        request = sub.request
+        stem = PurePath(sub.source.split("?")[0].rstrip("/")).stem or "video"
+        fields[job.id] = {"stem": stem, "row": getattr(sub, "row", None) or row, "key": getattr(sub, "key", None) or stem,
+                          "index": variants[id(sub)], "effect": job.effect_name or getattr(request, "effect_code", None),
+                          "model": getattr(request, "model_name", None), "resolution": getattr(request, "resolution", None),
+                          "length": getattr(request, "video_length", None)}
+    return fields
+
+
 def warn_price(state: App, jobs: list[Job], estimate: Estimate | None) -> None:
     """Say so when the bill (deduction_credit) differs from what was estimated."""
     if estimate is None:
@@ -170,6 +189,8 @@ def finish_paid(state: App, report: "SubmitReport", *, wait: bool, target: "Outp
     """After the paid requests: wait, download, print, and pick the exit code (9 wins)."""
     created = report.jobs
     warn_price(state, created, estimate)
+    if target is not None and target.template is not None:
+        target.fields.update(template_fields(report))
     if not created:
         raise worst_error(report)
     ids = [job.id for job in created]
@@ -232,11 +253,16 @@ def show_dry_run(state: App, bodies: list[dict[str, Any]], estimate: Estimate, j
 
 @dataclass
 class OutputTarget:
-    """Where -o puts videos: one file, or a folder with one <id>.mp4 a job."""
+    """Where -o puts videos: one file, a folder with one <id>.mp4 a job, or a name template
+    (`out/{stem}-{index}.mp4`, see akool_cli.naming) whose collisions get a suffix, never overwrite."""
 
     path: Path
     is_dir: bool
     force: bool
+    template: str | None = None
+    fields: dict[str, dict[str, Any]] = field(default_factory=dict)  # per job id: the template's values
+    claims: Any = None
+    assigned: dict[str, Path] = field(default_factory=dict)
 
     @classmethod
     def folder(cls, text: str, force: bool) -> "OutputTarget":
@@ -248,6 +274,10 @@ class OutputTarget:
 
     @classmethod
     def parse(cls, text: str, count: int, force: bool) -> "OutputTarget":
+        from akool_cli.naming import NameClaims, check_template, is_template
+
+        if is_template(text):
+            return cls(local_path(text), False, force, check_template(text), claims=NameClaims())
         path = local_path(text)
         if path.is_dir() or text.endswith(("/", "\\")) or count > 1:
             return cls.folder(text, force)
@@ -255,6 +285,18 @@ class OutputTarget:
         return cls(path, False, force)
 
     def for_job(self, job_id: str) -> Path:
+        if self.template is not None:
+            if job_id not in self.assigned:
+                import time as _time
+
+                from akool_cli.naming import render
+
+                values = {"id": job_id, "date": _time.strftime("%Y-%m-%d"), "index": 1, "row": 1,
+                          **self.fields.get(job_id, {})}
+                path = render(str(local_path(self.template)), values)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.assigned[job_id] = path if self.force else self.claims.claim(path)
+            return self.assigned[job_id]
         if self.is_dir:
             self.path.mkdir(parents=True, exist_ok=True)
             return self.path / f"{job_id}.mp4"

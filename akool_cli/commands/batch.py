@@ -1,0 +1,271 @@
+"""akool batch: many videos from a CSV or JSONL manifest, journaled, resumable, reported."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+
+from akool_cli.app import guarded
+from akool_cli.completion import complete_effect, complete_model, complete_resolution
+from akool_cli.context import App
+from akool_cli.options import FormatOption, JsonOption
+
+batch_app = typer.Typer(name="batch", help="Many videos from a CSV or JSONL manifest: run, resume, status, list, report.",
+                        no_args_is_help=True)
+
+RunArg = Annotated[str, typer.Argument(metavar="RUN", help="A run id (see: akool batch list).")]
+
+
+def _journal(state: App) -> Any:
+    from akool_cli.journal import Journal
+
+    return Journal(state.history(), state.runtime.clock)
+
+
+def _run_or_fail(state: App, journal: Any, run_id: str) -> dict:
+    from akool_cli.errors import UsageError
+
+    run = journal.run(run_id)
+    if run is None:
+        raise UsageError(f"no batch run '{run_id}'", hint="list them with: akool batch list")
+    return run
+
+
+@batch_app.command("run")
+@guarded
+def batch_run(
+    ctx: typer.Context,
+    manifest: Annotated[str, typer.Argument(metavar="FILE", help="A .csv or .jsonl manifest, or - for stdin.")],
+    manifest_format: Annotated[Optional[str], typer.Option("--manifest-format", metavar="csv|jsonl", help="The manifest's format (needed for stdin).")] = None,
+    effect: Annotated[Optional[str], typer.Option("--effect", "-e", metavar="NAME|CODE", autocompletion=complete_effect, help="Default effect for rows without one.")] = None,
+    prompt: Annotated[Optional[str], typer.Option("--prompt", help="Default prompt.")] = None,
+    negative_prompt: Annotated[Optional[str], typer.Option("--negative-prompt", help="Default negative prompt.")] = None,
+    resolution: Annotated[Optional[str], typer.Option("--resolution", "-r", metavar="RES", autocompletion=complete_resolution, help="Default resolution.")] = None,
+    length: Annotated[Optional[int], typer.Option("--length", "-l", metavar="SECONDS", help="Default length.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", metavar="NAME", autocompletion=complete_model, help="Default model (batch endpoint).")] = None,
+    count: Annotated[Optional[int], typer.Option("--count", "-n", metavar="N", help="Default variants per row (with a model).")] = None,
+    ai_audio: Annotated[bool, typer.Option("--ai-audio", help="Default: let the service generate audio.")] = False,
+    generate_audio: Annotated[bool, typer.Option("--generate-audio", help="Default: let the model generate audio.")] = False,
+    webhook: Annotated[Optional[str], typer.Option("--webhook", metavar="URL", help="Default webhook URL.")] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="TEMPLATE|DIR", help="Where to save each video, e.g. 'out/{key}-{index}.mp4' (rows may have their own).")] = None,
+    sidecar: Annotated[bool, typer.Option("--sidecar", help="Write NAME.json beside each video: source, settings, credits, job id.")] = False,
+    shard: Annotated[Optional[str], typer.Option("--shard", metavar="K/N", help="Take only this deterministic share of the rows (CI matrices).")] = None,
+    concurrency: Annotated[Optional[int], typer.Option("--concurrency", "-c", min=1, max=16, help="Creates at once (default: config concurrency).")] = None,
+    downloads: Annotated[int, typer.Option("--downloads", min=1, max=16, help="Downloads at once.")] = 4,
+    max_credits: Annotated[Optional[int], typer.Option("--max-credits", metavar="N", min=0, help="Refuse to spend if the whole estimate is above N.")] = None,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once every row is submitted (follow later with resume).")] = False,
+    timeout: Annotated[Optional[float], typer.Option("--timeout", metavar="SECONDS", min=1, help="Give up waiting after this long (the jobs go on).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files instead of adding a suffix.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before spending credits.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every row and print the estimate; send nothing.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Create one video (or a model's variants) per manifest row; resumable without paying twice."""
+    from dataclasses import replace
+
+    from akool_cli.flows import batch as flow
+    from akool_cli.manifest import in_shard, open_manifest, parse_shard, read_manifest
+    from akool_cli.pricing import Estimate
+    from akool_cli.submit import Submission
+    from akool_cli.validation import check_timeout
+    from akool_cli.workflow import check_budget, confirm_spend, require_uploader
+
+    state: App = ctx.obj
+    check_timeout(timeout)
+    share = parse_shard(shard)
+    stream, fmt = open_manifest(manifest, manifest_format, state.runtime.stdin)
+    problems: list[str] = []
+    with stream:
+        rows = [r for r in read_manifest(stream, fmt, problems) if in_shard(r.key, share)]
+    defaults = {k: v for k, v in dict(effect=effect, prompt=prompt, negative_prompt=negative_prompt,
+                                      resolution=resolution, length=length, model=model, count=count,
+                                      ai_audio=ai_audio, generate_audio=generate_audio, webhook=webhook).items()
+                if v not in (None, False)}
+    prepared = flow.prepare(state, rows, defaults, output, problems)
+    history = state.history()
+    estimates = []
+    for p in prepared:
+        observed = history.observed_charges(p.plan.estimate.key, state.base_url) \
+            if state.paths.history_file.exists() else []
+        estimates.append(p.plan.estimate.with_observed(observed))
+    total = sum(e.total for e in estimates)
+    summary = Estimate("batch", None, 0, 1, total, source=", ".join(sorted({e.source for e in estimates})))
+    if dry_run:
+        state.renderer.json({"rows": len(prepared), "videos": sum(e.count for e in estimates),
+                             "estimate": summary.to_dict(), "target": state.target_label, "sent": False}) \
+            if json_out else state.renderer.line(f"{len(prepared)} row(s), {sum(e.count for e in estimates)} video(s): "
+                                                 f"about {total} credits ({summary.source}); target: "
+                                                 f"{state.target_label}; dry run, nothing was sent.")
+        return
+    require_uploader(state, [p.image for p in prepared if not isinstance(p.image, str)]
+                     + [f for p in prepared for f in p.plan.local_files()])
+    history.prove_writable()
+    budget = max_credits if max_credits is not None else state.setting("max_credits")
+    balance = state.live_balance()
+    check_budget(summary, budget, balance)
+    confirm_spend(state, [("Manifest", manifest), ("Rows", str(len(prepared))),
+                          ("Videos", str(sum(e.count for e in estimates)))],
+                  summary, yes=yes, title="akool batch run", balance=balance)
+    journal = flow.Journal(history, state.runtime.clock)
+    run_id = journal.new_run(manifest, state.profile, state.base_url,
+                             {"output": output, "sidecar": sidecar, "shard": shard})
+    state.renderer.info(f"run {run_id}: {len(prepared)} row(s) journaled")
+    subs = []
+    journal_rows = []
+    for p, estimate in zip(prepared, estimates):
+        image_url = p.image if isinstance(p.image, str) else f"<upload of {p.image.path}>"
+        request = replace(p.plan.template, image_url=image_url)
+        subs.append(Submission(p.source, request, None if isinstance(p.image, str) else p.image, row=p.row, key=p.key))
+        journal_rows.append({"row": p.row, "key": p.key, "endpoint": "batch" if p.plan.model else "create",
+                             "request": request.to_body(), "source": p.source, "output": p.output,
+                             "estimate": estimate.per_item, "price_key": estimate.key})
+    journal.add_rows(run_id, journal_rows)
+    state.resume_hint = f"the run is journaled; resume it with: {state.command('batch', 'resume', run_id)}"
+    flow.upload_rows(state, journal, run_id, subs)
+    flow.submit_rows(state, journal, run_id, subs, concurrency or int(state.setting("concurrency")))
+    if not no_wait:
+        flow.follow(state, journal, run_id, timeout=timeout, downloads=downloads, sidecar=sidecar, force=force)
+    _emit_run(state, journal, run_id, json_out)
+    flow.finish(state, journal, run_id)
+
+
+@batch_app.command("resume")
+@guarded
+def batch_resume(
+    ctx: typer.Context,
+    run_id: RunArg,
+    resend_uncertain: Annotated[bool, typer.Option("--resend-uncertain", help="Also resend rows whose create may have reached the service: may pay twice.")] = False,
+    concurrency: Annotated[Optional[int], typer.Option("--concurrency", "-c", min=1, max=16, help="Creates at once.")] = None,
+    downloads: Annotated[int, typer.Option("--downloads", min=1, max=16, help="Downloads at once.")] = 4,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once every row is submitted.")] = False,
+    timeout: Annotated[Optional[float], typer.Option("--timeout", metavar="SECONDS", min=1, help="Give up waiting after this long.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files instead of adding a suffix.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before spending credits.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Submit only the rows never sent, then follow and save the rest; uncertain rows are never resent unasked."""
+    import json
+
+    from akool_cli.flows import batch as flow
+    from akool_cli.pricing import Estimate
+    from akool_cli.workflow import check_budget, confirm_spend
+
+    state: App = ctx.obj
+    journal = _journal(state)
+    run = _run_or_fail(state, journal, run_id)
+    settings = json.loads(run["settings"] or "{}")
+    uncertain = journal.settle_interrupted(run_id)
+    for jrow in uncertain:
+        state.renderer.warn(f"row {jrow.row} ({jrow.key}) is uncertain: its create may have reached the service "
+                            + ("; resending it (--resend-uncertain, may pay twice)" if resend_uncertain
+                               else "; not resent (pass --resend-uncertain to resend: may pay twice)"))
+    todo = journal.rows(run_id, ["pending"] + (["uncertain"] if resend_uncertain else []))
+    if todo:
+        state.history().prove_writable()
+        total = sum((r.estimate or 0) * r.request.get("count", 1) for r in todo)
+        summary = Estimate("batch", None, 0, 1, total, source="the run's estimate")
+        balance = state.live_balance()
+        check_budget(summary, state.setting("max_credits"), balance)
+        confirm_spend(state, [("Run", run_id), ("Rows to send", str(len(todo)))], summary, yes=yes,
+                      title="akool batch resume", balance=balance)
+        subs = flow.submissions_for(todo)
+        state.resume_hint = f"the run is journaled; resume it with: {state.command('batch', 'resume', run_id)}"
+        flow.upload_rows(state, journal, run_id, subs)
+        flow.submit_rows(state, journal, run_id, subs, concurrency or int(state.setting("concurrency")))
+    if not no_wait:
+        flow.follow(state, journal, run_id, timeout=timeout, downloads=downloads,
+                    sidecar=bool(settings.get("sidecar")), force=force)
+    _emit_run(state, journal, run_id, json_out)
+    flow.finish(state, journal, run_id)
+
+
+def _emit_run(state: App, journal: Any, run_id: str, json_out: bool) -> None:
+    if json_out:
+        state.renderer.json({"run": run_id, "counts": journal.counts(run_id)})
+    else:
+        state.renderer.line(run_id)
+
+
+@batch_app.command("status")
+@guarded
+def batch_status(
+    ctx: typer.Context,
+    run_id: RunArg,
+    watch: Annotated[bool, typer.Option("--watch", help="Follow the run's jobs until every row is final (no downloads).")] = False,
+    fmt: FormatOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Counts by state and a table of the rows."""
+    from akool_cli.flows import batch as flow
+    from akool_cli.options import resolve_format
+    from akool_cli.views import batch_rows_view
+
+    state: App = ctx.obj
+    form = resolve_format(fmt, json_out)
+    journal = _journal(state)
+    _run_or_fail(state, journal, run_id)
+    if watch:
+        _watch(state, journal, run_id)
+    counts = journal.counts(run_id)
+    state.renderer.info(f"run {run_id}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    state.renderer.show(batch_rows_view(flow.report_rows(state, journal, run_id)), form)
+
+
+def _watch(state: App, journal: Any, run_id: str) -> None:
+    """Poll the run's jobs together (no downloads), printing the counts as they change."""
+    from akool_cli.models import JobStatus
+    from akool_cli.workflow import poll_policy
+
+    policy = poll_policy(state, None)
+    delay = policy.interval
+    client = state.client()
+    last = None
+    while True:
+        rows = journal.rows(run_id, ["submitted"])
+        ids = [i for r in rows for i in r.job_ids]
+        if ids:
+            jobs = {j.id: j for chunk in [ids[i:i + 100] for i in range(0, len(ids), 100)] for j in client.results(chunk)}
+            state.history().update_from_jobs(jobs.values())
+            changes = []
+            for r in rows:
+                found = [jobs.get(i) for i in r.job_ids]
+                if all(j is not None and j.is_final for j in found):
+                    ok = any(j.status == JobStatus.COMPLETED for j in found if j)
+                    changes.append((r.row, "completed" if ok else "failed", None if ok else "the job(s) failed"))
+            if changes:
+                journal.set_states(run_id, changes)
+        counts = journal.counts(run_id)
+        line = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        if line != last:
+            state.renderer.info(f"run {run_id}: {line}")
+            last = line
+        if not counts.get("submitted"):
+            return
+        state.runtime.sleep(delay)
+        delay = min(delay * policy.factor, policy.max_interval)
+
+
+@batch_app.command("list")
+@guarded
+def batch_list(ctx: typer.Context, fmt: FormatOption = None, json_out: JsonOption = False) -> None:
+    """Every batch run of this machine, newest first, with its counts."""
+    from akool_cli.options import resolve_format
+    from akool_cli.views import batch_runs_view
+
+    state: App = ctx.obj
+    state.renderer.show(batch_runs_view(_journal(state).runs()), resolve_format(fmt, json_out))
+
+
+@batch_app.command("report")
+@guarded
+def batch_report(ctx: typer.Context, run_id: RunArg, fmt: FormatOption = None, json_out: JsonOption = False) -> None:
+    """One line per row: row, key, ids, status, credits estimated and charged, path, error (--format csv)."""
+    from akool_cli.flows import batch as flow
+    from akool_cli.options import resolve_format
+    from akool_cli.views import batch_rows_view
+
+    state: App = ctx.obj
+    journal = _journal(state)
+    _run_or_fail(state, journal, run_id)
+    state.renderer.show(batch_rows_view(flow.report_rows(state, journal, run_id)), resolve_format(fmt or "csv", json_out))

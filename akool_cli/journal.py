@@ -1,0 +1,186 @@
+"""The batch journal: runs and rows in the history database, so a killed run resumes without
+paying twice. A row is marked `sending` (committed) before its create leaves this machine, from
+the worker thread that sends it; a row still `sending` after a stop is `uncertain`: its create
+may have reached the service, so it is never resent automatically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from akool_cli.history import History, HistoryError
+
+if TYPE_CHECKING:
+    from akool_cli.history import HistoryEntry
+
+FINAL = ("completed", "failed", "saved")
+STATES = ("pending", "sending", "submitted", "completed", "failed", "saved", "uncertain")
+
+
+def body_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class JournalRow:
+    run_id: str
+    row: int
+    key: str
+    state: str
+    endpoint: str
+    body_hash: str
+    request: dict[str, Any]
+    source: str | None
+    output: str | None
+    estimate: int | None
+    price_key: str | None
+    job_ids: list[str]
+    paths: list[str]
+    error: str | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "JournalRow":
+        return cls(row["run_id"], row["row"], row["key"], row["state"], row["endpoint"], row["body_hash"],
+                   json.loads(row["request"]), row["source"], row["output"], row["estimate"], row["price_key"],
+                   json.loads(row["job_ids"]), json.loads(row["paths"]), row["error"])
+
+
+class Journal:
+    def __init__(self, history: History, clock: Callable[[], float] = time.time) -> None:
+        self.history = history
+        self.clock = clock
+        self._local = threading.local()
+
+    def _db(self) -> sqlite3.Connection:
+        return self.history._conn()
+
+    def _thread_db(self) -> sqlite3.Connection:
+        """Worker threads write `sending` through a connection of their own (SQLite, WAL: safe)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.history.path, timeout=self.history.busy_timeout, isolation_level=None)
+            db.execute(f"PRAGMA busy_timeout = {int(self.history.busy_timeout * 1000)}")
+            self._local.db = db
+        return db
+
+    def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        self.history._many(sql, rows)
+
+    def _run(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        return self.history._run(sql, params)
+
+    # ------------------------------------------------------------ runs
+
+    def new_run(self, manifest: str, profile: str, base_url: str, settings: dict[str, Any]) -> str:
+        run_id = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock())) + "-" + hashlib.sha256(
+            f"{self.clock()}{manifest}{id(self)}".encode()).hexdigest()[:6]
+        self._run("INSERT INTO batch_runs (id, created_at, manifest, profile, base_url, settings) VALUES (?,?,?,?,?,?)",
+                  (run_id, self.clock(), manifest, profile, base_url, json.dumps(settings)))
+        return run_id
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        row = self._run("SELECT * FROM batch_runs WHERE id = ?", (run_id,)).fetchone()
+        return dict(row) if row else None
+
+    def runs(self) -> list[dict[str, Any]]:
+        rows = self._run("SELECT r.*, COUNT(b.row) AS rows, "
+                         "SUM(b.state IN ('completed', 'saved')) AS done, SUM(b.state = 'failed') AS failed, "
+                         "SUM(b.state IN ('uncertain', 'sending')) AS uncertain, SUM(b.state = 'pending') AS pending "
+                         "FROM batch_runs r LEFT JOIN batch_rows b ON b.run_id = r.id GROUP BY r.id "
+                         "ORDER BY r.created_at DESC").fetchall()
+        return [dict(r) for r in rows]
+
+    # ------------------------------------------------------------ rows
+
+    def add_rows(self, run_id: str, rows: list[dict[str, Any]]) -> None:
+        now = self.clock()
+        self._many("INSERT OR IGNORE INTO batch_rows (run_id, row, key, state, endpoint, body_hash, request, source, "
+                   "output, estimate, price_key, updated_at) VALUES (?,?,?,'pending',?,?,?,?,?,?,?,?)",
+                   [(run_id, r["row"], r["key"], r["endpoint"], body_hash(r["request"]), json.dumps(r["request"]),
+                     r.get("source"), r.get("output"), r.get("estimate"), r.get("price_key"), now) for r in rows])
+
+    def rows(self, run_id: str, states: Iterable[str] | None = None) -> list[JournalRow]:
+        wanted = list(states or [])
+        sql = "SELECT * FROM batch_rows WHERE run_id = ?"
+        params: list[Any] = [run_id]
+        if wanted:
+            sql += f" AND state IN ({', '.join('?' for _ in wanted)})"
+            params += wanted
+        return [JournalRow.from_row(r) for r in self._run(sql + " ORDER BY row", params).fetchall()]
+
+    def counts(self, run_id: str) -> dict[str, int]:
+        rows = self._run("SELECT state, COUNT(*) FROM batch_rows WHERE run_id = ? GROUP BY state", (run_id,))
+        return {state: n for state, n in rows.fetchall()}
+
+    def set_request(self, run_id: str, row: int, request: dict[str, Any]) -> None:
+        self._run("UPDATE batch_rows SET request = ?, body_hash = ?, updated_at = ? WHERE run_id = ? AND row = ?",
+                  (json.dumps(request), body_hash(request), self.clock(), run_id, row))
+
+    def mark_sending(self, run_id: str, row: int) -> None:
+        """From the worker thread, just before the paid request: committed before it can exist."""
+        try:
+            self._thread_db().execute("UPDATE batch_rows SET state = 'sending', updated_at = ? "
+                                      "WHERE run_id = ? AND row = ?", (self.clock(), run_id, row))
+        except sqlite3.DatabaseError as exc:
+            raise HistoryError(self.history.path, exc) from None
+
+    def record_job(self, run_id: str, row: int, entry: "HistoryEntry") -> None:
+        """From the worker thread that got the answer, at once: the job in the history and the row
+        `submitted`, in one transaction (a kill right after the answer loses at most the rows in flight)."""
+        from akool_cli.history import insert_statement
+
+        db = self._thread_db()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(*insert_statement(entry))
+                current = db.execute("SELECT job_ids FROM batch_rows WHERE run_id = ? AND row = ?",
+                                     (run_id, row)).fetchone()
+                ids = json.loads(current[0]) if current else []
+                if entry.id not in ids:
+                    ids.append(entry.id)
+                db.execute("UPDATE batch_rows SET state = 'submitted', job_ids = ?, error = NULL, updated_at = ? "
+                           "WHERE run_id = ? AND row = ?", (json.dumps(ids), self.clock(), run_id, row))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as exc:
+            raise HistoryError(self.history.path, exc) from None
+
+    def add_job(self, run_id: str, row: int, job_id: str) -> None:
+        current = self._run("SELECT job_ids FROM batch_rows WHERE run_id = ? AND row = ?", (run_id, row)).fetchone()
+        ids = json.loads(current[0]) if current else []
+        if job_id not in ids:
+            ids.append(job_id)
+        self._run("UPDATE batch_rows SET state = 'submitted', job_ids = ?, error = NULL, updated_at = ? "
+                  "WHERE run_id = ? AND row = ?", (json.dumps(ids), self.clock(), run_id, row))
+
+    def set_state(self, run_id: str, row: int, state: str, error: str | None = None) -> None:
+        self._run("UPDATE batch_rows SET state = ?, error = ?, updated_at = ? WHERE run_id = ? AND row = ?",
+                  (state, error, self.clock(), run_id, row))
+
+    def set_states(self, run_id: str, changes: list[tuple[int, str, str | None]]) -> None:
+        """Many rows in one transaction (one a polling tick)."""
+        now = self.clock()
+        self._many("UPDATE batch_rows SET state = ?, error = ?, updated_at = ? WHERE run_id = ? AND row = ?",
+                   [(state, error, now, run_id, row) for row, state, error in changes])
+
+    def add_path(self, run_id: str, row: int, path: Path, all_saved: bool) -> None:
+        current = self._run("SELECT paths FROM batch_rows WHERE run_id = ? AND row = ?", (run_id, row)).fetchone()
+        paths = json.loads(current[0]) if current else []
+        paths.append(str(path))
+        self._run("UPDATE batch_rows SET paths = ?, state = CASE WHEN ? THEN 'saved' ELSE state END, updated_at = ? "
+                  "WHERE run_id = ? AND row = ?", (json.dumps(paths), all_saved, self.clock(), run_id, row))
+
+    def settle_interrupted(self, run_id: str) -> list[JournalRow]:
+        """Rows left `sending` by a run that stopped: their create may exist. They become uncertain."""
+        self._run("UPDATE batch_rows SET state = 'uncertain', error = 'the create may have reached the service "
+                  "without an answer', updated_at = ? WHERE run_id = ? AND state = 'sending'", (self.clock(), run_id))
+        return self.rows(run_id, ["uncertain"])

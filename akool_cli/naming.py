@@ -1,0 +1,61 @@
+"""Output names: `-o` templates such as `out/{stem}-{index}.mp4`, made safe, never overwriting.
+
+Placeholders: {stem} (the source file's name), {row}, {key}, {effect}, {model}, {resolution},
+{length}, {index} (the variant, from 1), {id} (the job id), {date} (YYYY-MM-DD). Every value is
+made into a safe file-name part (no separators, no control characters, no leading dot or dash).
+Collisions never overwrite: a name already taken (on disk or earlier in the same command) gets
+"-2", "-3"... before its extension.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+from typing import Any
+
+from akool_cli.errors import UsageError
+
+FIELDS = ("stem", "row", "key", "effect", "model", "resolution", "length", "index", "id", "date")
+
+
+def is_template(text: str) -> bool:
+    return "{" in text
+
+
+def check_template(text: str) -> str:
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError as exc:
+        raise UsageError(f"-o template '{text}' is malformed ({exc})", hint="e.g. -o 'out/{stem}-{index}.mp4'") from None
+    unknown = [n for n in names if n not in FIELDS]
+    if unknown:
+        raise UsageError(f"-o template uses unknown field(s) {', '.join('{' + n + '}' for n in unknown)}",
+                         hint="fields: " + ", ".join("{" + f + "}" for f in FIELDS))
+    return text
+
+
+def safe_part(value: Any) -> str:
+    text = re.sub(r"[^A-Za-z0-9._ -]", "_", str(value if value is not None else ""))[:80].strip()
+    return text.lstrip(".-") or "_"
+
+
+def render(template: str, fields: dict[str, Any]) -> Path:
+    values = {name: safe_part(fields.get(name)) for name in FIELDS}
+    path = Path(template.format_map(values))
+    return path if path.suffix else path.with_suffix(".mp4")
+
+
+class NameClaims:
+    """Names given out in one command, so two videos never get the same file."""
+
+    def __init__(self) -> None:
+        self.taken: set[Path] = set()
+
+    def claim(self, path: Path) -> Path:
+        candidate, number = path, 1
+        while candidate in self.taken or candidate.exists() or candidate.is_symlink():
+            number += 1
+            candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+        self.taken.add(candidate)
+        return candidate
