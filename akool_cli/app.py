@@ -55,6 +55,8 @@ COMMANDS: dict[str, Entry] = {
     "sandbox": Entry("sandbox", "sandbox_app", "Setup",
                      "Serve a local emulator of the Akool API (no account, no credits). Ctrl-C stops it; "
                      "'akool sandbox stop' stops a background one."),
+    "mcp": Entry("mcp", "mcp_app", "Setup",
+                 "Serve akool to AI agents over stdio (MCP): plan_video prices, only execute_plan spends."),
     "completion": Entry("shell", "completion_app", "Setup",
                         'Print the shell completion script, e.g. eval "$(akool completion bash)".'),
     "man": Entry("shell", "man_app", "Setup", "Print the man page (roff): akool man | man -l -"),
@@ -219,6 +221,16 @@ class AkoolGroup(TyperGroup):
         except click_errors.ClickException as error:
             sys.stderr.write(f"error: {clean(error.format_message())}\n")
             code = error.exit_code
+        from akool_cli import signals
+
+        stopped = signals.unreported()
+        if stopped is not None:  # stopped inside Click's own machinery, which exits 130 without a word
+            signals.mark_reported()
+            import signal as _signal
+
+            label = "interrupted" if stopped == _signal.SIGINT else f"stopped by {_signal.Signals(stopped).name}"
+            sys.stderr.write(f"error: {label}; nothing was sent\n")
+            code = 128 + int(stopped)
         if standalone_mode:
             sys.exit(code)
         return code
@@ -227,6 +239,9 @@ class AkoolGroup(TyperGroup):
 def _stopped_early(stop: KeyboardInterrupt) -> "typer.Exit":
     import sys
 
+    from akool_cli import signals
+
+    signals.mark_reported()
     label = getattr(stop, "label", "interrupted")
     sys.stderr.write(f"error: {label} while starting; nothing was sent\n")
     return typer.Exit(getattr(stop, "exit_code", int(ExitCode.INTERRUPTED)))
@@ -339,6 +354,9 @@ def guarded(func: F) -> F:
             label = getattr(stop, "label", "interrupted")
             error = Interrupted(label, hint=state.resume_hint or "nothing was lost", signum=signum)
             report(state, error)
+            from akool_cli import signals
+
+            signals.mark_reported()
             raise typer.Exit(int(error.exit_code)) from None
         except (typer.Exit, typer.Abort):
             raise

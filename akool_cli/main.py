@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from akool_cli import signals
+
 
 def _safe_streams() -> None:
     """On a console that cannot encode everything (cp1252, ascii), print what it cannot as escapes
@@ -20,8 +22,6 @@ def _safe_streams() -> None:
 def run() -> None:
     try:
         # First thing: SIGINT, SIGTERM and SIGHUP all stop through one handler (akool_cli.signals).
-        from akool_cli import signals
-
         signals.install()
         _safe_streams()
         # `akool --version` is what scripts probe first; answering it needs none of the app.
@@ -37,6 +37,7 @@ def run() -> None:
         finally:
             signals.ignore()  # the command is over: a late Ctrl-C must not turn its exit into a crash
     except KeyboardInterrupt as stop:  # outside the commands' own handlers: start-up, parsing
+        signals.mark_reported()
         code = getattr(stop, "exit_code", 130)
         label = getattr(stop, "label", "interrupted")
         sys.stderr.write(f"error: {label} while starting; nothing was sent\n")

@@ -36,6 +36,8 @@ class Stopped(KeyboardInterrupt):
 class _State:
     depth = 0  # how many deferred() sections are open (main thread only)
     pending: int | None = None  # the first signal that arrived while deferred
+    raised: int | None = None  # a signal turned into Stopped...
+    reported = False  # ...and whether someone has told the user about it
 
 
 def _handler(signum: int, frame: Any) -> None:
@@ -43,7 +45,17 @@ def _handler(signum: int, frame: Any) -> None:
         if _State.pending is None:
             _State.pending = signum
         return
+    _State.raised = signum
     raise Stopped(signum)
+
+
+def mark_reported() -> None:
+    _State.reported = True
+
+
+def unreported() -> int | None:
+    """A signal that stopped the command where nobody could say so (Click turns it into a bare exit)."""
+    return _State.raised if _State.raised is not None and not _State.reported else None
 
 
 def install() -> None:

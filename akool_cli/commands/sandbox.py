@@ -79,8 +79,10 @@ def sandbox_command(
     out.info("Press Ctrl-C to stop.")
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt:  # how a sandbox is meant to stop: not an error
+        from akool_cli import signals
+
+        signals.mark_reported()
     finally:
         server.server_close()
     out.info("sandbox stopped")

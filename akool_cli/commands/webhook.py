@@ -127,6 +127,9 @@ def listen(
             handled += 1
     except KeyboardInterrupt:
         # Ctrl-C is how a listener is meant to end: not an error.
+        from akool_cli import signals
+
+        signals.mark_reported()
         state.renderer.info(f"listener stopped ({handled} callback(s) handled)")
     finally:
         receiver.shutdown()

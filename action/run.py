@@ -1,0 +1,109 @@
+"""The GitHub Action's step: run akool, then set the step's outputs and write the job summary.
+
+Inputs come as INPUT_* environment variables (action.yml maps them); outputs go to $GITHUB_OUTPUT
+and the summary (a markdown table) to $GITHUB_STEP_SUMMARY, the files GitHub's runner reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+
+def _input(name: str) -> str:
+    return os.environ.get(f"INPUT_{name}", "").strip()
+
+
+def _set_output(name: str, value: str) -> None:
+    path = os.environ.get("GITHUB_OUTPUT")
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as handle:
+        if "\n" in value:
+            marker = f"akool_{uuid.uuid4().hex}"
+            handle.write(f"{name}<<{marker}\n{value}\n{marker}\n")
+        else:
+            handle.write(f"{name}={value}\n")
+
+
+def _akool(*args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "akool_cli", *args]
+    print("+ akool " + shlex.join(args), file=sys.stderr, flush=True)
+    done = subprocess.run(command, stdout=subprocess.PIPE, stderr=None, text=True)
+    return done
+
+
+def _cell(value: object) -> str:
+    return str(value if value not in (None, "") else "-").replace("|", "\\|").replace("\n", " ")
+
+
+def main() -> int:
+    images = _input("IMAGES").split()
+    manifest = _input("MANIFEST")
+    if bool(images) == bool(manifest):
+        print("error: give either images or manifest; see the action's inputs", file=sys.stderr)
+        return 2
+    base = ["--sandbox"] if _input("SANDBOX").lower() in ("true", "1", "yes") else []
+    out = _input("OUTPUT_DIR") or "akool-videos"
+    Path(out).mkdir(parents=True, exist_ok=True)
+    options = []
+    for flag, name in (("--effect", "EFFECT"), ("--model", "MODEL"), ("--prompt", "PROMPT"),
+                       ("--max-credits", "MAX_CREDITS")):
+        if _input(name):
+            options += [flag, _input(name)]
+    rows: list[dict] = []
+    run_id = ""
+    if manifest:
+        done = _akool(*base, "batch", "run", manifest, "--yes", "-o", f"{out}/{{key}}-{{index}}.mp4", "--json", *options)
+        try:
+            run_id = json.loads(done.stdout)["run"]
+        except (ValueError, KeyError, TypeError):
+            run_id = ""
+        if run_id:
+            report = _akool(*base, "batch", "report", run_id, "--format", "json")
+            for row in json.loads(report.stdout or "[]"):
+                rows.append({"image": row["source"], "what": _input("EFFECT") or _input("MODEL"),
+                             "ids": row["job_ids"].split(), "credits": row["credits_charged"],
+                             "paths": (row["path"] or "").split()})
+    else:
+        done = _akool(*base, "create", *images, "--yes", "-o", f"{out}/", "--json", *options)
+        try:
+            jobs = json.loads(done.stdout or "[]")
+        except ValueError:
+            jobs = []
+        for job in jobs if isinstance(jobs, list) else [jobs]:
+            if "_id" not in job:
+                rows.append({"image": job.get("image"), "what": "-", "ids": [], "credits": None, "paths": [],
+                             "error": (job.get("error") or {}).get("message")})
+                continue
+            rows.append({"image": job.get("image_url"), "what": job.get("effect_name") or job.get("model_name")
+                         or _input("MODEL") or "-", "ids": [job["_id"]], "credits": job.get("deduction_credit"),
+                         "paths": [job["local_path"]] if job.get("local_path") else []})
+    ids = [i for r in rows for i in r["ids"]]
+    paths = [p for r in rows for p in r["paths"]]
+    charged = sum(int(r["credits"]) for r in rows if isinstance(r.get("credits"), (int, float)))
+    _set_output("job-ids", " ".join(ids))
+    _set_output("paths", "\n".join(paths))
+    _set_output("credits-charged", str(charged))
+    _set_output("run-id", run_id)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        lines = ["### akool" + (" (sandbox, no credits)" if base else ""), "",
+                 "| image | effect / model | credits | file |", "| --- | --- | --- | --- |"]
+        for r in rows:
+            lines.append(f"| {_cell(r['image'])} | {_cell(r['what'])} | {_cell(r['credits'])} | "
+                         f"{_cell(', '.join(r['paths']) or r.get('error'))} |")
+        lines += ["", f"{len(ids)} job(s), {charged} credits charged."
+                  + (f" Resume with `akool batch resume {run_id}`." if run_id else "")]
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+    return done.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

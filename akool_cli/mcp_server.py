@@ -1,0 +1,318 @@
+"""`akool mcp`: the tool as a Model Context Protocol server over stdio, for AI agents.
+
+Pricing is separate from paying: `plan_video` checks everything and returns an estimate and a
+`plan_id` without spending; `execute_plan` is the only tool that spends, at most once per plan,
+within ten minutes, after re-checking the budget and the balance, and with the jobs in the history
+before it answers. Same credentials, profiles, `--sandbox`, history and messages as the CLI.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from akool_cli.errors import AkoolError, UsageError
+
+if TYPE_CHECKING:
+    from akool_cli.context import App
+    from akool_cli.flows.plan import Plan
+
+PLAN_TTL_SECONDS = 600.0
+
+
+@dataclass
+class PlannedVideo:
+    plan: "Plan"
+    image: Any  # LocalFile or URL
+    source: str
+    created: float
+    estimate: Any
+    state: str = "planned"  # planned -> executing -> executed
+    job_ids: list[str] = field(default_factory=list)
+
+
+class Agent:
+    """The tools' logic, apart from the protocol (tests call it directly as well)."""
+
+    def __init__(self, state: "App", allow_dirs: list[Path], clock: Callable[[], float] = time.monotonic) -> None:
+        self.state = state
+        self.allow_dirs = [d.resolve() for d in allow_dirs]
+        self.clock = clock
+        self.plans: dict[str, PlannedVideo] = {}
+        self.lock = threading.Lock()  # one tool at a time: the history and the client are shared
+
+    # ------------------------------------------------------------ free tools
+
+    def list_effects(self) -> list[dict[str, Any]]:
+        return [{"name": e.name, "effect_code": e.effect_code, "preview": e.video_url} for e in self.state.effects()]
+
+    def list_models(self) -> list[dict[str, Any]]:
+        return [{"model": m.value, "name": m.label, "provider": m.provider,
+                 "resolutions": {r.value: r.unit_credit for r in m.resolutions}, "lengths": m.durations,
+                 "generate_audio": m.audio_multiplier is not None, "last_frame": m.last_frame,
+                 "max_variants": m.max_count, "pro": m.is_pro} for m in self.state.models()]
+
+    def get_balance(self) -> dict[str, Any]:
+        return {"credit": self.state.client().balance(), "target": self.state.target_label}
+
+    def estimate_cost(self, model: str | None, resolution: str | None, length: int | None, count: int,
+                      generate_audio: bool) -> dict[str, Any]:
+        from akool_cli.flows.plan import CreateOptions, plan_create
+
+        planned = plan_create(CreateOptions(model=model, resolution=resolution, length=length,
+                                            count=count if model else None, generate_audio=generate_audio),
+                              self.state.plan_defaults())
+        estimate = self._observed(planned.estimate)
+        return {**estimate.to_dict(), "target": self.state.target_label}
+
+    def job_status(self, ids: list[str]) -> list[dict[str, Any]]:
+        from akool_cli.validation import check_ids
+        from akool_cli.views import job_record
+
+        wanted = check_ids(ids)
+        if not wanted:
+            raise UsageError("no job ids given", hint="pass the ids execute_plan returned")
+        jobs = self.state.client().results(wanted)
+        self.state.history().update_from_jobs(jobs)
+        found = {j.id for j in jobs}
+        missing = [{"_id": i, "status_name": "not known to the service"} for i in wanted if i not in found]
+        return [job_record(j, self.state.history().get(j.id)) for j in jobs] + missing
+
+    def list_history(self, limit: int, status: str | None) -> list[dict[str, Any]]:
+        from akool_cli.models import status_from_name
+        from akool_cli.views import entry_record
+
+        statuses = []
+        if status:
+            try:
+                statuses = [status_from_name(status)]
+            except ValueError:
+                raise UsageError(f"unknown status '{status}'",
+                                 hint="use queueing, processing, completed or failed") from None
+        return [entry_record(e) for e in self.state.history().recent(max(1, min(limit, 1000)), statuses)]
+
+    # ------------------------------------------------------------ plan, then pay
+
+    def _observed(self, estimate: Any) -> Any:
+        if self.state.paths.history_file.exists():
+            return estimate.with_observed(self.state.history().observed_charges(estimate.key, self.state.base_url))
+        return estimate
+
+    def plan_video(self, image: str, effect: str | None, prompt: str | None, negative_prompt: str | None,
+                   model: str | None, resolution: str | None, length: int | None, count: int | None,
+                   last_frame: str | None, generate_audio: bool) -> dict[str, Any]:
+        from akool_cli.flows.plan import CreateOptions, placeholder, plan_create, with_image
+        from akool_cli.uploads import check_image
+
+        planned = plan_create(CreateOptions(effect=effect, prompt=prompt, negative_prompt=negative_prompt,
+                                            resolution=resolution, length=length, model=model, count=count,
+                                            last_frame=last_frame, generate_audio=generate_audio),
+                              self.state.plan_defaults())
+        checked = check_image(image)
+        estimate = self._observed(planned.estimate)
+        plan_id = "plan_" + secrets.token_hex(8)
+        self.plans[plan_id] = PlannedVideo(planned, checked, image, self.clock(), estimate)
+        request = with_image(planned, checked if isinstance(checked, str) else placeholder(checked)).to_body()
+        balance = self.state.live_balance()
+        return {"plan_id": plan_id, "request": request, "estimate": estimate.to_dict(),
+                "balance": balance, "target": self.state.target_label, "expires_in_seconds": int(PLAN_TTL_SECONDS),
+                "spent": 0, "next": "call execute_plan with this plan_id to create the video(s); nothing was spent"}
+
+    def execute_plan(self, plan_id: str) -> dict[str, Any]:
+        """The only tool that spends: once per plan, within its lifetime, budget and balance re-checked."""
+        from akool_cli.submit import Submission, upload_inputs
+        from akool_cli.flows.plan import with_image
+        from akool_cli.workflow import check_budget, submit_paid, warn_price
+
+        planned = self.plans.get(plan_id)
+        if planned is None:
+            raise UsageError(f"unknown plan '{plan_id}'", hint="call plan_video first; plans live in this server only")
+        if planned.state != "planned":
+            raise UsageError(f"plan {plan_id} was already executed (jobs {', '.join(planned.job_ids) or 'unknown'}); "
+                             "nothing was spent again", hint="follow its jobs with wait_for_jobs or job_status")
+        if self.clock() - planned.created > PLAN_TTL_SECONDS:
+            raise UsageError(f"plan {plan_id} expired ({PLAN_TTL_SECONDS / 60:.0f} minutes)",
+                             hint="call plan_video again: prices and the balance may have changed")
+        state = self.state
+        history = state.history(shared=True)
+        history.prove_writable()
+        estimate = planned.estimate
+        check_budget(estimate, state.setting("max_credits"), state.live_balance())
+        uploader = state.uploader()
+        image = planned.image
+        request = with_image(planned.plan, image if isinstance(image, str) else "")
+        sub = Submission(planned.source, request, None if isinstance(image, str) else image)
+        planned.state = "executing"  # from here the plan is spent, whatever happens: never twice
+        upload_inputs(uploader, [sub], planned.plan.audio if not isinstance(planned.plan.audio, str) else None)
+        if planned.plan.last_frame is not None and not isinstance(planned.plan.last_frame, str):
+            sub.request.last_image_url = uploader.upload(planned.plan.last_frame)
+        client = state.client()
+        create = client.create_batch if planned.plan.model else client.create_video
+        report = submit_paid(state, create, [sub], 1, kind="create", video_length=request.video_length,
+                             estimate=estimate, output=None, model=planned.plan.model.value if planned.plan.model else None)
+        planned.state = "executed"
+        planned.job_ids = [job.id for job in report.jobs]
+        warn_price(state, report.jobs, estimate)
+        if not report.jobs:
+            from akool_cli.workflow import worst_error
+
+            raise worst_error(report)
+        return {"plan_id": plan_id, "job_ids": planned.job_ids, "estimate": estimate.to_dict(),
+                "charged": sum(j.deduction_credit or 0 for j in report.jobs),
+                "errors": [e.message for _, e in report.errors],
+                "next": "call wait_for_jobs with these ids, then download_video"}
+
+    def wait_for_jobs(self, ids: list[str], timeout: float) -> list[dict[str, Any]]:
+        from akool_cli.errors import WaitTimeoutError
+        from akool_cli.validation import check_ids
+        from akool_cli.views import job_record
+        from akool_cli.workflow import wait_jobs
+
+        wanted = check_ids(ids)
+        if not wanted:
+            raise UsageError("no job ids given", hint="pass the ids execute_plan returned")
+        try:
+            latest = wait_jobs(self.state, wanted, max(1.0, min(float(timeout), 3600.0)))
+        except WaitTimeoutError as error:
+            error.hint = "the jobs go on; call wait_for_jobs again with the same ids"
+            raise
+        return [job_record(latest[i]) for i in wanted if i in latest]
+
+    def download_video(self, job_id: str, path: str) -> dict[str, Any]:
+        from akool_cli.download import download
+        from akool_cli.models import JobStatus
+        from akool_cli.validation import check_ids
+
+        [wanted] = check_ids([job_id]) or [None]
+        if wanted is None:
+            raise UsageError("no job id given", hint="pass a job id")
+        target = self._allowed(path)
+        [job] = self.state.client().results([wanted]) or [None]
+        if job is None:
+            raise UsageError(f"job {wanted} is not known to the service", hint="check the id with job_status")
+        if job.status != JobStatus.COMPLETED or not job.video_url:
+            raise UsageError(f"job {wanted} is {job.status_name}; nothing to download yet",
+                             hint="call wait_for_jobs first")
+        size = download(self.state.client(), job.video_url, target, force=False)
+        self.state.history().mark_downloaded(wanted, target)
+        return {"_id": wanted, "path": str(target), "bytes": size}
+
+    def _allowed(self, text: str) -> Path:
+        if not self.allow_dirs:
+            raise UsageError("downloads are not allowed: the server was started without --allow-dir",
+                             hint="restart it with: akool mcp --allow-dir DIR")
+        path = Path(text).expanduser()
+        if not path.is_absolute():
+            path = self.allow_dirs[0] / path
+        if path.suffix == "":
+            path = path.with_suffix(".mp4")
+        resolved = path.parent.resolve() / path.name
+        if not any(resolved.parent == d or d in resolved.parent.parents for d in self.allow_dirs):
+            raise UsageError(f"'{text}' is outside the allowed folder(s)",
+                             hint="save inside: " + ", ".join(str(d) for d in self.allow_dirs))
+        resolved.parent.mkdir(parents=True, exist_ok=True)
+        return resolved
+
+
+def tool_error(error: AkoolError) -> Exception:
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    text = f"error: {error.message}" + (f"; {error.hint}" if error.hint else "") + f" (exit code {int(error.exit_code)})"
+    return ToolError(text)
+
+
+def build_server(agent: Agent) -> Any:
+    from mcp.server.mcpserver import MCPServer
+
+    from akool_cli import __version__
+
+    server = MCPServer("akool", version=__version__, log_level="ERROR", instructions=(
+        "Turn still images into short videos with Akool. Free: list_effects, list_models, get_balance, "
+        "estimate_cost, job_status, list_history, plan_video. Only execute_plan spends credits, once per plan: "
+        "always plan_video first and show the estimate, then execute_plan, wait_for_jobs and download_video."))
+
+    def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
+        def call(**kwargs: Any) -> Any:
+            with agent.lock:
+                try:
+                    return func(**kwargs)
+                except AkoolError as error:
+                    scrubbed = error
+                    for secret in agent.state.secrets():
+                        scrubbed.message = scrubbed.message.replace(secret, "****")
+                        scrubbed.hint = (scrubbed.hint or "").replace(secret, "****") or None
+                    raise tool_error(scrubbed) from None
+                except KeyboardInterrupt:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - an agent gets a message, never a traceback
+                    raise tool_error(AkoolError(f"unexpected {type(exc).__name__}", "this is a bug")) from None
+        return call
+
+    @server.tool(description="List the effects for plan_video's effect (name or code).")
+    def list_effects() -> dict[str, Any]:
+        return {"effects": guarded(agent.list_effects)()}
+
+    @server.tool(description="List the image-to-video models: resolutions with credits per second, lengths, audio.")
+    def list_models() -> dict[str, Any]:
+        return {"models": guarded(agent.list_models)()}
+
+    @server.tool(description="The account's credit balance and where requests go.")
+    def get_balance() -> dict[str, Any]:
+        return guarded(agent.get_balance)()
+
+    @server.tool(description="Estimate credits for videos (spends nothing): model, resolution, length, count.")
+    def estimate_cost(model: str | None = None, resolution: str | None = None, length: int | None = None,
+                      count: int = 1, generate_audio: bool = False) -> dict[str, Any]:
+        return guarded(agent.estimate_cost)(model=model, resolution=resolution, length=length, count=count,
+                                            generate_audio=generate_audio)
+
+    @server.tool(description="Status of jobs by id (one request for all).")
+    def job_status(ids: list[str]) -> dict[str, Any]:
+        return {"jobs": guarded(agent.job_status)(ids=ids)}
+
+    @server.tool(description="Jobs this machine created, newest first (optionally one status).")
+    def list_history(limit: int = 20, status: str | None = None) -> dict[str, Any]:
+        return {"history": guarded(agent.list_history)(limit=limit, status=status)}
+
+    @server.tool(description="Check a video request and price it WITHOUT spending: returns plan_id, the exact "
+                             "request, the estimate and the balance. Then call execute_plan to pay.")
+    def plan_video(image: str, effect: str | None = None, prompt: str | None = None,
+                   negative_prompt: str | None = None, model: str | None = None, resolution: str | None = None,
+                   length: int | None = None, count: int | None = None, last_frame: str | None = None,
+                   generate_audio: bool = False) -> dict[str, Any]:
+        return guarded(agent.plan_video)(image=image, effect=effect, prompt=prompt, negative_prompt=negative_prompt,
+                                         model=model, resolution=resolution, length=length, count=count,
+                                         last_frame=last_frame, generate_audio=generate_audio)
+
+    @server.tool(description="SPENDS CREDITS: create the video(s) of a plan, at most once per plan, within 10 "
+                             "minutes of planning. Returns the job ids (already in the history).")
+    def execute_plan(plan_id: str) -> dict[str, Any]:
+        return guarded(agent.execute_plan)(plan_id=plan_id)
+
+    @server.tool(description="Wait until the jobs complete or fail (timeout in seconds); returns their status.")
+    def wait_for_jobs(ids: list[str], timeout: float = 300) -> dict[str, Any]:
+        return {"jobs": guarded(agent.wait_for_jobs)(ids=ids, timeout=timeout)}
+
+    @server.tool(description="Save a completed video to a path inside the folder(s) allowed with --allow-dir.")
+    def download_video(id: str, path: str) -> dict[str, Any]:  # noqa: A002 - the tool's field name
+        return guarded(agent.download_video)(job_id=id, path=path)
+
+    return server
+
+
+def serve(state: "App", allow_dirs: list[Path]) -> None:
+    """Run over stdio. stdout belongs to the protocol: everything the CLI would print goes to stderr."""
+    import sys
+
+    from akool_cli.context import App
+
+    runtime = replace(state.runtime, stdout=sys.stderr, stdout_tty=False, stdin_tty=False)
+    app = App(runtime, profile_flag=state.profile_flag, sandbox=state.sandbox, verbose=state.verbose)
+    app._history = None
+    agent = Agent(app, allow_dirs)
+    app.history(shared=True)  # tools may run on the SDK's worker threads
+    build_server(agent).run("stdio")

@@ -1,0 +1,201 @@
+"""Agents and CI: `akool mcp` driven by the MCP SDK's own client, and the GitHub Action's steps run
+the way a runner runs them (its env files), both against the sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import PNG, ROOT, process_env
+
+URL = "https://example.com/cat.png"
+mcp = pytest.importorskip("mcp")
+
+
+def _sandbox_home(tmp_path: Path, sandbox) -> Path:
+    home = tmp_path / "home"
+    config = home / "config"
+    config.mkdir(parents=True)
+    (config / "config.toml").write_text(f"[profiles.sandbox]\nsandbox_port = {sandbox.server.server_address[1]}\n"
+                                        "poll_interval = 0.05\npoll_max_interval = 0.1\n")
+    return home
+
+
+def _text(result) -> str:
+    return "".join(getattr(c, "text", "") for c in result.content)
+
+
+def test_an_agent_plans_then_pays_once_then_waits_and_downloads(tmp_path, sandbox):
+    import anyio
+    from mcp import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    home = _sandbox_home(tmp_path, sandbox)
+    allowed = tmp_path / "videos"
+    allowed.mkdir()
+    env = process_env(home)
+    params = StdioServerParameters(command=sys.executable,
+                                   args=["-m", "akool_cli", "--sandbox", "mcp", "--allow-dir", str(allowed)], env=env)
+
+    async def session() -> dict:
+        seen: dict = {}
+        async with stdio_client(params, errlog=open(tmp_path / "server.log", "w")) as (read, write):
+            async with ClientSession(read, write) as client:
+                await client.initialize()
+                tools = {t.name: t for t in (await client.list_tools()).tools}
+                seen["tools"] = tools
+                plan = await client.call_tool("plan_video", {"image": URL, "effect": "squish"})
+                seen["plan"] = json.loads(_text(plan))
+                seen["creates_after_plan"] = sandbox.count("create")
+                first = await client.call_tool("execute_plan", {"plan_id": seen["plan"]["plan_id"]})
+                seen["first"] = json.loads(_text(first))
+                again = await client.call_tool("execute_plan", {"plan_id": seen["plan"]["plan_id"]})
+                seen["again"] = (again.is_error, _text(again))
+                unknown = await client.call_tool("execute_plan", {"plan_id": "plan_nope"})
+                seen["unknown"] = (unknown.is_error, _text(unknown))
+                ids = seen["first"]["job_ids"]
+                waited = await client.call_tool("wait_for_jobs", {"ids": ids, "timeout": 60})
+                seen["waited"] = json.loads(_text(waited))
+                saved = await client.call_tool("download_video", {"id": ids[0], "path": "cat.mp4"})
+                seen["saved"] = json.loads(_text(saved))
+                outside = await client.call_tool("download_video", {"id": ids[0], "path": str(tmp_path / "x.mp4")})
+                seen["outside"] = (outside.is_error, _text(outside))
+                history = await client.call_tool("list_history", {})
+                seen["history"] = json.loads(_text(history))
+                cost = await client.call_tool("estimate_cost", {"model": "kling", "resolution": "720p", "length": 5,
+                                                                "count": 2})
+                seen["cost"] = json.loads(_text(cost))
+                balance = await client.call_tool("get_balance", {})
+                seen["balance"] = json.loads(_text(balance))
+        return seen
+
+    seen = anyio.run(session)
+    tools = seen["tools"]
+    assert set(tools) == {"list_effects", "list_models", "get_balance", "estimate_cost", "job_status", "list_history",
+                          "plan_video", "execute_plan", "wait_for_jobs", "download_video"}
+    assert all(t.description and t.input_schema.get("type") == "object" for t in tools.values())
+    assert "SPENDS CREDITS" in tools["execute_plan"].description
+    plan = seen["plan"]
+    assert plan["estimate"]["credits_total"] == 20 and plan["spent"] == 0 and plan["request"]["effect_code"]
+    assert "sandbox" in plan["target"] and seen["creates_after_plan"] == 0
+    assert len(seen["first"]["job_ids"]) == 1 and seen["first"]["charged"] == 20
+    assert seen["again"][0] and "already executed" in seen["again"][1]
+    assert seen["unknown"][0] and "unknown plan" in seen["unknown"][1]
+    assert sandbox.count("create") == 1  # the second execute spent nothing
+    assert seen["waited"]["jobs"][0]["status"] == 3
+    assert (allowed / "cat.mp4").read_bytes()[4:8] == b"ftyp" and seen["saved"]["path"] == str(allowed / "cat.mp4")
+    assert seen["outside"][0] and "outside the allowed folder" in seen["outside"][1]
+    assert not (tmp_path / "x.mp4").exists()
+    assert seen["history"]["history"][0]["_id"] == seen["first"]["job_ids"][0]
+    assert seen["cost"]["credits_total"] == 200 and seen["balance"]["credit"] > 0
+
+
+def test_a_plan_expires_and_the_budget_is_rechecked(tmp_path, sandbox):
+    from akool_cli.config import Paths
+    from akool_cli.context import App, Runtime
+    from akool_cli.mcp_server import PLAN_TTL_SECONDS, Agent
+    import io
+
+    home = _sandbox_home(tmp_path, sandbox)
+    runtime = Runtime(env={}, stdin=io.StringIO(), stdout=io.StringIO(), stderr=io.StringIO(),
+                      paths=Paths(home / "config", home / "data", home / "cache"))
+    now = [1000.0]
+    agent = Agent(App(runtime, sandbox=True), [], clock=lambda: now[0])
+    plan = agent.plan_video(URL, "squish", None, None, None, None, None, None, None, False)
+    now[0] += PLAN_TTL_SECONDS + 1
+    from akool_cli.errors import UsageError
+
+    with pytest.raises(UsageError, match="expired"):
+        agent.execute_plan(plan["plan_id"])
+    (home / "config" / "config.toml").write_text((home / "config" / "config.toml").read_text() + "max_credits = 5\n")
+    agent = Agent(App(runtime, sandbox=True), [], clock=lambda: now[0])
+    plan = agent.plan_video(URL, "squish", None, None, None, None, None, None, None, False)
+    from akool_cli.errors import OverBudgetError
+
+    with pytest.raises(OverBudgetError):
+        agent.execute_plan(plan["plan_id"])
+    assert sandbox.count("create") == 0
+    with pytest.raises(UsageError, match="without --allow-dir"):
+        agent.download_video("a" * 24, "x.mp4")
+
+
+# ---------------------------------------------------------------- the GitHub Action
+
+
+def _run_action(tmp_path: Path, sandbox, inputs: dict[str, str]) -> tuple[dict[str, str], str, list[int]]:
+    """Run action.yml's steps as a runner does: inputs substituted, GITHUB_ENV carried to later steps."""
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    defaults = {name: spec.get("default", "") for name, spec in action["inputs"].items()}
+    values = {**defaults, **inputs}
+    home = _sandbox_home(tmp_path, sandbox)
+    files = {name: tmp_path / name for name in ("output", "summary", "env")}
+    for path in files.values():
+        path.write_text("")
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    env = process_env(home, GITHUB_OUTPUT=str(files["output"]), GITHUB_STEP_SUMMARY=str(files["summary"]),
+                      GITHUB_ENV=str(files["env"]), GITHUB_ACTION_PATH=str(ROOT), RUNNER_TEMP=str(tmp_path),
+                      # The install step builds a venv from this checkout; the suite's own interpreter
+                      # already has it, so the step takes that one (AKOOL_ACTION_PYTHON).
+                      AKOOL_ACTION_PYTHON=sys.executable)
+    codes = []
+    for step in action["runs"]["steps"]:
+        step_env = dict(env)
+        for line in files["env"].read_text().splitlines():
+            key, _, value = line.partition("=")
+            step_env[key] = value
+        for key, value in (step.get("env") or {}).items():
+            step_env[key] = re.sub(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}", lambda m: values[m.group(1)], str(value))
+        done = subprocess.run(["bash", "-eo", "pipefail", "-c", step["run"]], env=step_env, cwd=workspace,
+                              capture_output=True, text=True, timeout=180)
+        codes.append(done.returncode)
+        assert "Traceback" not in done.stderr, done.stderr
+        if done.returncode:
+            break
+    outputs: dict[str, str] = {}
+    text = files["output"].read_text()
+    for match in re.finditer(r"^([\w-]+)<<(\S+)\n(.*?)\n\2$", text, flags=re.S | re.M):
+        outputs[match.group(1)] = match.group(3)
+    for line in text.splitlines():
+        if "=" in line and "<<" not in line:
+            key, _, value = line.partition("=")
+            outputs.setdefault(key, value)
+    return outputs, files["summary"].read_text(), codes
+
+
+def test_the_action_makes_videos_on_the_sandbox_with_outputs_and_a_summary(tmp_path, sandbox):
+    outputs, summary, codes = _run_action(tmp_path, sandbox, {
+        "images": f"{URL}\n{URL}?2", "effect": "squish", "sandbox": "true", "output-dir": "videos"})
+    assert codes == [0, 0]
+    ids = outputs["job-ids"].split()
+    assert len(ids) == 2 and outputs["credits-charged"] == "40"
+    paths = outputs["paths"].splitlines()
+    assert len(paths) == 2 and all((tmp_path / "workspace" / p).read_bytes()[4:8] == b"ftyp" for p in paths)
+    assert "| image | effect / model | credits | file |" in summary and "Squish" in summary and "sandbox" in summary
+
+
+def test_the_action_runs_a_manifest_and_stops_at_the_budget(tmp_path, sandbox):
+    manifest = tmp_path / "workspace-manifest.csv"
+    manifest.write_text(f"image,key\n{URL},one\n{URL}?2,two\n")
+    outputs, summary, codes = _run_action(tmp_path, sandbox, {"manifest": str(manifest), "sandbox": "true"})
+    assert codes == [0, 0] and len(outputs["job-ids"].split()) == 2 and outputs["run-id"]
+    assert "batch resume" in summary
+    over = tmp_path / "over"
+    over.mkdir()
+    outputs, _, codes = _run_action(over, sandbox, {"images": URL, "sandbox": "true", "max-credits": "5"})
+    assert codes[-1] == 12 and outputs.get("job-ids", "") == ""
+
+
+def test_readme_installs_from_the_repository_not_an_index():
+    readme = (ROOT / "README.md").read_text()
+    assert "pipx install akool-cli" not in readme and "pip install akool-cli" not in readme
+    assert "uses: OWNER/akool-cli@v1" in readme or "uses: ./" in readme
+    hints = subprocess.run(["grep", "-rn", "install akool-cli", str(ROOT / "akool_cli")], capture_output=True, text=True)
+    assert hints.stdout == ""
