@@ -256,6 +256,16 @@ class History:
                          (price_key, base_url, limit)).fetchall()
         return [int(row[0]) for row in rows]
 
+    def unsaved(self, base_url: str, now: float, within_hours: float | None = None) -> list[str]:
+        """Completed, paid jobs with no saved file whose remote files have not expired yet."""
+        sql = ("SELECT id FROM jobs WHERE base_url = ? AND status = 3 AND local_path IS NULL AND deleted = 0 "
+               "AND expires_at > ?")
+        params: list[Any] = [base_url, now]
+        if within_hours is not None:
+            sql += " AND expires_at <= ?"
+            params.append(now + within_hours * 3600)
+        return [row[0] for row in self._run(sql + " ORDER BY expires_at", params).fetchall()]
+
     def spend_by_target(self) -> list[dict[str, Any]]:
         """Credits estimated and charged per profile and base URL (sandbox jobs are not your money)."""
         rows = self._run(

@@ -183,3 +183,22 @@ def test_status_watch_follows_the_run(online, sandbox, tmp_path):
     watched = online("batch", "status", run_id, "--watch", "--format", "json")
     assert watched.exit_code == 0
     assert {r["status"] for r in watched.json()} == {"completed"}
+
+
+def test_download_unsaved_saves_what_would_expire(online, sandbox, tmp_path):
+    import time as _time
+
+    first = online("create", URL, "--yes", "--wait", "--json").json()["_id"]
+    second = online("create", URL + "?2", "--yes", "--wait", "--json").json()["_id"]
+    later = _time.time() + 6.5 * 86400  # both expire in about half a day
+    warned = online("history", clock=lambda: later)
+    assert "2 paid job(s) with no saved file expire within 24 h" in warned.stderr
+    assert "akool download --unsaved" in warned.stderr
+    out = tmp_path / "saved"
+    saved = online("download", "--unsaved", "--expiring-within", "24", "-o", f"{out}/{{id}}.mp4", "--json",
+                   clock=lambda: later)
+    assert saved.exit_code == 0, saved.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"{first}.mp4", f"{second}.mp4"])
+    again = online("download", "--unsaved")
+    assert again.exit_code == 0 and "every completed job of the history is saved" in again.stderr
+    assert "expire within 24 h" not in online("history", clock=lambda: later).stderr

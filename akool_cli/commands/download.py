@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, List
+from typing import Annotated, List, Optional
 
 import typer
 
@@ -17,8 +17,10 @@ command_app = typer.Typer()
 @guarded
 def download_command(
     ctx: typer.Context,
-    ids: Annotated[List[str], typer.Argument(metavar="ID...", help="Job ids of completed videos.")],
-    output: Annotated[str, typer.Option("--output", "-o", metavar="PATH|DIR", help="File (one id) or folder.")] = ".",
+    ids: Annotated[Optional[List[str]], typer.Argument(metavar="[ID...]", help="Job ids of completed videos.")] = None,
+    output: Annotated[str, typer.Option("--output", "-o", metavar="PATH|DIR|TEMPLATE", help="File (one id), folder, or a name template such as 'out/{id}.mp4'.")] = ".",
+    unsaved: Annotated[bool, typer.Option("--unsaved", help="Every completed job of the history with no saved file yet (this base URL).")] = False,
+    expiring_within: Annotated[Optional[float], typer.Option("--expiring-within", metavar="HOURS", min=0, max=24 * 7, help="With --unsaved: only those whose files expire within this many hours.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the saved files as JSON on stdout.")] = False,
 ) -> None:
@@ -29,11 +31,23 @@ def download_command(
     from akool_cli.workflow import OutputTarget, download_jobs, warn_expiry
 
     state: App = ctx.obj
-    wanted = check_ids(ids)
+    wanted = check_ids(ids or [])
+    if unsaved:
+        if wanted:
+            raise UsageError("--unsaved takes no ids", hint="drop the ids, or drop --unsaved")
+        wanted = state.history().unsaved(state.base_url, state.runtime.clock(), expiring_within)
+        if not wanted:
+            state.renderer.info("every completed job of the history is saved" + (
+                f" (or expires later than {expiring_within:g} h)" if expiring_within is not None else ""))
+            return
+        state.renderer.info(f"{len(wanted)} unsaved job(s) to save")
+    elif expiring_within is not None:
+        raise UsageError("--expiring-within goes with --unsaved", hint="e.g. akool download --unsaved --expiring-within 24 -o videos/")
     if not wanted:
-        raise UsageError("no job ids given", hint="pass ids: akool download ID...")
+        raise UsageError("no job ids given", hint="pass ids: akool download ID..., or --unsaved")
     target = OutputTarget.parse(output, len(wanted), force)
-    jobs = state.client().results(wanted)
+    client = state.client()
+    jobs = [job for start in range(0, len(wanted), 100) for job in client.results(wanted[start:start + 100])]
     state.history().update_from_jobs(jobs)
     by_id = {job.id: job for job in jobs}
     problems: list[str] = []

@@ -48,6 +48,10 @@ def history_command(
             state.renderer.info(f"pruned {removed} expired entr{'y' if removed == 1 else 'ies'}")
         return
     now = state.runtime.clock()
+    expiring = history.unsaved(state.base_url, now, 24)
+    if expiring:
+        state.renderer.warn(f"{len(expiring)} paid job(s) with no saved file expire within 24 h; save them with: "
+                            + state.command("download", "--unsaved", "--expiring-within", "24", "-o", "videos/"))
     if form == "table":
         entries = history.recent(limit, wanted)
         state.renderer.show(history_view(entries, now, len(entries)), form)

@@ -48,6 +48,7 @@ def sandbox_command(
         import shutil
 
         state_file.unlink(missing_ok=True)
+        state_file.with_suffix(".log").unlink(missing_ok=True)
         from akool_cli.sandbox.state import uploads_folder
 
         shutil.rmtree(uploads_folder(state_file), ignore_errors=True)

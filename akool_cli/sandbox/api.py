@@ -198,7 +198,7 @@ class Api:
                            "notified": []}
         with self.state.lock:
             self.state.jobs[job["_id"]] = job
-            self.state.save()
+            self.state.save_job(job)
         return response
 
     def results(self, body: dict[str, Any]) -> dict[str, Any]:

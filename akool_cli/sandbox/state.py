@@ -117,16 +117,30 @@ class SandboxState:
 
     def _load(self) -> None:
         path = self.config.state_file
-        if not path or not path.exists():
+        if not path:
             return
         try:
-            saved = json.loads(path.read_text())
+            saved = json.loads(path.read_text()) if path.exists() else {}
             self.jobs = dict(saved.get("jobs", {}))
             self.tokens = set(saved.get("tokens", []))
         except (OSError, ValueError, AttributeError):
             self.jobs, self.tokens = {}, set()  # a broken state file is a fresh sandbox
+        try:  # jobs created since the last snapshot, one JSON line each
+            for line in self._log_path().read_text().splitlines():
+                try:
+                    job = json.loads(line)
+                    self.jobs[job["_id"]] = job
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line cut by a kill: that job's answer never left either
+        except OSError:
+            pass
+
+    def _log_path(self) -> Path:
+        assert self.config.state_file is not None
+        return self.config.state_file.with_suffix(".log")
 
     def save(self) -> None:
+        """A full snapshot (rare: deletes, tokens, callbacks); it absorbs the log of new jobs."""
         path = self.config.state_file
         if not path:
             return
@@ -134,6 +148,15 @@ class SandboxState:
         tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps({"jobs": self.jobs, "tokens": sorted(self.tokens)}))
         tmp.replace(path)
+        self._log_path().unlink(missing_ok=True)
+
+    def save_job(self, job: dict[str, Any]) -> None:
+        """A new job: one appended line, not a rewrite of every job (the sandbox must not distort timings)."""
+        if not self.config.state_file:
+            return
+        self.config.state_file.parent.mkdir(parents=True, exist_ok=True)
+        with self._log_path().open("a") as log:
+            log.write(json.dumps(job) + "\n")
 
     def upload_dir(self) -> Path | None:
         return uploads_folder(self.config.state_file) if self.config.state_file else None
