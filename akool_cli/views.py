@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 from akool_cli.models import RESOURCE_TTL_SECONDS, Job
 from akool_cli.output import Column, View
@@ -141,12 +141,19 @@ def _history_row(entry: "HistoryEntry", now: float) -> dict[str, Any]:
     }
 
 
-def history_view(entries: Iterable["HistoryEntry"], now: float, count: int | None = None) -> View:
-    from itertools import tee
+def history_view(entries: Callable[[], Iterable["HistoryEntry"]], now: float, count: int | None = None) -> View:
+    """`entries` is called once for whichever side is printed: both stay lazy, so `history --json`
+    streams in constant memory whatever the history's length."""
 
-    people, machines = tee(entries)  # both lazy: `history --json` streams, whatever its length
+    class Lazy:
+        def __init__(self, convert: Callable[[Any], dict[str, Any]]) -> None:
+            self.convert = convert
+
+        def __iter__(self) -> Iterator[dict[str, Any]]:
+            return (self.convert(e) for e in entries())
+
     title = f"{count} job(s) in the local history" if count is not None else None
-    return View(HISTORY_COLUMNS, (_history_row(e, now) for e in people), (entry_record(e) for e in machines),
+    return View(HISTORY_COLUMNS, Lazy(lambda e: _history_row(e, now)), Lazy(entry_record),
                 title=title, empty="No jobs in the local history yet; create one with: akool create IMAGE")
 
 

@@ -1,7 +1,7 @@
 """Performance figures of akool-cli, each as a ratio against a baseline measured in the same run.
 
     python benchmarks/run.py            # all five targets; exits 1 if any target is missed
-    python benchmarks/run.py --quick    # fewer runs and a 256 MiB download, for a first look
+    python benchmarks/run.py --quick    # fewer runs, a 256 MiB download, 1,000 rows, for a first look
 
 Run it with the interpreter of the environment akool is installed in (a regular, non-editable
 install measures what users get). These machines are noisy, so every timing is a median of
@@ -221,6 +221,77 @@ def connections(home: Path) -> list[Row]:
                 f"{calls} requests", "1", stats["connections"] == 1)]
 
 
+# ---------------------------------------------------------------- 6. scale
+
+
+def scale(rows: int, home: Path) -> list[Row]:
+    """A manifest of `rows` rows against the sandbox: peak RSS of the run, status requests per
+    polling tick, and the client's CPU per tick while following every job."""
+    import json as _json
+
+    server = start_sandbox(SandboxConfig(port=0, queue_seconds=0.5, process_seconds=1.5))
+    work = home / "scale"
+    work.mkdir(parents=True, exist_ok=True)
+    manifest = work / "rows.csv"
+    manifest.write_text("image\n" + "".join(f"{URL}?row={i}\n" for i in range(rows)))
+    env = cli_env(server.base_url, work)
+    (work / "config").mkdir(exist_ok=True)
+    (work / "config" / "config.toml").write_text("[profiles.default]\npoll_interval = 0.5\npoll_max_interval = 1.0\n")
+    try:
+        _, peak = run_measured(akool_command() + ["batch", "run", str(manifest), "--yes", "--no-wait",
+                                                  "--concurrency", "8"], env)
+        run_id = _json.loads(subprocess.run(akool_command() + ["batch", "list", "--json"], env=env,
+                                            capture_output=True, text=True).stdout)[0]["id"]
+        server.state.reset_stats()
+        with tempfile.NamedTemporaryFile("r", suffix=".cpu") as report:
+            subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", report.name, *akool_command(), "batch",
+                            "resume", run_id, "--yes"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            user, system, follow_peak = report.read().split()[-3:]
+        stats = server.state.stats()
+    finally:
+        server.stop()
+    results = stats["requests"].get("results", 0)
+    chunks = -(-rows // 100)
+    ticks = max(1, round(results / chunks))
+    cpu_tick = (float(user) + float(system)) / ticks * 1000
+    peak_mb = max(peak, int(follow_peak) * 1024) / 1024 / 1024
+    return [
+        Row(f"batch of {rows} rows: peak RSS", f"{peak_mb:.0f} MB", "< 150 MB", peak_mb < 150),
+        Row(f"batch of {rows} rows: status requests per tick", f"{results / ticks:.0f} ({chunks} chunks of 100)",
+            "1 per chunk", results == ticks * chunks),
+        Row(f"batch of {rows} rows: client CPU per tick", f"{cpu_tick:.0f} ms ({ticks} ticks, whole process)",
+            "< 100 ms", cpu_tick < 100),
+    ]
+
+
+def history_scale(count: int, home: Path) -> list[Row]:
+    from akool_cli.history import History, HistoryEntry
+    from akool_cli.validation import check_ids
+
+    data = home / "hist" / "data"
+    history = History(data / "history.sqlite3")
+    now = time.time()
+    ids = [f"{i:024x}" for i in range(count)]
+    rows = [HistoryEntry(id=i, kind="create", created_at=now - n, expires_at=now + 86400, base_url="https://example.invalid",
+                         profile="default", updated_at=now, status=3, estimate=20, deducted=20,
+                         video_url=f"https://cdn.example/{i}.mp4") for n, i in enumerate(ids)]
+    from akool_cli.history import insert_statement
+
+    sql = insert_statement(rows[0])[0]
+    history._many(sql, [tuple(insert_statement(r)[1]) for r in rows])
+    history.close()
+    env = cli_env("https://example.invalid", home / "hist")
+    wall, peak = run_measured(akool_command() + ["history", "--json", "--limit", str(count)], env)
+    started = time.perf_counter()
+    check_ids(ids)
+    dedupe = time.perf_counter() - started
+    return [
+        Row(f"history --json at {count} jobs", f"{wall:.2f} s, {peak / 1024 / 1024:.0f} MB", "< 3 s, < 100 MB",
+            wall < 3 and peak < 100 * 1024 * 1024),
+        Row(f"de-duplicating {count} ids", f"{dedupe * 1000:.0f} ms", "< 100 ms", dedupe < 0.1),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer runs and a smaller download")
@@ -231,7 +302,9 @@ def main() -> int:
     rows: list[Row] = []
     try:
         for step in (lambda: startup(runs, home), polling, lambda: batch(50, home),
-                     lambda: download(size, home, 3), lambda: connections(home)):
+                     lambda: download(size, home, 3), lambda: connections(home),
+                     lambda: scale(1000 if args.quick else 10_000, home),
+                     lambda: history_scale(100_000, home)):
             rows += step()
     finally:
         shutil.rmtree(home, ignore_errors=True)

@@ -54,6 +54,6 @@ def history_command(
                             + state.command("download", "--unsaved", "--expiring-within", "24", "-o", "videos/"))
     if form == "table":
         entries = history.recent(limit, wanted)
-        state.renderer.show(history_view(entries, now, len(entries)), form)
+        state.renderer.show(history_view(lambda: entries, now, len(entries)), form)
     else:  # streamed from SQLite: constant memory however long the history
-        state.renderer.show(history_view(history.iter_recent(limit, wanted), now), form)
+        state.renderer.show(history_view(lambda: history.iter_recent(limit, wanted), now), form)
