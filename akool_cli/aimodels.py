@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-import difflib
-
 from akool_cli.errors import UsageError
 from akool_cli.models import AiModel
 
 
-def _norm(text: str) -> str:
-    return "".join(ch for ch in text.lower() if ch.isalnum())
-
-
 def resolve_model(query: str, models: list[AiModel]) -> AiModel:
     """Exact value, then label (case and spacing ignored), then a unique prefix of either."""
-    wanted = query.strip()
-    if not wanted:
-        raise UsageError("--model is empty", hint="run 'akool models' to list them")
-    for model in models:
-        if model.value == wanted:
-            return model
-    key = _norm(wanted)
-    named = [m for m in models if key in (_norm(m.label), _norm(m.value))]
-    if len(named) == 1:
-        return named[0]
-    prefixed = [m for m in models if key and (_norm(m.label).startswith(key) or _norm(m.value).startswith(key))]
-    if len(prefixed) == 1:
-        return prefixed[0]
-    if len(prefixed) > 1:
-        raise UsageError(f"model '{query}' is ambiguous: it matches " + ", ".join(sorted(m.label for m in prefixed)),
-                         hint="type more of the name, or pass the exact model value")
-    names = {m.label.lower(): m.label for m in models} | {m.value.lower(): m.value for m in models}
-    close = difflib.get_close_matches(wanted.lower(), list(names), n=3, cutoff=0.5)
-    suggestion = (" Did you mean " + " or ".join(names[c] for c in close) + "?") if close else ""
-    raise UsageError(f"no model named '{query}'.{suggestion}", hint="run 'akool models' to list them all")
+    from akool_cli.lookup import resolve
+
+    return resolve(query, models, code=lambda m: m.value, name=lambda m: m.label, what="model",
+                   listing="akool models")
 
 
 def check_model_request(model: AiModel, *, resolution: str, length: int, count: int, last_frame: bool,

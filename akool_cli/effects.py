@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
@@ -12,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Generic, TypeVar
 
-from akool_cli.errors import UsageError
 from akool_cli.models import Effect
 
 
@@ -76,30 +74,9 @@ def get_cached(fetch: Callable[[], list[T]], cache: ListCache[T], refresh: bool 
 get_effects = get_cached
 
 
-def _norm(text: str) -> str:
-    return "".join(ch for ch in text.lower() if ch.isalnum())
-
-
 def resolve_effect(query: str, effects: list[Effect]) -> Effect:
     """Exact code, then name (case and spacing ignored), then a unique prefix of either."""
-    wanted = query.strip()
-    if not wanted:
-        raise UsageError("--effect is empty", hint="run 'akool effects' to list effect names")
-    for effect in effects:
-        if effect.effect_code == wanted:
-            return effect
-    key = _norm(wanted)
-    named = [e for e in effects if _norm(e.name) == key or e.effect_code.lower() == wanted.lower()]
-    if len(named) == 1:
-        return named[0]
-    prefixed = [e for e in effects if key and (_norm(e.name).startswith(key) or _norm(e.effect_code).startswith(key))]
-    if len(prefixed) == 1:
-        return prefixed[0]
-    if len(prefixed) > 1:
-        names = ", ".join(sorted(e.name for e in prefixed))
-        raise UsageError(f"effect '{query}' is ambiguous: it matches {names}",
-                         hint="type more of the name, or pass the exact effect code")
-    close = difflib.get_close_matches(wanted.lower(), [e.name.lower() for e in effects], n=3, cutoff=0.5)
-    by_lower = {e.name.lower(): e.name for e in effects}
-    suggestion = (" Did you mean " + " or ".join(by_lower[c] for c in close) + "?") if close else ""
-    raise UsageError(f"no effect named '{query}'.{suggestion}", hint="run 'akool effects' to list them all")
+    from akool_cli.lookup import resolve
+
+    return resolve(query, effects, code=lambda e: e.effect_code, name=lambda e: e.name, what="effect",
+                   listing="akool effects")

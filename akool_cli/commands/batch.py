@@ -214,7 +214,7 @@ def batch_status(
 
 def _watch(state: App, journal: Any, run_id: str) -> None:
     """Poll the run's jobs together (no downloads), printing the counts as they change."""
-    from akool_cli.models import JobStatus
+    from akool_cli.flows.batch import fetch_jobs, settle
     from akool_cli.workflow import poll_policy
 
     policy = poll_policy(state, None)
@@ -225,14 +225,9 @@ def _watch(state: App, journal: Any, run_id: str) -> None:
         rows = journal.rows(run_id, ["submitted"])
         ids = [i for r in rows for i in r.job_ids]
         if ids:
-            jobs = {j.id: j for chunk in [ids[i:i + 100] for i in range(0, len(ids), 100)] for j in client.results(chunk)}
-            state.history().update_from_jobs(jobs.values())
-            changes = []
-            for r in rows:
-                found = [jobs.get(i) for i in r.job_ids]
-                if all(j is not None and j.is_final for j in found):
-                    ok = any(j.status == JobStatus.COMPLETED for j in found if j)
-                    changes.append((r.row, "completed" if ok else "failed", None if ok else "the job(s) failed"))
+            answered = fetch_jobs(client, ids)
+            state.history().update_from_jobs(answered)
+            changes = settle(rows, {j.id: j for j in answered})
             if changes:
                 journal.set_states(run_id, changes)
         counts = journal.counts(run_id)

@@ -178,6 +178,23 @@ def _chunks(ids: list[str], size: int) -> list[list[str]]:
     return [ids[i:i + size] for i in range(0, len(ids), size)]
 
 
+def fetch_jobs(client: Any, ids: list[str]) -> list[Job]:
+    """Every job in one request a chunk of RESULTS_CHUNK ids."""
+    return [job for chunk in _chunks(ids, RESULTS_CHUNK) for job in client.results(chunk)]
+
+
+def settle(rows: list[JournalRow], latest: dict[str, Job]) -> list[tuple[int, str, str | None]]:
+    """Rows still `submitted` whose jobs are all final become completed (any video) or failed."""
+    changes = []
+    for jrow in rows:
+        jobs = [latest.get(i) for i in jrow.job_ids]
+        if jrow.state == "submitted" and jobs and all(j is not None and j.is_final for j in jobs):
+            ok = any(j.status == JobStatus.COMPLETED for j in jobs if j)
+            jrow.state = "completed" if ok else "failed"
+            changes.append((jrow.row, jrow.state, None if ok else "the job(s) failed"))
+    return changes
+
+
 def follow(state: "App", journal: Journal, run_id: str, *, timeout: float | None, downloads: int,
            sidecar: bool, force: bool) -> None:
     """Poll every job of the run together and save each video as soon as it completes."""
@@ -241,18 +258,10 @@ def follow(state: "App", journal: Journal, run_id: str, *, timeout: float | None
     delay = policy.interval
     try:
         while True:
-            answered: list[Job] = []
-            for chunk in _chunks(pending, RESULTS_CHUNK):
-                answered += client.results(chunk)
+            answered = fetch_jobs(client, pending)
             history.update_from_jobs(answered)  # one transaction a tick
             latest.update({job.id: job for job in answered})
-            changes = []
-            for row, jrow in rows.items():
-                jobs = [latest.get(i) for i in jrow.job_ids]
-                if jrow.state == "submitted" and jobs and all(j is not None and j.is_final for j in jobs):
-                    ok = any(j.status == JobStatus.COMPLETED for j in jobs if j)
-                    jrow.state = "completed" if ok else "failed"
-                    changes.append((row, jrow.state, None if ok else "the job(s) failed"))
+            changes = settle(list(rows.values()), latest)
             if changes:
                 journal.set_states(run_id, changes)
             for job in answered:

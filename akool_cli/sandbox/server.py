@@ -228,7 +228,7 @@ class Handler(BaseHTTPRequestHandler):
             state.counts[endpoint] = state.counts.get(endpoint, 0) + 1
             state.inflight[endpoint] = state.inflight.get(endpoint, 0) + 1
             state.max_inflight[endpoint] = max(state.max_inflight.get(endpoint, 0), state.inflight[endpoint])
-            state.log.append({"endpoint": endpoint, "method": self.command, "path": self.path,
+            state.log.append({"endpoint": endpoint, "method": self.command, "path": self.path, "at": time.monotonic(),
                               "headers": {k.lower(): v for k, v in self.headers.items()},
                               "body": _json_or_none(raw) if endpoint != "upload" else None})
         try:
