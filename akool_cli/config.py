@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
 
 from akool_cli.errors import ConfigError, UsageError
 from akool_cli.pricing import LENGTHS, RESOLUTIONS
@@ -20,8 +20,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-@dataclass(frozen=True)
-class Paths:
+class Paths(NamedTuple):
     config_dir: Path
     data_dir: Path
     cache_dir: Path
@@ -127,8 +126,7 @@ def _text(value: Any) -> str:
     return value
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     key: str
     check: Callable[[Any], Any]
     default: Any
@@ -290,8 +288,7 @@ class ConfigStore:
         return True
 
 
-@dataclass(frozen=True)
-class ResolvedSetting:
+class ResolvedSetting(NamedTuple):
     key: str
     value: Any
     source: str  # "default", "profile", "env" or "flag"
