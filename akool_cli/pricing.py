@@ -64,7 +64,7 @@ class Estimate:
         """The user's own recent charges for the same key beat any list: they are the bill."""
         if not charges:
             return self
-        return replace(self, per_item=charges[0], source=f"from your last {len(charges)} job(s)")
+        return replace(self, per_item=charges[0], source=f"your last {len(charges)} job(s)")
 
     def to_dict(self) -> dict[str, object]:
         return {

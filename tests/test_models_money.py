@@ -132,7 +132,7 @@ def test_the_first_job_costs_more_than_estimated_the_rest_wait(sandbox_factory, 
     assert entry["_id"] in result.stderr and entry["deduction_credit"] == 40
     # The next estimate is what this account was really charged.
     cost = cli("cost", "--json").json()
-    assert cost["credits_each"] == 40 and cost["source"] == "from your last 1 job(s)"
+    assert cost["credits_each"] == 40 and cost["source"] == "your last 1 job(s)"
     again = cli("create", URL + "?2", URL + "?3", "--yes", "--json")
     assert again.exit_code == 0, again.stderr  # the estimate now matches the bill: nothing to stop
     asked = cli("create", URL + "?4", URL + "?5", "--yes", "--accept-price-change")
