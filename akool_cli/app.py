@@ -226,10 +226,7 @@ class AkoolGroup(TyperGroup):
         stopped = signals.unreported()
         if stopped is not None:  # stopped inside Click's own machinery, which exits 130 without a word
             signals.mark_reported()
-            import signal as _signal
-
-            label = "interrupted" if stopped == _signal.SIGINT else f"stopped by {_signal.Signals(stopped).name}"
-            sys.stderr.write(f"error: {label}; nothing was sent\n")
+            sys.stderr.write(f"error: {signals.label(stopped)}; nothing was sent\n")
             code = 128 + int(stopped)
         if standalone_mode:
             sys.exit(code)

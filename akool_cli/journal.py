@@ -140,13 +140,7 @@ class Journal:
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.execute(*insert_statement(entry))
-                current = db.execute("SELECT job_ids FROM batch_rows WHERE run_id = ? AND row = ?",
-                                     (run_id, row)).fetchone()
-                ids = json.loads(current[0]) if current else []
-                if entry.id not in ids:
-                    ids.append(entry.id)
-                db.execute("UPDATE batch_rows SET state = 'submitted', job_ids = ?, error = NULL, updated_at = ? "
-                           "WHERE run_id = ? AND row = ?", (json.dumps(ids), self.clock(), run_id, row))
+                self._submitted(db, run_id, row, entry.id)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -154,13 +148,21 @@ class Journal:
         except sqlite3.DatabaseError as exc:
             raise HistoryError(self.history.path, exc) from None
 
-    def add_job(self, run_id: str, row: int, job_id: str) -> None:
-        current = self._run("SELECT job_ids FROM batch_rows WHERE run_id = ? AND row = ?", (run_id, row)).fetchone()
+    def _submitted(self, db: sqlite3.Connection, run_id: str, row: int, job_id: str) -> None:
+        """The row is `submitted`, with this job among its ids (once)."""
+        current = db.execute("SELECT job_ids FROM batch_rows WHERE run_id = ? AND row = ?", (run_id, row)).fetchone()
         ids = json.loads(current[0]) if current else []
         if job_id not in ids:
             ids.append(job_id)
-        self._run("UPDATE batch_rows SET state = 'submitted', job_ids = ?, error = NULL, updated_at = ? "
-                  "WHERE run_id = ? AND row = ?", (json.dumps(ids), self.clock(), run_id, row))
+        db.execute("UPDATE batch_rows SET state = 'submitted', job_ids = ?, error = NULL, updated_at = ? "
+                   "WHERE run_id = ? AND row = ?", (json.dumps(ids), self.clock(), run_id, row))
+
+    def add_job(self, run_id: str, row: int, job_id: str) -> None:
+        """From the main thread, when the worker could not record the job itself."""
+        try:
+            self._submitted(self._db(), run_id, row, job_id)
+        except sqlite3.DatabaseError as exc:
+            raise HistoryError(self.history.path, exc) from None
 
     def set_state(self, run_id: str, row: int, state: str, error: str | None = None) -> None:
         self._run("UPDATE batch_rows SET state = ?, error = ?, updated_at = ? WHERE run_id = ? AND row = ?",

@@ -312,7 +312,6 @@ def serve(state: "App", allow_dirs: list[Path]) -> None:
 
     runtime = replace(state.runtime, stdout=sys.stderr, stdout_tty=False, stdin_tty=False)
     app = App(runtime, profile_flag=state.profile_flag, sandbox=state.sandbox, verbose=state.verbose)
-    app._history = None
     agent = Agent(app, allow_dirs)
     app.history(shared=True)  # tools may run on the SDK's worker threads
     build_server(agent).run("stdio")

@@ -17,6 +17,11 @@ from typing import Any, Iterator
 STOPPING = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())
 
 
+def label(signum: int) -> str:
+    """How a stop is told: "interrupted" for Ctrl-C, "stopped by SIGTERM" and so on."""
+    return "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+
+
 class Stopped(KeyboardInterrupt):
     """A stopping signal arrived. The exit code is 128 + its number, as shells report it."""
 
@@ -30,7 +35,7 @@ class Stopped(KeyboardInterrupt):
 
     @property
     def label(self) -> str:
-        return {signal.SIGINT: "interrupted"}.get(self.signum, f"stopped by {signal.Signals(self.signum).name}")
+        return label(self.signum)
 
 
 class _State:

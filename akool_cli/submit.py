@@ -23,8 +23,6 @@ class Submission:
     key: str | None = None  # a manifest row's identity (batch run)
 
 
-
-
 def plan(sources: list[str], checked: list[LocalFile | str], template: CreateRequest) -> list[Submission]:
     return [Submission(source, replace(template, image_url=item if isinstance(item, str) else placeholder(item)),
                        None if isinstance(item, str) else item)

@@ -128,9 +128,9 @@ def submit_paid(state: App, create: "Callable[[Any], Any]", submissions: "list[S
 
 
 def stopped_error(state: App, report: "SubmitReport", output: str | None) -> Interrupted:
-    import signal as _signal
+    from akool_cli.signals import label as signal_label
 
-    label = "interrupted" if report.stopped == _signal.SIGINT else f"stopped by {_signal.Signals(report.stopped).name}"
+    label = signal_label(report.stopped)
     ids = [job.id for _, job in report.created]
     parts = [f"{label} while submitting"]
     parts.append(f"{len(ids)} paid job(s) are in the history ({', '.join(ids)})" if ids

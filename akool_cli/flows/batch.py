@@ -121,7 +121,8 @@ def submit_rows(state: "App", journal: Journal, run_id: str, subs: list[Submissi
     client = state.client()
     history = state.history()
     by_request = {id(sub.request): sub for sub in subs}
-    estimates = {sub.row: jrow for jrow in journal.rows(run_id) for sub in subs if sub.row == jrow.row}
+    sending = {sub.row for sub in subs}
+    estimates = {jrow.row: jrow for jrow in journal.rows(run_id) if jrow.row in sending}
 
     recorded: set[str] = set()
 
@@ -267,7 +268,7 @@ def follow(state: "App", journal: Journal, run_id: str, *, timeout: float | None
             for job in answered:
                 jrow = rows[job_row[job.id]]
                 if job.status == JobStatus.COMPLETED and job.video_url and job.id not in saved \
-                        and job.id not in started and str(jrow.paths).find(job.id) < 0:
+                        and job.id not in started and not _saved_before(history, job.id):
                     target = target_for(job, jrow)
                     if target is not None:
                         targets[job.id] = target
@@ -293,6 +294,11 @@ def follow(state: "App", journal: Journal, run_id: str, *, timeout: float | None
             state.renderer.error(AkoolError(f"download of {line}"))
         raise TransportError(f"download of {failures[0]}", hint=f"{len(failures)} video(s) were not saved; the jobs "
                              f"are paid for and in the history; or: {state.command('batch', 'resume', run_id)}")
+
+
+def _saved_before(history: Any, job_id: str) -> bool:
+    entry = history.get(job_id)
+    return bool(entry and entry.local_path)
 
 
 def write_sidecar(path: Path, job: Job, jrow: JournalRow, state: "App") -> None:
