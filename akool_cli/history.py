@@ -41,6 +41,7 @@ class HistoryEntry:
     request: str | None = None
     model: str | None = None
     price_key: str | None = None
+    estimate_high: int | None = None
 
     @property
     def status_name(self) -> str:
@@ -50,6 +51,8 @@ class HistoryEntry:
 
 COLUMNS = [f.name for f in fields(HistoryEntry)]
 _KNOWN = frozenset(COLUMNS)
+# Room proven per planned job before a paid run: a job's row with its request is well under this.
+ROW_ROOM_BYTES = 4096
 # SQLite integers are 64-bit; anything a server sends beyond this is not a credit count or a time.
 SQLITE_INT_MAX = 2**63 - 1
 
@@ -69,7 +72,8 @@ def _fit(value: Any) -> Any:
 
 def entry_for_job(job: Job, *, kind: str, base_url: str, profile: str, now: float, source: str | None,
                   video_length: int | None, estimate: int | None, request: dict[str, Any] | None,
-                  model: str | None = None, price_key: str | None = None) -> HistoryEntry:
+                  model: str | None = None, price_key: str | None = None,
+                  estimate_high: int | None = None) -> HistoryEntry:
     created = job.create_time / 1000 if job.create_time else now
     return HistoryEntry(
         id=job.id, kind=kind, created_at=created, expires_at=created + RESOURCE_TTL_SECONDS,
@@ -78,7 +82,7 @@ def entry_for_job(job: Job, *, kind: str, base_url: str, profile: str, now: floa
         video_length=video_length, audio_type=job.audio_type, estimate=estimate,
         deducted=job.deduction_credit, status=job.status, video_url=job.video_url,
         pre_video_id=job.pre_video_id, request=json.dumps(request) if request is not None else None,
-        model=model or _opt_model(job), price_key=price_key,
+        model=model or _opt_model(job), price_key=price_key, estimate_high=estimate_high,
     )
 
 
@@ -160,6 +164,54 @@ class History:
         A history that cannot take the job's row (corrupt, read-only, locked, disk full) must stop
         the command before it spends, not after."""
         self._run("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_write_check', ?)", (str(self.clock()),))
+
+    def prove_room(self, jobs: int) -> None:
+        """Before a paid run: prove the file can grow by a realistic row for each planned job, and keep
+        that room. The filler is written and committed, then deleted: SQLite keeps the freed pages in
+        the file and reuses them for the jobs' rows, so a disk that fills up meanwhile cannot refuse
+        a paid job's row (the check and the reservation are one step)."""
+        size = max(1, jobs) * ROW_ROOM_BYTES
+        self._run("INSERT OR REPLACE INTO room (id, filler) VALUES (1, zeroblob(?))", (size,))
+        self._run("DELETE FROM room WHERE id = 1")
+        self.prove_writable()
+
+    # ------------------------------------------------------------ daily and monthly caps
+
+    def window_spend(self, profile: str, since: float, now: float) -> int:
+        """Credits spent by this profile since `since`: charged (or, unknown, estimated) jobs that did
+        not fail, plus every live reservation of a request still on the wire."""
+        jobs = self._run(
+            "SELECT COALESCE(SUM(COALESCE(deducted, estimate_high, estimate, 0)), 0) FROM jobs "
+            "WHERE profile = ? AND created_at >= ? AND COALESCE(status, 0) != 4", (profile, since)).fetchone()[0]
+        held = self._run("SELECT COALESCE(SUM(credits), 0) FROM reservations WHERE profile = ? AND expires_at > ?",
+                         (profile, now)).fetchone()[0]
+        return int(jobs) + int(held)
+
+    def reserve(self, profile: str, credits: int, fits: Callable[[Callable[[float], int]], bool], now: float,
+                hold_seconds: float) -> int | None:
+        """Hold `credits` for a request about to leave if `fits(spent_since)` says so, in one
+        write transaction: two processes of one profile cannot both take the last room under a cap.
+        Returns the reservation's id, or None when it does not fit."""
+        try:
+            db = self._conn()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if not fits(lambda since: self.window_spend(profile, since, now)):
+                    db.execute("ROLLBACK")
+                    return None
+                cursor = db.execute("INSERT INTO reservations (profile, credits, created_at, expires_at) "
+                                    "VALUES (?, ?, ?, ?)", (profile, int(credits), now, now + hold_seconds))
+                db.execute("COMMIT")
+                return int(cursor.lastrowid or 0)
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as exc:
+            raise HistoryError(self.path, exc) from None
+
+    def release(self, reservation: int) -> None:
+        self._run("DELETE FROM reservations WHERE id = ?", (reservation,))
 
     def close(self) -> None:
         if self._db is not None:

@@ -43,12 +43,14 @@ class JournalRow:
     job_ids: list[str]
     paths: list[str]
     error: str | None
+    estimate_high: int | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> "JournalRow":
         return cls(row["run_id"], row["row"], row["key"], row["state"], row["endpoint"], row["body_hash"],
                    json.loads(row["request"]), row["source"], row["output"], row["estimate"], row["price_key"],
-                   json.loads(row["job_ids"]), json.loads(row["paths"]), row["error"])
+                   json.loads(row["job_ids"]), json.loads(row["paths"]), row["error"],
+                   row["estimate_high"] if "estimate_high" in row.keys() else None)
 
 
 class Journal:
@@ -101,9 +103,10 @@ class Journal:
     def add_rows(self, run_id: str, rows: list[dict[str, Any]]) -> None:
         now = self.clock()
         self._many("INSERT OR IGNORE INTO batch_rows (run_id, row, key, state, endpoint, body_hash, request, source, "
-                   "output, estimate, price_key, updated_at) VALUES (?,?,?,'pending',?,?,?,?,?,?,?,?)",
+                   "output, estimate, price_key, estimate_high, updated_at) VALUES (?,?,?,'pending',?,?,?,?,?,?,?,?,?)",
                    [(run_id, r["row"], r["key"], r["endpoint"], body_hash(r["request"]), json.dumps(r["request"]),
-                     r.get("source"), r.get("output"), r.get("estimate"), r.get("price_key"), now) for r in rows])
+                     r.get("source"), r.get("output"), r.get("estimate"), r.get("price_key"), r.get("estimate_high"),
+                     now) for r in rows])
 
     def rows(self, run_id: str, states: Iterable[str] | None = None) -> list[JournalRow]:
         wanted = list(states or [])
@@ -113,6 +116,21 @@ class Journal:
             sql += f" AND state IN ({', '.join('?' for _ in wanted)})"
             params += wanted
         return [JournalRow.from_row(r) for r in self._run(sql + " ORDER BY row", params).fetchall()]
+
+    def charged(self, run_id: str) -> int:
+        """What the run's jobs cost so far: charged, or (not known) estimated at the high figure."""
+        total = 0
+        history = self.history
+        for jrow in self.rows(run_id, ["sending", "submitted", "completed", "saved", "uncertain"]):
+            for job_id in jrow.job_ids:
+                entry = history.get(job_id)
+                if entry is not None and entry.deducted is not None and entry.status != 4:
+                    total += entry.deducted
+                elif entry is None or entry.status != 4:
+                    total += jrow.estimate_high or jrow.estimate or 0
+            if not jrow.job_ids and jrow.state in ("sending", "uncertain"):
+                total += (jrow.estimate_high or jrow.estimate or 0) * int(jrow.request.get("count", 1) or 1)
+        return total
 
     def counts(self, run_id: str) -> dict[str, int]:
         rows = self._run("SELECT state, COUNT(*) FROM batch_rows WHERE run_id = ? GROUP BY state", (run_id,))

@@ -38,8 +38,13 @@ class PlannedVideo:
 class Agent:
     """The tools' logic, apart from the protocol (tests call it directly as well)."""
 
-    def __init__(self, state: "App", allow_dirs: list[Path], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, state: "App", allow_dirs: list[Path], clock: Callable[[], float] = time.monotonic,
+                 session_credits: int | None = None) -> None:
         self.state = state
+        # Everything this server session may spend, over all its plans (with max_credits, the lower).
+        self.session_credits = session_credits if session_credits is not None \
+            else state.setting("mcp.session_credits")
+        self.session_spent = 0
         self.allow_dirs = [d.resolve() for d in allow_dirs]
         self.clock = clock
         self.plans: dict[str, PlannedVideo] = {}
@@ -126,7 +131,6 @@ class Agent:
         """The only tool that spends: once per plan, within its lifetime, budget and balance re-checked."""
         from akool_cli.submit import Submission, upload_inputs
         from akool_cli.flows.plan import with_image
-        from akool_cli.workflow import check_budget, submit_paid, warn_price
 
         planned = self.plans.get(plan_id)
         if planned is None:
@@ -138,31 +142,53 @@ class Agent:
             raise UsageError(f"plan {plan_id} expired ({PLAN_TTL_SECONDS / 60:.0f} minutes)",
                              hint="call plan_video again: prices and the balance may have changed")
         state = self.state
-        history = state.history(shared=True)
-        history.prove_writable()
-        estimate = planned.estimate
-        check_budget(estimate, state.setting("max_credits"), state.live_balance())
-        uploader = state.uploader()
+        from akool_cli.flows.pay import PayOrder, record_in_history
+        from akool_cli.workflow import caps_for, paid
+
         image = planned.image
         request = with_image(planned.plan, image if isinstance(image, str) else "")
         sub = Submission(planned.source, request, None if isinstance(image, str) else image)
-        planned.state = "executing"  # from here the plan is spent, whatever happens: never twice
-        upload_inputs(uploader, [sub], planned.plan.audio if not isinstance(planned.plan.audio, str) else None)
-        if planned.plan.last_frame is not None and not isinstance(planned.plan.last_frame, str):
-            sub.request.last_image_url = uploader.upload(planned.plan.last_frame)
+        plan = planned.plan
+        local = [f for f in (sub.image, plan.audio, plan.last_frame) if f is not None and not isinstance(f, str)]
+
+        def upload(uploader: Any, subs: list[Submission]) -> None:
+            upload_inputs(uploader, subs, plan.audio if not isinstance(plan.audio, str) else None)
+            if plan.last_frame is not None and not isinstance(plan.last_frame, str):
+                last = uploader.upload(plan.last_frame)
+                for each in subs:
+                    each.request.last_image_url = last
+
+        def spend_once(_estimates: list[Any]) -> None:
+            planned.state = "executing"  # from here the plan is spent, whatever happens: never twice
+
         client = state.client()
-        create = client.create_batch if planned.plan.model else client.create_video
-        report = submit_paid(state, create, [sub], 1, kind="create", video_length=request.video_length,
-                             estimate=estimate, output=None, model=planned.plan.model.value if planned.plan.model else None)
-        planned.state = "executed"
+        model = plan.model.value if plan.model else None
+        order = PayOrder(
+            title="execute_plan", rows=[], submissions=[sub], estimates=[planned.estimate],
+            send=client.create_batch if plan.model else client.create_video,
+            record=record_in_history(state.history(shared=True), kind="create", base_url=state.base_url,
+                                     profile=state.profile, clock=state.runtime.clock, model=model),
+            local_files=local, caps=caps_for(state, None, session=self.session_credits), yes=True,
+            spent_before=self.session_spent, split_probe=True, upload=upload, prepare=spend_once,
+            grace=float(state.setting("timeout")) + 5)
+        def count(result: Any) -> None:  # before any error: what was charged counts against the session
+            self.session_spent += result.guard.spent_here
+            planned.job_ids = [job.id for job in result.report.jobs]
+
+        try:
+            result = paid(state, order, yes=True, output=None, after=count)
+        finally:
+            if planned.state == "executing":
+                planned.state = "executed"
+        report = result.report
         planned.job_ids = [job.id for job in report.jobs]
-        warn_price(state, report.jobs, estimate)
         if not report.jobs:
             from akool_cli.workflow import worst_error
 
             raise worst_error(report)
-        return {"plan_id": plan_id, "job_ids": planned.job_ids, "estimate": estimate.to_dict(),
+        return {"plan_id": plan_id, "job_ids": planned.job_ids, "estimate": result.estimate.to_dict(),
                 "charged": sum(j.deduction_credit or 0 for j in report.jobs),
+                "session_spent": self.session_spent, "session_credits": self.session_credits,
                 "errors": [e.message for _, e in report.errors],
                 "next": "call wait_for_jobs with these ids, then download_video"}
 
@@ -304,7 +330,7 @@ def build_server(agent: Agent) -> Any:
     return server
 
 
-def serve(state: "App", allow_dirs: list[Path]) -> None:
+def serve(state: "App", allow_dirs: list[Path], session_credits: int | None = None) -> None:
     """Run over stdio. stdout belongs to the protocol: everything the CLI would print goes to stderr."""
     import sys
 
@@ -312,6 +338,6 @@ def serve(state: "App", allow_dirs: list[Path]) -> None:
 
     runtime = replace(state.runtime, stdout=sys.stderr, stdout_tty=False, stdin_tty=False)
     app = App(runtime, profile_flag=state.profile_flag, sandbox=state.sandbox, verbose=state.verbose)
-    agent = Agent(app, allow_dirs)
+    agent = Agent(app, allow_dirs, session_credits=session_credits)
     app.history(shared=True)  # tools may run on the SDK's worker threads
     build_server(agent).run("stdio")

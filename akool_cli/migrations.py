@@ -103,6 +103,25 @@ def m004_batch_journal(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS batch_rows_state ON batch_rows (run_id, state)")
 
 
+@migration
+def m005_spend_caps(db: sqlite3.Connection) -> None:
+    # Prices are ranges: each job and journal row keeps the high figure it was admitted under, and
+    # the credits held for requests on the wire (daily/monthly caps shared by every process of a
+    # profile) live in `reservations` until their jobs are recorded.
+    db.execute("ALTER TABLE jobs ADD COLUMN estimate_high INTEGER")
+    db.execute("ALTER TABLE batch_rows ADD COLUMN estimate_high INTEGER")
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS reservations (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            profile TEXT NOT NULL,
+            credits INTEGER NOT NULL,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL
+        )""")
+    db.execute("CREATE INDEX IF NOT EXISTS jobs_profile_created ON jobs (profile, created_at)")
+    db.execute("CREATE TABLE IF NOT EXISTS room (id INTEGER PRIMARY KEY, filler BLOB)")
+
+
 def current_version() -> int:
     return len(MIGRATIONS)
 

@@ -19,14 +19,15 @@ class Submission:
     source: str  # what the user typed: a URL or a path
     request: "CreateRequest | BatchRequest | AddAudioRequest"
     image: LocalFile | None = None  # a local file, uploaded before anything is created
-    row: int | None = None  # a manifest's row (batch run)
+    row: int | None = None  # a manifest's row (batch run), or the image's place in a create
     key: str | None = None  # a manifest row's identity (batch run)
+    first_index: int = 1  # the first variant's number (a probe split a request in two)
 
 
 def plan(sources: list[str], checked: list[LocalFile | str], template: CreateRequest) -> list[Submission]:
     return [Submission(source, replace(template, image_url=item if isinstance(item, str) else placeholder(item)),
-                       None if isinstance(item, str) else item)
-            for source, item in zip(sources, checked)]
+                       None if isinstance(item, str) else item, row=n)
+            for n, (source, item) in enumerate(zip(sources, checked), start=1)]
 
 
 def upload_inputs(uploader: Uploader, submissions: list[Submission], audio: LocalFile | None) -> None:
@@ -69,18 +70,28 @@ class SubmitReport:
 
 def submit_all(create: Callable[[Any], Job], submissions: list[Submission], workers: int,
                record: Callable[[Submission, Job], None], *, grace: float = 60.0,
-               monotonic: Callable[[], float] = time.monotonic) -> SubmitReport:
+               monotonic: Callable[[], float] = time.monotonic,
+               halted: Callable[[], bool] = lambda: False) -> SubmitReport:
     """Send every request once, at most `workers` at a time, and record each job the moment its
     answer arrives (in whatever order answers come).
 
     Stopping signals (Ctrl-C, twice or more, SIGTERM, SIGHUP) are held meanwhile: requests not yet
     sent are cancelled, those in flight are waited for (up to `grace` seconds) and recorded, and the
-    caller learns which signal came in `stopped`. Every error is contained to its own submission."""
+    caller learns which signal came in `stopped`. Every error is contained to its own submission.
+
+    `create` may raise budget.Refused instead of sending: that submission was not sent. Once
+    `halted()` (the spending guard stopped: a budget, a price, a job the history could not take),
+    requests not yet started are cancelled as for a signal."""
+    from akool_cli.budget import Refused
+
     report = SubmitReport()
 
     def collect(sub: Submission, future: "Future[Any]") -> None:
         try:
             answer = future.result()
+        except Refused:
+            report.not_sent.append(sub)
+            return
         except AkoolError as error:
             report.errors.append((sub, error))
             return
@@ -103,7 +114,14 @@ def submit_all(create: Callable[[Any], Job], submissions: list[Submission], work
                 where = f"variant {item.index + 1}" if item.index is not None else "a variant"
                 report.errors.append((sub, ApiError(item.code or 0, f"{where}: {item.msg}")))
 
+    def cancel(pending: "set[Future[Any]]") -> None:
+        for future in list(pending):
+            if future.cancel():
+                report.not_sent.append(futures[future])
+                pending.discard(future)
+
     pool = ThreadPoolExecutor(max_workers=workers)
+    futures: "dict[Future[Any], Submission]" = {}
     try:
         with signals.deferred():
             futures = {pool.submit(create, sub.request): sub for sub in submissions}
@@ -116,12 +134,11 @@ def submit_all(create: Callable[[Any], Job], submissions: list[Submission], work
                         report.not_sent.append(futures[future])
                     else:
                         collect(futures[future], future)
+                if halted():
+                    cancel(pending)
                 if report.stopped is None and signals.stop_requested() is not None:
                     report.stopped = signals.take()
-                    for future in list(pending):
-                        if future.cancel():
-                            report.not_sent.append(futures[future])
-                            pending.discard(future)
+                    cancel(pending)
                     deadline = monotonic() + grace
                 elif report.stopped is not None:
                     signals.take()  # a second Ctrl-C: already stopping, keep recording

@@ -18,20 +18,33 @@ from akool_cli.validation import local_path
 from akool_cli.waiting import PollPolicy, wait_for_jobs
 
 if TYPE_CHECKING:
-    from akool_cli.submit import Submission, SubmitReport
+    from akool_cli.budget import Caps
+    from akool_cli.flows.pay import PayDeps, PayOrder, PayResult
+    from akool_cli.submit import SubmitReport
     from akool_cli.uploads import LocalFile, Uploader
 
 EXPIRY_WARNING_SECONDS = 24 * 3600
 
 
-def check_budget(estimate: Estimate, budget: int | None, balance: float | None) -> None:
-    """Before the first paid request: the whole estimate must fit the budget and the balance."""
-    if budget is not None and estimate.total > budget:
-        raise OverBudgetError(f"this would spend about {estimate.total} credits ({estimate.source}), "
-                              f"over the budget of {budget}", hint="raise --max-credits, or make fewer or cheaper videos")
-    if balance is not None and estimate.total > balance:
-        raise OverBalanceError(f"this would spend about {estimate.total} credits ({estimate.source}) and the "
-                               f"account has {balance:g}", hint="top up the account, or make fewer or cheaper videos")
+def caps_for(state: App, max_credits: int | None, session: int | None = None) -> "Caps":
+    """The budgets of this command: --max-credits (else the profile's), and the profile's windows."""
+    from akool_cli.budget import Caps
+
+    limit = max_credits if max_credits is not None else state.setting("max_credits")
+    if session is not None:
+        limit = session if limit is None else min(int(limit), session)
+    return Caps(limit, state.setting("budget.daily"), state.setting("budget.monthly"))
+
+
+def pay_deps(state: App, *, yes: bool) -> "PayDeps":
+    from akool_cli.flows.pay import PayDeps
+
+    def confirm(order: "PayOrder", estimate: Estimate, balance: float | None) -> None:
+        confirm_spend(state, order.rows, estimate, yes=yes, title=order.title, balance=balance)
+
+    return PayDeps(history=state.history(), uploader=state.uploader, balance=state.live_balance, confirm=confirm,
+                   warn=state.renderer.warn, profile=state.profile, base_url=state.base_url,
+                   clock=state.runtime.clock)
 
 
 def confirm_spend(state: App, rows: list[tuple[str, str]], estimate: Estimate, *, yes: bool, title: str,
@@ -39,92 +52,91 @@ def confirm_spend(state: App, rows: list[tuple[str, str]], estimate: Estimate, *
     """Show what will be spent; ask on a terminal; never hang where nobody can answer."""
     if yes:
         return
-    rows = rows + [("Estimate from", estimate.source)]
+    rows = rows + [("Estimate from", estimate.sources)]
     if balance is not None:
         rows.append(("Balance", f"{balance:g} credits"))
     state.renderer.estimate_panel(rows + [("Target", state.target_label)], estimate, title)
+    amount = estimate.describe()
     if not state.runtime.stdin_tty:
-        raise UsageError(f"this would spend about {estimate.total} credits and there is no terminal to confirm on",
+        raise UsageError(f"this would spend {amount} and there is no terminal to confirm on",
                          hint="pass --yes to confirm in scripts and CI, or --dry-run to see the request")
-    if not state.confirm(f"Spend about {estimate.total} credits?"):
+    if not state.confirm(f"Spend {'up to ' + str(estimate.high) + ' credits' if estimate.is_range else amount}?"):
         raise Declined("you answered no; nothing was sent")
 
 
-def require_uploader(state: App, files: "list[LocalFile | None]") -> "Uploader":
-    """The uploader, checked before anything is asked or paid: a local file needs one."""
-    from akool_cli.uploads import NoUploader
+def paid(state: App, order: "PayOrder", *, yes: bool, output: str | None,
+         go_on: "str | Callable[[], str] | None" = None,
+         after: "Callable[[PayResult], None] | None" = None) -> "PayResult":
+    """The CLI's side of the one gate: run it, then say what happened to every request.
+    `go_on`: how to send what the guard held back, at the new price (a command that pays only for those).
+    `after`: run on the result before any error is raised (a batch settles its journal there)."""
+    from akool_cli.flows.pay import pay
 
-    uploader = state.uploader()
-    local = [f for f in files if f is not None]
-    if local and isinstance(uploader, NoUploader):
-        uploader.upload(local[0])  # raises the error that says how to configure one
-    return uploader
-
-
-def price_checked_submit(state: App, create: "Callable[[Any], Any]", submissions: "list[Submission]", workers: int,
-                         *, estimate: Estimate, budget: int | None, accept: bool, kind: str,
-                         video_length: int | None, output: str | None, model: str | None = None) -> "SubmitReport":
-    """Submit; with several submissions, the first goes alone and its real charge is compared with
-    the estimate before the rest is sent (the list prices are not the bill)."""
-    def send(subs: "list[Submission]", prior: "SubmitReport | None" = None) -> "SubmitReport":
-        return submit_paid(state, create, subs, workers, kind=kind, video_length=video_length,
-                           estimate=estimate, output=output, model=model, prior=prior)
-
-    if len(submissions) == 1 or accept:
-        return send(submissions)
-    first = send(submissions[:1])
-    charged = [job.deduction_credit for _, job in first.created if job.deduction_credit is not None]
-    if not first.created or not charged or max(charged) <= estimate.per_item:
-        return send(submissions[1:], prior=first)
-    paid = max(charged)
-    ids = [job.id for _, job in first.created]
-    remaining = len(submissions) - 1
-    more = paid * remaining * (estimate.count // len(submissions) or 1)
-    question = (f"the first job cost {paid} credits, the estimate was {estimate.per_item}; "
-                f"send the other {remaining} image(s) for about {more} more?")
-    over_budget = budget is not None and paid * estimate.count > budget
-    if state.runtime.stdin_tty and not over_budget and state.confirm(question[0].upper() + question[1:]):
-        return send(submissions[1:], prior=first)
-    raise PriceChangedError(
-        f"the first job cost {paid} credits where {estimate.per_item} were estimated ({estimate.source}); "
-        f"the other {remaining} image(s) were not sent" + (f" (they would pass the budget of {budget})"
-                                                          if over_budget else ""),
-        hint=f"job {', '.join(ids)} is in the history ({continue_command(state, ids, output)}); "
-             "to go on at the new price, run again with the other images and --accept-price-change")
-
-
-def submit_paid(state: App, create: "Callable[[Any], Any]", submissions: "list[Submission]", workers: int, *,
-                kind: str, video_length: int | None, estimate: Estimate, output: str | None,
-                model: str | None = None, prior: "SubmitReport | None" = None) -> "SubmitReport":
-    """Send paid requests, each job recorded the moment it is answered; stopping signals are
-    held until every answer in flight is recorded, then end the command with what is where."""
-    from akool_cli.history import entry_for_job
-    from akool_cli.submit import submit_all
-
-    history = state.history()
-
-    def record(sub: "Submission", job: Job) -> None:
-        history.add(entry_for_job(job, kind=kind, base_url=state.base_url, profile=state.profile,
-                                  now=state.runtime.clock(), source=sub.source, video_length=video_length,
-                                  estimate=estimate.per_item, request=sub.request.to_body(), model=model,
-                                  price_key=estimate.key))
-
-    report = submit_all(create, submissions, workers, record, grace=float(state.setting("timeout")) + 5)
-    if prior is not None:  # an earlier part of the same command: its jobs are named too
-        report = prior.merge(report)
+    result = pay(pay_deps(state, yes=yes), order)
+    if after is not None:
+        after(result)
+    if callable(go_on):
+        go_on = go_on()
+    report = result.report
     ids = [job.id for _, job in report.created]
     state.resume_hint = (f"{len(ids)} paid job(s) are in the history; continue with: "
                          f"{state.command('status', '--wait', *ids)}") if ids else None
     for sub, job, error in report.unrecorded:
         state.renderer.warn(f"{sub.source}: job {job.id} was created but could NOT be written to the history "
-                            f"({error.message}); note its id; follow it with: {state.command('status', job.id)}")
+                            f"({error.message}); note its id; follow it (free) with: {state.command('status', '--wait', job.id)}")
     lone = not report.created and not report.unrecorded and len(report.errors) == 1
     if not lone:  # a lone failure is the command's own error, printed once at the end
-        for sub, error in report.errors[len(prior.errors) if prior else 0:]:
+        for sub, error in report.errors:
             state.renderer.error(AkoolError(f"{sub.source}: {error.message}", error.hint))
+    say_prices(state, result)
     if report.stopped is not None:
         raise stopped_error(state, report, output)
-    return report
+    held_back = halted_error(state, result, output, go_on)
+    if held_back is not None:
+        raise held_back
+    return result
+
+
+def say_prices(state: App, result: "PayResult") -> None:
+    """Any charge different from the estimate, said once per price key."""
+    for _key, charged, low, high in result.guard.price_seen:
+        expected = f"{low}" if low == high else f"{low}-{high}"
+        state.renderer.warn(f"charged {charged} credits a video where {expected} were estimated; the next estimate "
+                            "for the same settings uses what you were charged")
+
+
+def halted_error(state: App, result: "PayResult", output: str | None, go_on: str | None) -> AkoolError | None:
+    """The guard stopped sending: one error that says why, what exists, and the free way on."""
+    from akool_cli.budget import HALT_BUDGET, HALT_CAP, HALT_PRICE, HALT_UNRECORDED
+
+    report, guard = result.report, result.guard
+    if guard.halt is None and guard.crossed:  # a lone job billed above its estimate, past the budget
+        ids = [job.id for job in report.jobs]
+        return PriceChangedError(
+            f"the budget of {guard.caps.max_credits} was crossed: {guard.spent} credits charged where "
+            f"{result.estimate.describe()} were estimated ({result.estimate.sources})",
+            hint=f"job(s) {', '.join(ids)} are in the history; continue (free) with: {continue_command(state, ids, output)}")
+    if guard.halt is None or (not report.not_sent and guard.halt != HALT_UNRECORDED and not guard.crossed):
+        return None
+    ids = [job.id for job in report.jobs]
+    held = (f"{len(report.not_sent)} request(s) were not sent: "
+            + ", ".join(dict.fromkeys(s.source for s in report.not_sent))) if report.not_sent else "nothing else was sent"
+    have = (f"job(s) {', '.join(ids)} are in the history; continue (free) with: "
+            f"{continue_command(state, ids, output)}") if ids else "no job was created"
+    if guard.halt == HALT_UNRECORDED:
+        return OutcomeUnknownError(f"{guard.detail}; nothing more was sent; {held}",
+                                   hint=f"note the id(s) {', '.join(ids)}; follow them (free) with: "
+                                        f"{continue_command(state, ids, output)}; then free the disk or fix the "
+                                        "history file before paying for more")
+    estimate = result.estimate
+    if guard.halt == HALT_CAP:
+        return OverBudgetError(f"stopped at {guard.detail}; {held}", hint=have)
+    spent = f"{guard.spent_here} credits charged so far"
+    extra = f"; to go on at the new price (only what was not sent): {go_on}" if go_on else ""
+    if guard.halt == HALT_PRICE:
+        return PriceChangedError(f"{guard.detail} ({estimate.sources}); {held}; {spent}", hint=have + extra)
+    assert guard.halt == HALT_BUDGET
+    return PriceChangedError(f"stopped before crossing the budget: {guard.detail}; {held}", hint=have + extra)
 
 
 def stopped_error(state: App, report: "SubmitReport", output: str | None) -> Interrupted:
@@ -161,34 +173,22 @@ def template_fields(report: "SubmitReport") -> dict[str, dict[str, Any]]:
     variants: dict[int, int] = {}
     for sub, job in report.created:
         row = rows.setdefault(id(sub), len(rows) + 1)
-        variants[id(sub)] = variants.get(id(sub), 0) + 1
+        variants[id(sub)] = variants.get(id(sub), sub.first_index - 1) + 1
         request = sub.request
         stem = PurePath(sub.source.split("?")[0].rstrip("/")).stem or "video"
-        fields[job.id] = {"stem": stem, "row": getattr(sub, "row", None) or row, "key": getattr(sub, "key", None) or stem,
+        row = sub.row or row
+        fields[job.id] = {"stem": stem, "row": row, "key": getattr(sub, "key", None) or stem,
                           "index": variants[id(sub)], "effect": job.effect_name or getattr(request, "effect_code", None),
                           "model": getattr(request, "model_name", None), "resolution": getattr(request, "resolution", None),
                           "length": getattr(request, "video_length", None)}
     return fields
 
 
-def warn_price(state: App, jobs: list[Job], estimate: Estimate | None) -> None:
-    """Say so when the bill (deduction_credit) differs from what was estimated."""
-    if estimate is None:
-        return
-    charged = {job.deduction_credit for job in jobs if job.deduction_credit is not None}
-    differs = sorted(c for c in charged if c != estimate.per_item)
-    if differs:
-        state.renderer.warn(f"charged {', '.join(map(str, differs))} credits a video where {estimate.per_item} "
-                            f"were estimated ({estimate.source}); the next estimate for the same settings uses "
-                            "what you were charged")
-
-
 def finish_paid(state: App, report: "SubmitReport", *, wait: bool, target: "OutputTarget | None",
                 timeout: float | None, fmt: str, single: bool, output: str | None,
-                title: str | None = None, estimate: Estimate | None = None) -> None:
+                title: str | None = None) -> None:
     """After the paid requests: wait, download, print, and pick the exit code (9 wins)."""
     created = report.jobs
-    warn_price(state, created, estimate)
     if target is not None and target.template is not None:
         target.fields.update(template_fields(report))
     if not created:
@@ -237,8 +237,16 @@ def worst_error(report: "SubmitReport") -> AkoolError:
                         hint="the others are in the history; see the errors above")
 
 
+def observed(state: App, estimate: Estimate) -> Estimate:
+    """The estimate with this profile's own charges, read only where a history already exists."""
+    if not state.paths.history_file.exists():
+        return estimate
+    return estimate.with_observed(state.history().observed_charges(estimate.key, state.base_url))
+
+
 def show_dry_run(state: App, bodies: list[dict[str, Any]], estimate: Estimate, json_out: bool) -> None:
     """What would be sent and what it would cost; nothing is sent."""
+    estimate = observed(state, estimate)
     if json_out:
         state.renderer.json({"requests": bodies, "estimate": estimate.to_dict(), "target": state.target_label,
                              "sent": False})
@@ -246,9 +254,9 @@ def show_dry_run(state: App, bodies: list[dict[str, Any]], estimate: Estimate, j
     import json
 
     state.renderer.line(json.dumps(bodies, indent=2))
-    each = f" ({estimate.per_item} x {estimate.count})" if estimate.count > 1 else ""
-    state.renderer.line(f"Estimated cost: {estimate.total} credits{each}; target: {state.target_label}; "
-                        "dry run, nothing was sent.")
+    each = f" ({estimate.describe(1)} x {estimate.count})" if estimate.count > 1 else ""
+    state.renderer.line(f"Estimated cost: {estimate.describe()}{each} ({estimate.sources}); "
+                        f"target: {state.target_label}; dry run, nothing was sent.")
 
 
 @dataclass

@@ -110,7 +110,7 @@ def test_a_manifest_from_stdin(online, sandbox):
 def test_budget_applies_to_the_whole_run(online, sandbox, tmp_path):
     path = _manifest(tmp_path / "m.csv", [{"image": f"{URL}?{i}"} for i in range(5)])
     result = online("batch", "run", str(path), "--yes", "--max-credits", "99")
-    assert result.exit_code == 12 and "100 credits" in result.stderr and sandbox.count("create") == 0
+    assert result.exit_code == 12 and "up to 500 credits" in result.stderr and sandbox.count("create") == 0
 
 
 def _batch_process(box_url: str, home: Path, *args: str) -> CapturedPopen:

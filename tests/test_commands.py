@@ -147,7 +147,7 @@ def test_add_audio_dry_run_for_people_prints_json(online, sandbox):
     result = online("add-audio", original["_id"], "--ai-audio", "--dry-run")
     body, summary = result.stdout.split("\nEstimated cost: ")
     assert json.loads(body) == [{"pre_video_id": original["_id"], "audio_type": 1, "audio_url": ""}]
-    assert summary.startswith("5 credits;")
+    assert summary.startswith("5 credits (")
 
 
 def test_add_audio_needs_exactly_one_source(online, sandbox):

@@ -111,7 +111,7 @@ def test_dry_run_sends_nothing_and_prints_the_bodies(online, sandbox):
     assert result.exit_code == 0
     bodies = json.loads(result.stdout.split("\nEstimated")[0])
     assert bodies[0]["effect_code"] == "squish_89244231312"
-    assert "20 credits" in result.stdout
+    assert "20-100 credits" in result.stdout
     assert sandbox.count("create") == 0 and sandbox.count("upload") == 0
 
 
@@ -126,7 +126,7 @@ def test_tty_confirmation_yes_and_no(online, sandbox):
     asked = []
     declined = online("create", URL, stdin_tty=True, confirm=lambda q: asked.append(q) or False)
     assert declined.exit_code == 10 and sandbox.count("create") == 0
-    assert asked == ["Spend about 20 credits?"]
+    assert asked == ["Spend up to 100 credits?"]
     accepted = online("create", URL, stdin_tty=True, confirm=lambda q: True)
     assert accepted.exit_code == 0 and sandbox.count("create") == 1
 

@@ -52,8 +52,9 @@ def test_three_variants_with_an_end_frame_and_the_balance_before_and_after(onlin
     jobs = result.json()
     assert len(jobs) == 3 and all(j["status"] == 3 and j["model_name"] == "AkoolImage2VideoProV1" for j in jobs)
     assert len(list(out.glob("*.mp4"))) == 3
-    [body] = sandbox.bodies("create_batch")
-    assert body["count"] == 3 and body["model_name"] == "AkoolImage2VideoProV1" and body["generate_audio"] is True
+    probe, body = sandbox.bodies("create_batch")  # one variant first (the price was never charged), then two
+    assert probe["count"] == 1 and body["count"] == 2 and probe["last_image_url"] == body["last_image_url"]
+    assert body["model_name"] == "AkoolImage2VideoProV1" and body["generate_audio"] is True
     assert body["last_image_url"].startswith(sandbox.url + "/_sandbox/files/")  # the local end frame was uploaded
     per_video = 8 * 5 * 1.5  # unit_credit (credits/s) x seconds x the audio multiplier
     after = online("--sandbox", "balance", "--json").json()["credit"]
@@ -83,16 +84,17 @@ def test_model_requests_are_checked_before_anything_is_sent(online, sandbox, arg
 def test_a_model_s_own_resolutions_and_lengths_are_accepted(online, sandbox):
     result = online("create", URL, "--model", "seedance", "-r", "768p", "-l", "6", "--count", "2", "--yes", "--json")
     assert result.exit_code == 0, result.stderr
-    assert [b["resolution"] for b in sandbox.bodies("create_batch")] == ["768p"]
+    # The price was never charged to this profile: one variant goes first (the probe), then the other.
+    assert [(b["resolution"], b["count"]) for b in sandbox.bodies("create_batch")] == [("768p", 1), ("768p", 1)]
     assert {e["deduction_credit"] for e in _history(online)} == {30}  # 5 credits/s x 6 s
 
 
 def test_a_partial_batch_records_what_was_made_and_exits_7(online, sandbox):
-    sandbox.fault("create_batch:partial")
-    result = online("create", URL, "--model", "kling", "--count", "2", "--yes")
+    sandbox.fault("create_batch:partial:times=2")  # the probe (one variant), then the other two: one fails
+    result = online("create", URL, "--model", "akool pro", "--count", "3", "--yes")
     assert result.exit_code == 7, result.stderr
     assert "variant 2" in result.stderr and "try again later" in result.stderr
-    assert len(_history(online)) == 1
+    assert len(_history(online)) == 2
 
 
 # ---------------------------------------------------------------- budgets, balance, the bill
@@ -100,7 +102,8 @@ def test_a_partial_batch_records_what_was_made_and_exits_7(online, sandbox):
 
 def test_over_max_credits_stops_before_spending(online, sandbox):
     result = online("create", URL, URL + "?2", "--yes", "--max-credits", "39")
-    assert result.exit_code == 12 and "40 credits" in result.stderr and "39" in result.stderr
+    # Two single creates: 20 each by the table, up to 100 each as users report being charged.
+    assert result.exit_code == 12 and "up to 200 credits" in result.stderr and "39" in result.stderr
     online.configure(base_url=sandbox.url, max_credits=10)
     assert online("create", URL, "--yes").exit_code == 12
     assert online("add-audio", "a" * 24, "--ai-audio", "--yes", "--max-credits", "1").exit_code in (11, 12, 2)
@@ -121,18 +124,19 @@ def test_over_the_balance_stops_before_spending(sandbox_factory, tmp_path):
 def test_the_first_job_costs_more_than_estimated_the_rest_wait(sandbox_factory, tmp_path):
     from conftest import Cli
 
-    box = sandbox_factory(price_multiplier=2.0)
+    box = sandbox_factory(price_multiplier=6.0)  # above even the reported 5x
     cli = Cli(tmp_path, env={"PATH": "/usr/bin:/bin", "AKOOL_API_KEY": SANDBOX_API_KEY})
     cli.configure(base_url=box.url, poll_interval=0.05)
     result = cli("create", URL, URL + "?2", URL + "?3", "--yes")
     assert result.exit_code == 14, result.stderr
-    assert "cost 40 credits where 20 were estimated" in result.stderr
+    assert "cost 120 credits where 20-100 were estimated" in result.stderr
     assert box.count("create") == 1
     [entry] = cli("history", "--json").json()
-    assert entry["_id"] in result.stderr and entry["deduction_credit"] == 40
-    # The next estimate is what this account was really charged.
+    assert entry["_id"] in result.stderr and entry["deduction_credit"] == 120
+    assert "akool status --wait " + entry["_id"] in result.stderr  # the free way on
+    # The next estimate is what this account was really charged: both ends collapse to it.
     cost = cli("cost", "--json").json()
-    assert cost["credits_each"] == 40 and cost["source"] == "your last 1 job(s)"
+    assert cost["low_each"] == cost["high_each"] == 120 and cost["source"] == "your last 1 job(s)"
     again = cli("create", URL + "?2", URL + "?3", "--yes", "--json")
     assert again.exit_code == 0, again.stderr  # the estimate now matches the bill: nothing to stop
     asked = cli("create", URL + "?4", URL + "?5", "--yes", "--accept-price-change")
@@ -146,7 +150,7 @@ def test_a_charge_that_differs_from_the_estimate_is_said(sandbox_factory, tmp_pa
     cli = Cli(tmp_path, env={"PATH": "/usr/bin:/bin", "AKOOL_API_KEY": SANDBOX_API_KEY})
     cli.configure(base_url=box.url, poll_interval=0.05)
     result = cli("create", URL, "--yes")
-    assert result.exit_code == 0 and "charged 30 credits a video where 20 were estimated" in result.stderr
+    assert result.exit_code == 0 and "charged 30 credits a video where 20-100 were estimated" in result.stderr
 
 
 def test_the_cost_panel_names_source_balance_and_target(online, sandbox):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -27,7 +27,7 @@ def add_audio(
     timeout: Annotated[Optional[float], typer.Option("--timeout", metavar="SECONDS", min=1, help="Give up waiting after this long.")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before spending credits.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the request body and the estimate; send nothing.")] = False,
-    max_credits: Annotated[Optional[int], typer.Option("--max-credits", metavar="N", min=0, help="Refuse to spend if the estimate is above N (default: config max_credits).")] = None,
+    max_credits: Annotated[Optional[int], typer.Option("--max-credits", metavar="N", min=0, help="Spend at most N credits (default: config max_credits).")] = None,
     fmt: FormatOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -39,8 +39,8 @@ def add_audio(
     from akool_cli.uploads import LocalFile, check_audio
     from akool_cli.validation import check_ids, check_timeout
     from akool_cli.submit import Submission, placeholder
-    from akool_cli.workflow import (OutputTarget, check_budget, confirm_spend, finish_paid, require_uploader,
-                                    show_dry_run, submit_paid)
+    from akool_cli.flows.pay import PayOrder, record_in_history
+    from akool_cli.workflow import OutputTarget, caps_for, finish_paid, paid, show_dry_run
 
     state: App = ctx.obj
     form = resolve_format(fmt, json_out)
@@ -68,17 +68,17 @@ def add_audio(
     if dry_run:
         show_dry_run(state, [request.to_body()], estimate, form in ("json", "jsonl"))
         return
-    uploader = require_uploader(state, [checked if isinstance(checked, LocalFile) else None])
-    history = state.history()
-    history.prove_writable()
-    estimate = estimate.with_observed(history.observed_charges(estimate.key, state.base_url))
-    balance = state.live_balance()
-    check_budget(estimate, max_credits if max_credits is not None else state.setting("max_credits"), balance)
-    confirm_spend(state, [("Video", ids[0]), ("Audio", audio or "AI generated"), ("Length", f"{length}s")],
-                  estimate, yes=yes, title="akool add-audio", balance=balance)
-    if isinstance(checked, LocalFile):
-        request.audio_url = uploader.upload(checked)
-    report = submit_paid(state, state.client().add_audio, [Submission(ids[0], request)], 1, kind="add-audio",
-                         video_length=length, estimate=estimate, output=output)
-    finish_paid(state, report, wait=wait, target=target, timeout=timeout, fmt=form,
-                single=True, output=output, estimate=estimate)
+    def upload(uploader: Any, subs: list) -> None:
+        if isinstance(checked, LocalFile):
+            subs[0].request.audio_url = uploader.upload(checked)
+
+    order = PayOrder(
+        title="akool add-audio", rows=[("Video", ids[0]), ("Audio", audio or "AI generated"), ("Length", f"{length}s")],
+        submissions=[Submission(ids[0], request)], estimates=[estimate], send=state.client().add_audio,
+        record=record_in_history(state.history(), kind="add-audio", base_url=state.base_url,
+                                 profile=state.profile, clock=state.runtime.clock),
+        local_files=[checked] if isinstance(checked, LocalFile) else [], caps=caps_for(state, max_credits),
+        yes=yes, upload=upload, grace=float(state.setting("timeout")) + 5)
+    result = paid(state, order, yes=yes, output=output)
+    finish_paid(state, result.report, wait=wait, target=target, timeout=timeout, fmt=form,
+                single=True, output=output)

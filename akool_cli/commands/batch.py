@@ -53,7 +53,8 @@ def batch_run(
     shard: Annotated[Optional[str], typer.Option("--shard", metavar="K/N", help="Take only this deterministic share of the rows (CI matrices).")] = None,
     concurrency: Annotated[Optional[int], typer.Option("--concurrency", "-c", min=1, max=16, help="Creates at once (default: config concurrency).")] = None,
     downloads: Annotated[int, typer.Option("--downloads", min=1, max=16, help="Downloads at once.")] = 4,
-    max_credits: Annotated[Optional[int], typer.Option("--max-credits", metavar="N", min=0, help="Refuse to spend if the whole estimate is above N.")] = None,
+    max_credits: Annotated[Optional[int], typer.Option("--max-credits", metavar="N", min=0, help="Spend at most N credits on this run (kept with the run: resume holds it too).")] = None,
+    accept_price_change: Annotated[bool, typer.Option("--accept-price-change", help="Go on when a job costs more than the high estimate.")] = False,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once every row is submitted (follow later with resume).")] = False,
     timeout: Annotated[Optional[float], typer.Option("--timeout", metavar="SECONDS", min=1, help="Give up waiting after this long (the jobs go on).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files instead of adding a suffix.")] = False,
@@ -65,11 +66,11 @@ def batch_run(
     from dataclasses import replace
 
     from akool_cli.flows import batch as flow
+    from akool_cli.flows.pay import combined
     from akool_cli.manifest import in_shard, open_manifest, parse_shard, read_manifest
-    from akool_cli.pricing import Estimate
     from akool_cli.submit import Submission
     from akool_cli.validation import check_timeout
-    from akool_cli.workflow import check_budget, confirm_spend, require_uploader
+    from akool_cli.workflow import caps_for, observed
 
     state: App = ctx.obj
     check_timeout(timeout)
@@ -83,51 +84,59 @@ def batch_run(
                                       ai_audio=ai_audio, generate_audio=generate_audio, webhook=webhook).items()
                 if v not in (None, False)}
     prepared = flow.prepare(state, rows, defaults, output, problems)
-    history = state.history()
-    estimates = []
-    for p in prepared:
-        observed = history.observed_charges(p.plan.estimate.key, state.base_url) \
-            if state.paths.history_file.exists() else []
-        estimates.append(p.plan.estimate.with_observed(observed))
-    total = sum(e.total for e in estimates)
-    summary = Estimate("batch", None, 0, 1, total, source=", ".join(sorted({e.source for e in estimates})))
+    estimates = [observed(state, p.plan.estimate) for p in prepared]
     if dry_run:
-        state.renderer.json({"rows": len(prepared), "videos": sum(e.count for e in estimates),
-                             "estimate": summary.to_dict(), "target": state.target_label, "sent": False}) \
-            if json_out else state.renderer.line(f"{len(prepared)} row(s), {sum(e.count for e in estimates)} video(s): "
-                                                 f"about {total} credits ({summary.source}); target: "
-                                                 f"{state.target_label}; dry run, nothing was sent.")
+        summary = combined(estimates) if estimates else None
+        videos = sum(e.count for e in estimates)
+        state.renderer.json({"rows": len(prepared), "videos": videos,
+                             "estimate": summary.to_dict() if summary else None, "target": state.target_label,
+                             "sent": False}) \
+            if json_out else state.renderer.line(
+                f"{len(prepared)} row(s), {videos} video(s): "
+                + (f"{summary.describe()} ({summary.sources})" if summary else "nothing to send")
+                + f"; target: {state.target_label}; dry run, nothing was sent.")
         return
-    require_uploader(state, [p.image for p in prepared if not isinstance(p.image, str)]
-                     + [f for p in prepared for f in p.plan.local_files()])
-    history.prove_writable()
-    budget = max_credits if max_credits is not None else state.setting("max_credits")
-    balance = state.live_balance()
-    check_budget(summary, budget, balance)
-    confirm_spend(state, [("Manifest", manifest), ("Rows", str(len(prepared))),
-                          ("Videos", str(sum(e.count for e in estimates)))],
-                  summary, yes=yes, title="akool batch run", balance=balance)
-    journal = flow.Journal(history, state.runtime.clock)
-    run_id = journal.new_run(manifest, state.profile, state.base_url,
-                             {"output": output, "sidecar": sidecar, "shard": shard})
-    state.renderer.info(f"run {run_id}: {len(prepared)} row(s) journaled")
+    journal = flow.Journal(state.history(), state.runtime.clock)
+    run = flow.RunRef()
     subs = []
-    journal_rows = []
-    for p, estimate in zip(prepared, estimates):
+    for p in prepared:
         image_url = p.image if isinstance(p.image, str) else f"<upload of {p.image.path}>"
         request = replace(p.plan.template, image_url=image_url)
         subs.append(Submission(p.source, request, None if isinstance(p.image, str) else p.image, row=p.row, key=p.key))
-        journal_rows.append({"row": p.row, "key": p.key, "endpoint": "batch" if p.plan.model else "create",
-                             "request": request.to_body(), "source": p.source, "output": p.output,
-                             "estimate": estimate.per_item, "price_key": estimate.key})
-    journal.add_rows(run_id, journal_rows)
-    state.resume_hint = f"the run is journaled; resume it with: {state.command('batch', 'resume', run_id)}"
-    flow.upload_rows(state, journal, run_id, subs)
-    flow.submit_rows(state, journal, run_id, subs, concurrency or int(state.setting("concurrency")))
+
+    def journal_run(priced: list) -> None:
+        run.id = journal.new_run(manifest, state.profile, state.base_url,
+                                 {"output": output, "sidecar": sidecar, "shard": shard, "max_credits": max_credits})
+        journal.add_rows(run.id, [{"row": p.row, "key": p.key, "endpoint": "batch" if p.plan.model else "create",
+                                   "request": sub.request.to_body(), "source": p.source, "output": p.output,
+                                   "estimate": e.low_each, "estimate_high": e.high_each, "price_key": e.key}
+                                  for p, sub, e in zip(prepared, subs, priced)])
+        state.renderer.info(f"run {run.id}: {len(prepared)} row(s) journaled")
+        state.resume_hint = f"the run is journaled; resume it with: {state.command('batch', 'resume', run.id)}"
+
+    order = flow.row_order(state, journal, run, subs, estimates, title="akool batch run",
+                           rows=[("Manifest", manifest), ("Rows", str(len(prepared))),
+                                 ("Videos", str(sum(e.count for e in estimates)))],
+                           caps=caps_for(state, max_credits), workers=concurrency or int(state.setting("concurrency")),
+                           yes=yes, accept_price_change=accept_price_change, prepare=journal_run)
+    _pay_rows(state, journal, run, order)
     if not no_wait:
-        flow.follow(state, journal, run_id, timeout=timeout, downloads=downloads, sidecar=sidecar, force=force)
-    _emit_run(state, journal, run_id, json_out)
-    flow.finish(state, journal, run_id)
+        flow.follow(state, journal, run.id, timeout=timeout, downloads=downloads, sidecar=sidecar, force=force)
+    _emit_run(state, journal, run.id, json_out)
+    flow.finish(state, journal, run.id)
+
+
+def _pay_rows(state: App, journal: Any, run: Any, order: Any) -> None:
+    """Through the one gate; the rows' states settled whatever happens, then its error (if any)."""
+    from akool_cli.flows import batch as flow
+    from akool_cli.workflow import paid
+
+    def settle(result: Any) -> None:
+        if run.id:
+            flow.settle_submission(journal, run.id, result.report)
+
+    resume = state.command("batch", "resume", run.id or "RUN", "--accept-price-change")
+    paid(state, order, yes=order.yes, output=None, go_on=lambda: resume.replace("RUN", run.id), after=settle)
 
 
 @batch_app.command("resume")
@@ -142,14 +151,16 @@ def batch_resume(
     timeout: Annotated[Optional[float], typer.Option("--timeout", metavar="SECONDS", min=1, help="Give up waiting after this long.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files instead of adding a suffix.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before spending credits.")] = False,
+    max_credits: Annotated[Optional[int], typer.Option("--max-credits", metavar="N", min=0, help="The run's budget (default: the one it was started with), counting what it was already charged.")] = None,
+    accept_price_change: Annotated[bool, typer.Option("--accept-price-change", help="Go on when a job costs more than the high estimate.")] = False,
     json_out: JsonOption = False,
 ) -> None:
     """Submit only the rows never sent, then follow and save the rest; uncertain rows are never resent unasked."""
     import json
 
     from akool_cli.flows import batch as flow
-    from akool_cli.pricing import Estimate
-    from akool_cli.workflow import check_budget, confirm_spend
+    from akool_cli.pricing import row_estimate
+    from akool_cli.workflow import caps_for
 
     state: App = ctx.obj
     journal = _journal(state)
@@ -162,17 +173,18 @@ def batch_resume(
                                else "; not resent (pass --resend-uncertain to resend: may pay twice)"))
     todo = journal.rows(run_id, ["pending"] + (["uncertain"] if resend_uncertain else []))
     if todo:
-        state.history().prove_writable()
-        total = sum((r.estimate or 0) * r.request.get("count", 1) for r in todo)
-        summary = Estimate("batch", None, 0, 1, total, source="the run's estimate")
-        balance = state.live_balance()
-        check_budget(summary, state.setting("max_credits"), balance)
-        confirm_spend(state, [("Run", run_id), ("Rows to send", str(len(todo)))], summary, yes=yes,
-                      title="akool batch resume", balance=balance)
         subs = flow.submissions_for(todo)
+        estimates = [row_estimate(r.price_key, r.estimate, r.estimate_high, int(r.request.get("count", 1) or 1))
+                     for r in todo]
+        # The run's budget holds across resumes: what the run was charged so far counts against it.
+        budget = max_credits if max_credits is not None else settings.get("max_credits")
+        order = flow.row_order(state, journal, flow.RunRef(run_id), subs, estimates, title="akool batch resume",
+                               rows=[("Run", run_id), ("Rows to send", str(len(todo)))],
+                               caps=caps_for(state, budget), workers=concurrency or int(state.setting("concurrency")),
+                               yes=yes, accept_price_change=accept_price_change,
+                               spent_before=journal.charged(run_id) if budget is not None else 0)
         state.resume_hint = f"the run is journaled; resume it with: {state.command('batch', 'resume', run_id)}"
-        flow.upload_rows(state, journal, run_id, subs)
-        flow.submit_rows(state, journal, run_id, subs, concurrency or int(state.setting("concurrency")))
+        _pay_rows(state, journal, flow.RunRef(run_id), order)
     if not no_wait:
         flow.follow(state, journal, run_id, timeout=timeout, downloads=downloads,
                     sidecar=bool(settings.get("sidecar")), force=force)

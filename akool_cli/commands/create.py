@@ -35,7 +35,7 @@ def create(
     count: Annotated[Optional[int], typer.Option("--count", "-n", metavar="N", help="Variants per image, 1 to the model's maximum (with --model).")] = None,
     last_frame: Annotated[Optional[str], typer.Option("--last-frame", metavar="URL|FILE", help="Image the video ends on (with --model, where supported).")] = None,
     generate_audio: Annotated[bool, typer.Option("--generate-audio", help="Let the model generate audio (with --model, where supported; may cost more).")] = False,
-    max_credits: Annotated[Optional[int], typer.Option("--max-credits", metavar="N", min=0, help="Refuse to spend if the estimate is above N (default: config max_credits).")] = None,
+    max_credits: Annotated[Optional[int], typer.Option("--max-credits", metavar="N", min=0, help="Spend at most N credits: refused up front when the high estimate is above N, stopped before a request that could cross it (default: config max_credits).")] = None,
     accept_price_change: Annotated[bool, typer.Option("--accept-price-change", help="Go on when the first job costs more than estimated.")] = False,
     audio: Annotated[Optional[str], typer.Option("--audio", metavar="URL|FILE", help="Your own soundtrack (audio_type 2).")] = None,
     ai_audio: Annotated[bool, typer.Option("--ai-audio", help="Let the service generate audio (audio_type 1).")] = False,
@@ -61,8 +61,8 @@ def create(
     from akool_cli.submit import plan, upload_inputs
     from akool_cli.uploads import LocalFile, check_image
     from akool_cli.validation import check_timeout
-    from akool_cli.workflow import (OutputTarget, check_budget, confirm_spend, finish_paid, price_checked_submit,
-                                    require_uploader, show_dry_run)
+    from akool_cli.flows.pay import PayOrder, record_in_history
+    from akool_cli.workflow import OutputTarget, caps_for, finish_paid, paid, show_dry_run
 
     state: App = ctx.obj
     # ---- everything that can be checked without the network, before anything is sent
@@ -81,7 +81,6 @@ def create(
     variants = planned.variants
     target = OutputTarget.parse(output, len(images) * variants, force) if output else None
     workers = concurrency or int(state.setting("concurrency"))
-    budget = max_credits if max_credits is not None else state.setting("max_credits")
     template = planned.template
     estimate = replace(planned.estimate, count=len(images) * variants)
     chosen, chosen_model = planned.effect, planned.model
@@ -94,13 +93,6 @@ def create(
 
     local_audio = audio_checked if isinstance(audio_checked, LocalFile) else None
     local_last = last_checked if isinstance(last_checked, LocalFile) else None
-    uploader = require_uploader(state, [sub.image for sub in submissions if sub.image] + [local_audio, local_last])
-    # The history must be able to take the jobs before anything is paid for.
-    history = state.history()
-    history.prove_writable()
-    estimate = estimate.with_observed(history.observed_charges(estimate.key, state.base_url))
-    balance = state.live_balance()
-    check_budget(estimate, budget, balance)
     rows = [("Images", ", ".join(images) if len(images) <= 3 else f"{len(images)} images")]
     if chosen_model is not None:
         rows += [("Model", f"{chosen_model.label} ({chosen_model.value})"), ("Variants", f"{variants} per image")]
@@ -114,17 +106,26 @@ def create(
             rows.append(("Model", "premium"))
     rows += [("Prompt", "(ignored: effect set)" if chosen else chosen_prompt), ("Resolution", res),
              ("Length", f"{secs}s")]
-    confirm_spend(state, rows, estimate, yes=yes, title="akool create", balance=balance)
-    upload_inputs(uploader, submissions, local_audio)
-    if local_last is not None:
-        last_url = uploader.upload(local_last)
-        for sub in submissions:
-            sub.request.last_image_url = last_url
+
+    def upload(uploader: Any, subs: list) -> None:
+        upload_inputs(uploader, subs, local_audio)
+        if local_last is not None:
+            last_url = uploader.upload(local_last)
+            for sub in subs:
+                sub.request.last_image_url = last_url
 
     client = state.client()
-    report = price_checked_submit(state, client.create_batch if chosen_model else client.create_video, submissions,
-                                  workers, estimate=estimate, budget=budget, accept=accept_price_change,
-                                  kind="create", video_length=secs, output=output,
-                                  model=chosen_model.value if chosen_model else None)
-    finish_paid(state, report, wait=wait, target=target, timeout=timeout, fmt=form,
-                single=len(images) == 1 and variants == 1, output=output, estimate=estimate)
+    model_value = chosen_model.value if chosen_model else None
+    order = PayOrder(
+        title="akool create", rows=rows, submissions=submissions,
+        estimates=[planned.estimate] * len(submissions),
+        send=client.create_batch if chosen_model else client.create_video,
+        record=record_in_history(state.history(), kind="create", base_url=state.base_url, profile=state.profile,
+                                 clock=state.runtime.clock, model=model_value),
+        local_files=[sub.image for sub in submissions if sub.image] + [f for f in (local_audio, local_last) if f],
+        caps=caps_for(state, max_credits), workers=workers, yes=yes, accept_price_change=accept_price_change,
+        split_probe=True, upload=upload, grace=float(state.setting("timeout")) + 5)
+    result = paid(state, order, yes=yes, output=output,
+                  go_on="run again with only the images not sent and --accept-price-change")
+    finish_paid(state, result.report, wait=wait, target=target, timeout=timeout, fmt=form,
+                single=len(images) == 1 and variants == 1, output=output)

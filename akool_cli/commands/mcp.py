@@ -17,6 +17,7 @@ mcp_app = typer.Typer()
 @guarded
 def mcp_command(
     ctx: typer.Context,
+    session_credits: Annotated[Optional[int], typer.Option("--session-credits", metavar="N", min=0, help="Most credits this server session may spend over all its plans (default: config mcp.session_credits; max_credits bounds it too).")] = None,
     allow_dir: Annotated[Optional[List[Path]], typer.Option("--allow-dir", metavar="DIR", help="A folder download_video may write into (repeatable; none: no downloads).")] = None,
 ) -> None:
     """Serve akool to AI agents over stdio (MCP): plan_video prices, only execute_plan spends."""
@@ -35,4 +36,4 @@ def mcp_command(
         folders.append(folder.expanduser())
     from akool_cli.mcp_server import serve
 
-    serve(state, folders)
+    serve(state, folders, session_credits)

@@ -27,7 +27,7 @@ def sandbox_command(
     fresh: Annotated[bool, typer.Option("--fresh", help="Forget jobs and uploads kept from earlier runs.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print base_url, api_key and client_id as one JSON line.")] = False,
     balance: Annotated[float, typer.Option("--balance", min=0, help="The account's credits; creates are charged, failed jobs refunded.")] = 100_000.0,
-    price_multiplier: Annotated[float, typer.Option("--price-multiplier", min=0, help="Charge this times the list price (test estimates against bills).")] = 1.0,
+    price_multiplier: Annotated[Optional[List[str]], typer.Option("--price-multiplier", metavar="[ENDPOINT=]X", help="Charge X times the list price, on every endpoint or one of create, create_batch, add_audio (repeatable; create=5 charges what users report).")] = None,
     idle_timeout: Annotated[float, typer.Option("--idle-timeout", metavar="SECONDS", min=0, help="Stop after this long without a request (0: never).")] = 0.0,
 ) -> None:
     """Serve a local emulator of the Akool API (no account, no credits). Ctrl-C stops it; 'akool sandbox stop' stops a background one."""
@@ -43,6 +43,18 @@ def sandbox_command(
         faults = [parse_fault(spec) for spec in fault or []]
     except ValueError as exc:
         raise UsageError(str(exc), hint="see akool sandbox --help for the fault syntax") from None
+    from akool_cli.sandbox.state import parse_multiplier
+
+    every, per_endpoint = 1.0, {}
+    for spec in price_multiplier or []:
+        try:
+            endpoint, number = parse_multiplier(spec)
+        except ValueError as exc:
+            raise UsageError(str(exc), hint="e.g. --price-multiplier 2 or --price-multiplier create=5") from None
+        if endpoint is None:
+            every = number
+        else:
+            per_endpoint[endpoint] = number
     state_file = state.paths.sandbox_state_file
     if fresh:
         import shutil
@@ -60,7 +72,8 @@ def sandbox_command(
     chosen = port if port is not None else configured
     config = SandboxConfig(port=chosen, queue_seconds=queue_seconds, process_seconds=process_seconds,
                            latency=latency, plan=plan, faults=faults, video_bytes=video_bytes, state_file=state_file,
-                           idle_timeout=idle_timeout, balance=balance, price_multiplier=price_multiplier)
+                           idle_timeout=idle_timeout, balance=balance, price_multiplier=every,
+                           endpoint_multipliers=per_endpoint)
     try:
         server = SandboxServer(config, log_requests=state.verbose)
     except OSError as exc:

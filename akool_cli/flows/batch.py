@@ -20,11 +20,14 @@ from akool_cli.flows.plan import CreateOptions, Plan, plan_create
 from akool_cli.journal import Journal, JournalRow
 from akool_cli.manifest import ManifestError, ManifestRow
 from akool_cli.models import BatchRequest, CreateRequest, Job, JobStatus
+from akool_cli.pricing import Estimate
 from akool_cli.submit import Submission
 from akool_cli.uploads import LocalFile, check_image
 
 if TYPE_CHECKING:
     from akool_cli.context import App
+    from akool_cli.flows.pay import PayOrder
+    from akool_cli.submit import SubmitReport
 
 RESULTS_CHUNK = 100  # ids per resultsByIds request
 
@@ -83,9 +86,8 @@ def submissions_for(rows: list[JournalRow]) -> list[Submission]:
     return subs
 
 
-def upload_rows(state: "App", journal: Journal, run_id: str, subs: list[Submission]) -> None:
+def upload_rows(uploader: Any, journal: Journal, run: "RunRef", subs: list[Submission]) -> None:
     """Every upload before the first create; each uploaded URL written to the journal (a resume reuses it)."""
-    uploader = state.uploader()
     cache: dict[str, str] = {}
     for sub in subs:
         request = sub.request
@@ -108,52 +110,72 @@ def upload_rows(state: "App", journal: Journal, run_id: str, subs: list[Submissi
                 cache[key] = uploader.upload(file)
             setattr(request, attr, cache[key])
         if files:
-            journal.set_request(run_id, sub.row or 0, request.to_body())
+            journal.set_request(run.id, sub.row or 0, request.to_body())
             sub.image = None
 
 
-def submit_rows(state: "App", journal: Journal, run_id: str, subs: list[Submission], workers: int) -> Any:
-    """Send each row once; `sending` is committed by the worker just before its request leaves."""
-    from akool_cli.history import entry_for_job
-    from akool_cli.submit import submit_all
-    from akool_cli.workflow import stopped_error
+@dataclass
+class RunRef:
+    """The run a paid order belongs to: a new run is journaled only once the spend is confirmed."""
+
+    id: str = ""
+
+
+def local_files(subs: list[Submission]) -> list[LocalFile]:
+    """What must be uploaded before the first create: images, and files named in the requests."""
+    files: list[LocalFile] = [sub.image for sub in subs if sub.image is not None]
+    for sub in subs:
+        for attr in ("audio_url", "last_image_url"):
+            value = getattr(sub.request, attr, None)
+            if isinstance(value, str) and value.startswith("<upload of "):
+                files.append(LocalFile(Path(value[len("<upload of "):-1]), attr, 0))
+    return files
+
+
+def row_order(state: "App", journal: Journal, run: RunRef, subs: list[Submission], estimates: list[Estimate],
+              **order: Any) -> "PayOrder":
+    """A batch's paid order: each row marked `sending` by its worker just before its request leaves,
+    and recorded (history and journal, one transaction) by the worker that got the answer."""
+    from akool_cli.flows.pay import PayOrder
+    from akool_cli.history import HistoryEntry, entry_for_job
 
     client = state.client()
     history = state.history()
-    by_request = {id(sub.request): sub for sub in subs}
-    sending = {sub.row for sub in subs}
-    estimates = {jrow.row: jrow for jrow in journal.rows(run_id) if jrow.row in sending}
-
+    by_request = {id(sub.request): (sub, est) for sub, est in zip(subs, estimates)}
     recorded: set[str] = set()
 
-    def entry(sub: Submission, job: Job) -> Any:
-        jrow = estimates.get(sub.row)
+    def entry(sub: Submission, job: Job, est: Estimate) -> HistoryEntry:
         return entry_for_job(job, kind="create", base_url=state.base_url, profile=state.profile,
                              now=state.runtime.clock(), source=sub.source,
                              video_length=getattr(sub.request, "video_length", None),
-                             estimate=jrow.estimate if jrow else None, request=sub.request.to_body(),
-                             model=getattr(sub.request, "model_name", None),
-                             price_key=jrow.price_key if jrow else None)
+                             estimate=est.low_each, estimate_high=est.high_each, request=sub.request.to_body(),
+                             model=getattr(sub.request, "model_name", None), price_key=est.key)
 
     def send(request: Any) -> Any:
         """In the worker thread: `sending` committed, the paid request, then the jobs recorded at once."""
-        sub = by_request[id(request)]
-        journal.mark_sending(run_id, sub.row or 0)
+        sub, est = by_request[id(request)]
+        journal.mark_sending(run.id, sub.row or 0)
         answer = client.create_batch(request) if isinstance(request, BatchRequest) else client.create_video(request)
         for job in (answer.jobs if hasattr(answer, "jobs") else [answer]):
             try:
-                journal.record_job(run_id, sub.row or 0, entry(sub, job))
+                journal.record_job(run.id, sub.row or 0, entry(sub, job, est))
                 recorded.add(job.id)
             except AkoolError:
                 pass  # the main thread records it again, and reports it if it still cannot
         return answer
 
-    def record(sub: Submission, job: Job) -> None:
+    def record(sub: Submission, job: Job, est: Estimate) -> None:
         if job.id not in recorded:  # the worker could not: try once more from here (raises if not)
-            history.add(entry(sub, job))
-            journal.add_job(run_id, sub.row or 0, job.id)
+            history.add(entry(sub, job, est))
+            journal.add_job(run.id, sub.row or 0, job.id)
 
-    report = submit_all(send, subs, workers, record, grace=float(state.setting("timeout")) + 5)
+    return PayOrder(submissions=subs, estimates=estimates, send=send, record=record, local_files=local_files(subs),
+                    upload=lambda uploader, todo: upload_rows(uploader, journal, run, todo),
+                    grace=float(state.setting("timeout")) + 5, **order)
+
+
+def settle_submission(journal: Journal, run_id: str, report: "SubmitReport") -> None:
+    """After the submission: each row's state from what happened to its request."""
     made = {id(sub) for sub, _ in report.created}
     changes: list[tuple[int, str, str | None]] = []
     for sub, error in report.errors:
@@ -169,10 +191,6 @@ def submit_rows(state: "App", journal: Journal, run_id: str, subs: list[Submissi
         journal.set_states(run_id, changes)
     if report.stopped is not None:
         journal.settle_interrupted(run_id)
-        error = stopped_error(state, report, None)
-        error.hint = f"{error.hint}; or resume the run (free for what was sent): {state.command('batch', 'resume', run_id)}"
-        raise error
-    return report
 
 
 def _chunks(ids: list[str], size: int) -> list[list[str]]:

@@ -120,14 +120,14 @@ class Api:
             "extend_prompt": bool(body.get("extend_prompt", False)),
             "audio_type": body["audio_type"],
             "audio_url": audio_url or "",
-            "deduction_credit": self._charge(data.CREDITS[(body["resolution"], body["video_length"])]),
+            "deduction_credit": self._charge(data.CREDITS[(body["resolution"], body["video_length"])], 1, "create"),
             "effect_code": code or "",
         }
         return self._store(job, body["video_length"], only_audio=False)
 
-    def _charge(self, price: float, count: int = 1) -> int:
-        """The credits a job is charged (list price times the multiplier), refused when they do not fit."""
-        each = int(round(price * self.state.config.price_multiplier))
+    def _charge(self, price: float, count: int, endpoint: str) -> int:
+        """The credits a job is charged (list price times the endpoint's multiplier), refused when they do not fit."""
+        each = int(round(price * self.state.config.multiplier(endpoint)))
         left = self.state.credit()
         if each * count > left:
             raise ApiFailure(data.INSUFFICIENT_CREDIT_CODE,
@@ -173,7 +173,7 @@ class Api:
         if audio:
             price *= model["generate_audio"]["extra_credit_multiplier"]
         made = count - 1 if partial and count > 1 else count
-        each = self._charge(price, made)
+        each = self._charge(price, made, "create_batch")
         batch_id = new_id()
         success, errors = [], []
         for index in range(count):
@@ -198,6 +198,7 @@ class Api:
                            "notified": []}
         with self.state.lock:
             self.state.jobs[job["_id"]] = job
+            self.state.count_charge(job)
             self.state.save_job(job)
         return response
 
@@ -247,7 +248,7 @@ class Api:
             "extend_prompt": original["extend_prompt"],
             "audio_type": body["audio_type"],
             "audio_url": audio_url or "",
-            "deduction_credit": self._charge(data.AUDIO_ONLY_CREDITS[length]),
+            "deduction_credit": self._charge(data.AUDIO_ONLY_CREDITS[length], 1, "add_audio"),
             "effect_code": original["effect_code"],
             "status": 1,
             "only_add_audio": True,

@@ -90,6 +90,26 @@ class SandboxConfig:
     idle_timeout: float = 0.0  # stop after this long without a request (a detached sandbox); 0 = never
     balance: float = 100_000.0  # the account's credits; each create is charged, failed jobs refunded
     price_multiplier: float = 1.0  # charge this times the list price (to test estimates against bills)
+    # Per endpoint ("create", "create_batch", "add_audio"), instead of price_multiplier: e.g.
+    # {"create": 5} charges the single-create endpoint what users report (100 for 720p / 5 s).
+    endpoint_multipliers: dict[str, float] = field(default_factory=dict)
+
+    def multiplier(self, endpoint: str) -> float:
+        return self.endpoint_multipliers.get(endpoint, self.price_multiplier)
+
+
+def parse_multiplier(spec: str) -> tuple[str | None, float]:
+    """`X` (every endpoint) or `ENDPOINT=X`, e.g. `create=5`."""
+    endpoint, _, value = spec.rpartition("=")
+    if endpoint and endpoint not in ("create", "create_batch", "add_audio"):
+        raise ValueError(f"bad price multiplier {spec!r}: the endpoint is create, create_batch or add_audio")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"bad price multiplier {spec!r}: expected a number, or ENDPOINT=NUMBER") from None
+    if not 0 <= number <= 1000:
+        raise ValueError(f"bad price multiplier {spec!r}: expected 0 to 1000")
+    return endpoint or None, number
 
 
 def uploads_folder(state_file: Path) -> Path:
@@ -105,6 +125,10 @@ class SandboxState:
         self.clock = clock
         self.lock = threading.RLock()
         self.jobs: dict[str, dict[str, Any]] = {}
+        # The balance in constant time: every charge summed as it is made, and the few jobs that will
+        # fail (refunded once they have) kept apart.
+        self.charged = 0
+        self.failing: dict[str, int] = {}
         self.tokens: set[str] = set()
         self.uploads: dict[str, bytes] = {}
         self.faults: list[Fault] = list(config.faults)
@@ -112,6 +136,8 @@ class SandboxState:
         self.base_url = ""
         self.reset_stats()
         self._load()
+        for job in self.jobs.values():
+            self.count_charge(job)
 
     # ------------------------------------------------------------ persistence
 
@@ -222,10 +248,19 @@ class SandboxState:
 
     # ------------------------------------------------------------ jobs
 
+    def count_charge(self, job: dict[str, Any]) -> None:
+        """A new job's charge (under the lock)."""
+        charge = job.get("deduction_credit") or 0
+        self.charged += charge
+        if job.get("_sandbox", {}).get("fail"):
+            self.failing[job["_id"]] = charge
+
     def credit(self) -> float:
         """The balance now: the starting credits less every charge, failed jobs refunded."""
         with self.lock:
-            spent = sum(job.get("deduction_credit") or 0 for job in self.jobs.values() if self.status_of(job) != 4)
+            refunded = sum(charge for job_id, charge in self.failing.items()
+                           if self.status_of(self.jobs[job_id]) == 4)
+            spent = self.charged - refunded
         return round(self.config.balance - spent, 2)
 
     def now_ms(self) -> int:
