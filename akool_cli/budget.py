@@ -113,6 +113,7 @@ class SpendGuard:
     held: int = 0
     inflight: int = 0
     probing: bool = False
+    awaiting_record: int = 0  # answered requests whose jobs are not in the history yet
     halt: str | None = None
     detail: str = ""
     price_seen: list[tuple[str, int, int, int]] = field(default_factory=list)  # key, charged, low, high
@@ -137,6 +138,9 @@ class SpendGuard:
         while True:
             if self.halt is not None:
                 raise Refused(self.halt)
+            if self.probing or self.awaiting_record:  # nothing leaves before the last answer is recorded
+                self._cond.wait(0.05)
+                continue
             if self.probing:
                 self._cond.wait(0.05)
                 continue
@@ -219,9 +223,16 @@ class SpendGuard:
         self.observed[ticket.key] = max(charged, self.observed.get(ticket.key, 0)) \
             if self.accept_price_change else charged
 
+    def answered(self) -> None:
+        """A request's answer holds jobs: the next request waits until they are recorded."""
+        with self._cond:
+            self.awaiting_record += 1
+
     def release(self, ticket: Ticket) -> None:
         """The request's jobs are in the history: their charges count there now, not the hold."""
         with self._cond:
+            self.awaiting_record = max(0, self.awaiting_record - 1)
+            self._cond.notify_all()
             if ticket.reservation is not None and self.history is not None:
                 self.history.release(ticket.reservation)
                 ticket.reservation = None

@@ -133,6 +133,8 @@ def halted_error(state: App, result: "PayResult", output: str | None, go_on: str
         return OverBudgetError(f"stopped at {guard.detail}; {held}", hint=have)
     spent = f"{guard.spent_here} credits charged so far"
     extra = f"; to go on at the new price (only what was not sent): {go_on}" if go_on else ""
+    if guard.crossed:
+        spent += f"; the budget of {guard.caps.max_credits} was crossed by {guard.spent - guard.caps.max_credits}"
     if guard.halt == HALT_PRICE:
         return PriceChangedError(f"{guard.detail} ({estimate.sources}); {held}; {spent}", hint=have + extra)
     assert guard.halt == HALT_BUDGET

@@ -90,17 +90,18 @@ def test_signal_sweep_loses_no_paid_job(sandbox_factory, tmp_path, signals_sent,
 
 def test_jobs_are_recorded_as_answered_not_in_submission_order(sandbox_factory, tmp_path):
     box = sandbox_factory()
-    box.fault("create:slow:seconds=4")  # image 1 is slow; image 2 is answered at once
+    # The first create is the price probe (alone); then image 2 is slow and image 3 answered at once.
+    box.fault("create:slow:seconds=20:skip=1")
     home = tmp_path / "home"
-    proc = _akool(box.url, home, "create", f"{URL}?slow", f"{URL}?fast", "--yes", "--concurrency", "2",
-                  "--accept-price-change")  # both at once, not the first alone
-    deadline = time.time() + 3
-    while not _history_ids(home) and time.time() < deadline:
+    images = [f"{URL}?probe", f"{URL}?slow", f"{URL}?fast"]
+    proc = _akool(box.url, home, "create", *images, "--yes", "--concurrency", "2")
+    deadline = time.time() + 15  # the interpreter's start-up included; the slow answer takes 20 s
+    while len(_history_ids(home)) < 2 and time.time() < deadline:
         time.sleep(0.02)
     proc.kill()  # no chance to clean up: only what was recorded counts
     proc.communicate(timeout=10)
-    answered = _server_ids(box, [f"{URL}?slow", f"{URL}?fast"])  # the slow one's job does not exist yet
-    assert len(answered) == 1 and answered <= _history_ids(home)
+    answered = _server_ids(box, images)  # the slow one's job does not exist yet
+    assert len(answered) == 2 and answered <= _history_ids(home)
 
 
 def _handlers_installed(pid: int) -> bool:

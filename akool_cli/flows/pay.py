@@ -216,6 +216,8 @@ def _submit(order: PayOrder, subs: list[Submission], estimates: list[Estimate], 
             raise
         jobs = _charges(answer)
         tickets[id(sub)] = (ticket, len(jobs))
+        if jobs:
+            guard.answered()
         guard.settle(ticket, [job.deduction_credit for job in jobs], est.low_each)
         return answer
 

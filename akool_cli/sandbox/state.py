@@ -27,6 +27,7 @@ class Fault:
     seconds: float = 1.0
     times: int = 1
     after: bool = False  # misbehave after the request took effect (a created job exists)
+    skip: int = 0  # let this many matching requests through first
 
     def matches(self, endpoint: str) -> bool:
         return self.endpoint in (endpoint, "*")
@@ -59,7 +60,7 @@ def parse_fault(spec: str) -> Fault:
             fault.after = True
         elif key == "always":
             fault.times = 0
-        elif key in ("times", "status", "code"):
+        elif key in ("times", "status", "code", "skip"):
             setattr(fault, key, int(value))
         elif key == "seconds":
             fault.seconds = float(value)
@@ -230,6 +231,9 @@ class SandboxState:
         with self.lock:
             for fault in self.faults:
                 if wanted(fault):
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        return None
                     if fault.times == 1:
                         self.faults.remove(fault)
                     elif fault.times > 1:

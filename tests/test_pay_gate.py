@@ -1,0 +1,439 @@
+"""The money code at its seams, without the CLI or a server: prices, budgets, the guard and the gate.
+
+The gate runs against a real history (SQLite in a temporary folder) and a small fake service whose
+bill per job the table sets; the end-to-end doors are in test_money_doors.py.
+"""
+
+from __future__ import annotations
+
+import calendar
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from akool_cli.budget import (HALT_BUDGET, HALT_CAP, HALT_PRICE, HALT_UNRECORDED, Caps, Refused, SpendGuard,
+                              check_caps, resets_at, window_bounds)
+from akool_cli.errors import (ApiError, Declined, OutcomeUnknownError, OverBalanceError, OverBudgetError,
+                              TransportError, UsageError)
+from akool_cli.flows.pay import (PayDeps, PayOrder, check_spend, combined, pay, priced, record_in_history,
+                                 split_for_probe)
+from akool_cli.history import History
+from akool_cli.models import BatchRequest, CreateRequest, Job
+from akool_cli.pricing import (AUDIO_ONLY_RATES, REPORTED_SINGLE_MULTIPLIER, VIDEO_RATES, Estimate, audio_estimate,
+                               length_of_video, row_estimate, video_estimate)
+from akool_cli.submit import Submission
+
+# ---------------------------------------------------------------- prices
+
+
+@pytest.mark.parametrize(("length", "resolution"), sorted(VIDEO_RATES))
+def test_single_create_prices_are_a_range_from_the_table_to_the_reported_charge(length, resolution):
+    estimate = video_estimate(resolution, length, 3)
+    table = VIDEO_RATES[(length, resolution)]
+    assert (estimate.low_each, estimate.high_each) == (table, table * REPORTED_SINGLE_MULTIPLIER)
+    assert (estimate.low, estimate.high) == (3 * table, 3 * table * 5)
+    assert estimate.is_range and estimate.describe() == f"{3 * table}-{15 * table} credits"
+    assert "rate table" in estimate.sources and "report" in estimate.sources
+    d = estimate.to_dict()
+    assert (d["low"], d["high"], d["low_each"], d["high_each"]) == (3 * table, 15 * table, table, 5 * table)
+
+
+def test_prices_depend_on_the_length():
+    assert video_estimate("720p", 10).low_each == 2 * video_estimate("720p", 5).low_each
+    assert audio_estimate(10).low_each == AUDIO_ONLY_RATES[10] == 10 and audio_estimate(5).low_each == 5
+    assert video_estimate("720p", 5).key != video_estimate("720p", 10).key
+    assert length_of_video(5.063) == 5 and length_of_video(10.063) == 10 and length_of_video(None) == 5
+
+
+def test_observed_charges_collapse_the_range():
+    estimate = video_estimate("720p", 5, 2).with_observed([30, 25, 40])
+    assert (estimate.low_each, estimate.high_each, estimate.observed) == (25, 40, True)
+    assert estimate.source == "your last 3 job(s)" and estimate.sources == "your last 3 job(s)" or estimate.is_range
+    one = video_estimate("720p", 5).with_observed([100])
+    assert (one.low_each, one.high_each, one.is_range, one.describe()) == (100, 100, False, "100 credits")
+    assert video_estimate("720p", 5).with_observed([]) == video_estimate("720p", 5)
+
+
+def test_audio_and_rows_are_not_ranges_and_keep_their_key():
+    assert not audio_estimate(5).is_range and audio_estimate(5).describe() == "5 credits"
+    row = row_estimate("model/alibaba/wan2.5/720p/5/-/-", 20, 30, 2)
+    assert row.key == "model/alibaba/wan2.5/720p/5/-/-" and (row.low, row.high) == (40, 60)
+    assert row_estimate(None, None, None, 1).high == 0
+
+
+def test_combined_estimates_add_both_ends():
+    a, b = video_estimate("720p", 5), audio_estimate(10)
+    both = combined([a, b])
+    assert (both.low, both.high) == (30, 110) and both.is_range
+    same = combined([a, a, a])
+    assert (same.count, same.low, same.high) == (3, 60, 300)
+    assert combined([b]) is b
+
+
+# ---------------------------------------------------------------- budgets before anything is sent
+
+
+def _spent(amount: int = 0):
+    return lambda since: amount
+
+
+@pytest.mark.parametrize(("caps", "balance", "before", "spent", "error"), [
+    (Caps(max_credits=300), None, 0, 0, None),  # exactly the high figure fits
+    (Caps(max_credits=299), None, 0, 0, OverBudgetError),
+    (Caps(max_credits=0), None, 0, 0, OverBudgetError),  # a budget of 0 refuses any paid request
+    (Caps(max_credits=400), None, 100, 0, None),
+    (Caps(max_credits=399), None, 100, 0, OverBudgetError),  # a session's earlier spend counts
+    (Caps(daily=300), None, 0, 0, None),
+    (Caps(daily=300), None, 0, 1, OverBudgetError),
+    (Caps(monthly=1000), None, 0, 700, None),
+    (Caps(monthly=1000), None, 0, 701, OverBudgetError),
+    (Caps(), 300.0, 0, 0, None),  # the balance, against the high figure too
+    (Caps(), 299.5, 0, 0, OverBalanceError),
+    (Caps(), None, 0, 10**9, None),  # no caps: nothing to check
+])
+def test_check_spend_uses_the_high_figure(caps, balance, before, spent, error):
+    estimate = video_estimate("720p", 5, 3)  # 60 to 300
+    if error is None:
+        check_spend(caps, estimate, balance, before, _spent(spent), time.time())
+    else:
+        with pytest.raises(error):
+            check_spend(caps, estimate, balance, before, _spent(spent), time.time())
+
+
+def test_windows_are_utc_days_and_calendar_months():
+    now = calendar.timegm((2026, 12, 31, 23, 59, 0))
+    assert window_bounds("daily", now) == (calendar.timegm((2026, 12, 31, 0, 0, 0)),
+                                           calendar.timegm((2027, 1, 1, 0, 0, 0)))
+    assert window_bounds("monthly", now) == (calendar.timegm((2026, 12, 1, 0, 0, 0)),
+                                             calendar.timegm((2027, 1, 1, 0, 0, 0)))
+    feb = calendar.timegm((2027, 2, 10, 5, 0, 0))
+    assert window_bounds("monthly", feb)[1] == calendar.timegm((2027, 3, 1, 0, 0, 0))
+    assert resets_at("daily", now) == "2027-01-01 00:00 UTC"
+    over = check_caps(Caps(daily=40, monthly=50), lambda since: 30, 15, now)
+    assert over is not None and over.period == "daily" and over.spent == 30 and "resets at" in over.describe()
+    assert check_caps(Caps(daily=50), lambda since: 35, 15, now) is None  # exactly the cap fits
+    assert check_caps(Caps(daily=50, monthly=40), lambda since: 30, 15, now).period == "monthly"
+
+
+# ---------------------------------------------------------------- the guard
+
+
+def test_the_guard_holds_the_budget_at_the_boundary():
+    guard = SpendGuard(Caps(max_credits=100))
+    a = guard.admit("k", 40, 1, False)  # the probe
+    guard.settle(a, [40], 40)
+    b = guard.admit("k", 40, 1, False)
+    c = guard.admit("k", 40, 1, False) if False else None
+    guard.settle(b, [40], 40)
+    assert guard.spent == 80 and c is None
+    with pytest.raises(Refused):
+        guard.admit("k", 40, 1, False)  # 80 + 40 > 100
+    assert guard.halt == HALT_BUDGET and "budget of 100" in guard.detail
+    with pytest.raises(Refused):
+        guard.admit("other", 1, 1, False)  # halted: nothing more leaves
+
+
+def test_the_guard_admits_exactly_up_to_the_limit():
+    guard = SpendGuard(Caps(max_credits=100))
+    t = guard.admit("k", 50, 2, False)
+    guard.settle(t, [50, 50], 50)
+    assert guard.spent == 100 and not guard.crossed and guard.halt is None
+
+
+def test_a_budget_of_zero_sends_nothing_priced():
+    guard = SpendGuard(Caps(max_credits=0))
+    with pytest.raises(Refused):
+        guard.admit("k", 1, 1, False)
+    free = SpendGuard(Caps(max_credits=0))
+    t = free.admit("free", 0, 1, False)  # a free model costs nothing: it fits a budget of 0
+    free.settle(t, [0], 0)
+    assert free.spent == 0
+
+
+def test_a_charge_above_the_high_figure_halts_unless_accepted():
+    guard = SpendGuard(Caps(max_credits=1000))
+    t = guard.admit("k", 20, 1, False)
+    guard.settle(t, [100], 20)
+    assert guard.halt == HALT_PRICE and "cost 100 credits where 20 were estimated" in guard.detail
+    assert guard.price_seen == [("k", 100, 20, 20)]
+    accepting = SpendGuard(Caps(max_credits=250), accept_price_change=True)
+    t = accepting.admit("k", 20, 1, False)
+    accepting.settle(t, [100], 20)
+    assert accepting.halt is None
+    t = accepting.admit("k", 20, 1, False)  # the next one is held at what was charged: 100
+    assert t.high == 100
+    accepting.settle(t, [100], 20)
+    with pytest.raises(Refused):
+        accepting.admit("k", 20, 1, False)  # 200 + 100 > 250
+
+
+def test_a_charge_within_the_range_is_said_once_and_does_not_halt():
+    guard = SpendGuard(Caps())
+    for _ in range(3):
+        t = guard.admit("video", 100, 1, False)
+        guard.settle(t, [60], 20)
+    assert guard.halt is None and guard.price_seen == [("video", 60, 20, 100)] and guard.spent == 180
+
+
+def test_unknown_outcomes_count_at_the_high_figure_and_refusals_at_nothing():
+    guard = SpendGuard(Caps(max_credits=500))
+    t = guard.admit("k", 100, 2, False)
+    guard.settle(t, [None, None], 20)  # no answer: it may have been charged
+    assert guard.spent == 200
+    t = guard.admit("k", 100, 1, False)
+    guard.settle(t, None, 20)  # a business refusal: nothing was charged
+    assert guard.spent == 200 and guard.held == 0 and guard.inflight == 0
+
+
+def test_a_probe_goes_alone_and_nothing_follows_it_until_its_bill_is_known():
+    guard = SpendGuard(Caps(max_credits=1000))
+    probe = guard.admit("k", 20, 1, False)
+    assert probe.probe
+    admitted = threading.Event()
+
+    def second() -> None:
+        t = guard.admit("k", 20, 1, False)
+        admitted.set()
+        guard.settle(t, [20], 20)
+
+    worker = threading.Thread(target=second)
+    worker.start()
+    assert not admitted.wait(0.3)  # held back while the probe is out
+    guard.settle(probe, [20], 20)
+    assert admitted.wait(5)
+    worker.join()
+    assert guard.spent == 40
+
+
+def test_nothing_leaves_before_the_last_answer_is_recorded():
+    guard = SpendGuard(Caps())
+    t = guard.admit("k", 20, 1, False)
+    guard.answered()
+    guard.settle(t, [20], 20)
+    admitted = threading.Event()
+    worker = threading.Thread(target=lambda: (guard.admit("k", 20, 1, False), admitted.set()))
+    worker.start()
+    assert not admitted.wait(0.3)
+    guard.release(t)
+    assert admitted.wait(5)
+    worker.join()
+
+
+def test_a_stop_refuses_every_later_request():
+    guard = SpendGuard(Caps())
+    guard.stop(HALT_UNRECORDED, "job x could not be written")
+    guard.stop(HALT_BUDGET, "later reasons do not replace the first")
+    assert guard.halt == HALT_UNRECORDED and "job x" in guard.detail
+    with pytest.raises(Refused):
+        guard.admit("k", 0, 1, False)
+
+
+def test_caps_are_reserved_in_the_history_and_released(tmp_path):
+    history = History(tmp_path / "h.sqlite3", shared=True)
+    guard = SpendGuard(Caps(daily=50), history=history, profile="p")
+    t = guard.admit("k", 20, 1, False)
+    assert history.window_spend("p", 0, time.time()) == 20 and t.reservation
+    guard.settle(t, [20], 20)
+    guard.release(t)
+    assert history.window_spend("p", 0, time.time()) == 0
+    other = SpendGuard(Caps(daily=50), history=history, profile="p")
+    a = other.admit("k", 30, 1, False)
+    other.settle(a, [30], 30)  # still held: its job is not recorded
+    b = SpendGuard(Caps(daily=50), history=history, profile="p")
+    with pytest.raises(Refused):
+        b.admit("k", 30, 1, False)  # 30 held + 30 > 50, even from another guard (another process)
+    assert b.halt == HALT_CAP and "daily cap of 50" in b.detail
+    assert SpendGuard(Caps(daily=50), history=history, profile="q").admit("k", 30, 1, False)  # per profile
+
+
+def test_expired_reservations_stop_counting(tmp_path):
+    history = History(tmp_path / "h.sqlite3")
+    now = time.time()
+    assert history.reserve("p", 40, lambda spent_since: True, now, 10) is not None
+    assert history.window_spend("p", 0, now) == 40
+    assert history.window_spend("p", 0, now + 11) == 0
+    assert history.reserve("p", 10, lambda spent_since: spent_since(0) + 10 <= 45, now, 10) is None
+
+
+# ---------------------------------------------------------------- the gate, in order
+
+
+@dataclass
+class FakeService:
+    """Answers creates with jobs billed `charge` each; logs what happened in order."""
+
+    charge: int | None = 20
+    events: list[str] = field(default_factory=list)
+    fail: Exception | None = None
+    ids: Any = field(default_factory=lambda: itertools.count(1))
+
+    def create(self, request: Any) -> Any:
+        self.events.append("send")
+        if self.fail is not None:
+            raise self.fail
+        return Job(id=f"{next(self.ids):024x}", status=1, create_time=int(time.time() * 1000),
+                   deduction_credit=self.charge)
+
+
+@dataclass
+class FakeUploader:
+    events: list[str]
+
+    def upload(self, file: Any) -> str:
+        self.events.append("upload")
+        return "https://example.com/uploaded.png"
+
+
+def _request(n: int) -> CreateRequest:
+    return CreateRequest(image_url=f"https://example.com/{n}.png", prompt="p", negative_prompt="", resolution="720p",
+                         video_length=5)
+
+
+def _gate(tmp_path: Path, service: FakeService, *, n: int = 3, caps: Caps = Caps(), balance: float | None = None,
+          answer: bool = True, accept: bool = False, estimate: Estimate | None = None, record_fails_after: int = -1,
+          workers: int = 1):
+    history = History(tmp_path / "history.sqlite3")
+    events = service.events
+
+    def confirm(order: PayOrder, total: Estimate, bal: float | None) -> None:
+        events.append("confirm")
+        if not answer:
+            raise Declined("no")
+
+    def balance_now() -> float | None:
+        events.append("balance")
+        return balance
+
+    deps = PayDeps(history=history, uploader=lambda: (events.append("uploader"), FakeUploader(events))[1],
+                   balance=balance_now, confirm=confirm, warn=events.append, profile="default",
+                   base_url="https://api.test", clock=time.time)
+    write = record_in_history(history, kind="create", base_url="https://api.test", profile="default", clock=time.time)
+    recorded: list[str] = []
+
+    def record(sub: Submission, job: Job, est: Estimate) -> None:
+        if record_fails_after >= 0 and len(recorded) >= record_fails_after:
+            raise OSError("disk full")
+        write(sub, job, est)
+        recorded.append(job.id)
+        events.append("record")
+
+    subs = [Submission(f"img{i}", _request(i), row=i + 1) for i in range(n)]
+    order = PayOrder(title="t", rows=[], submissions=subs, estimates=[estimate or video_estimate("720p", 5)] * n,
+                     send=service.create, record=record, caps=caps, workers=workers, accept_price_change=accept,
+                     upload=lambda uploader, todo: events.append("uploads"),
+                     prepare=lambda estimates: events.append("prepare"))
+    return deps, order, history
+
+
+def test_the_gate_runs_its_steps_in_one_order(tmp_path):
+    service = FakeService()
+    deps, order, history = _gate(tmp_path, service, n=2)
+    result = pay(deps, order)
+    assert service.events == ["uploader", "balance", "confirm", "prepare", "uploads", "send", "record", "send",
+                              "record"]
+    assert len(result.report.created) == 2 and result.guard.spent == 40
+    entries = history.recent()
+    assert {(e.estimate, e.estimate_high, e.deducted) for e in entries} == {(20, 100, 20)}
+
+
+@pytest.mark.parametrize(("case", "kwargs", "charge", "sent", "error", "halt"), [
+    ("fits", dict(caps=Caps(max_credits=300)), 20, 3, None, None),
+    ("over the budget up front", dict(caps=Caps(max_credits=299)), 20, 0, OverBudgetError, None),
+    ("budget of zero", dict(caps=Caps(max_credits=0)), 20, 0, OverBudgetError, None),
+    ("over the balance", dict(balance=299.0), 20, 0, OverBalanceError, None),
+    ("declined", dict(answer=False), 20, 0, Declined, None),
+    ("charged above the high figure", dict(caps=Caps(max_credits=1000)), 120, 1, None, HALT_PRICE),
+    ("accepted, then the budget", dict(caps=Caps(max_credits=300), accept=True), 120, 2, None, HALT_BUDGET),
+    ("within the range", dict(caps=Caps(max_credits=300)), 100, 3, None, None),
+    ("free", dict(caps=Caps(max_credits=0), estimate=Estimate("model", "720p", 5, 1, 0)), 0, 3, None, None),
+    ("daily cap", dict(caps=Caps(daily=299)), 20, 0, OverBudgetError, None),
+])
+def test_the_gate_table(tmp_path, case, kwargs, charge, sent, error, halt):
+    service = FakeService(charge=charge)
+    deps, order, _ = _gate(tmp_path, service, **kwargs)
+    if error is not None:
+        with pytest.raises(error):
+            pay(deps, order)
+        assert service.events.count("send") == 0, case
+        return
+    result = pay(deps, order)
+    assert service.events.count("send") == sent, case
+    assert result.guard.halt == halt, case
+    assert len(result.report.not_sent) == 3 - sent, case
+    limit = order.caps.max_credits
+    if limit is not None:  # never crossed by more than the first probe's difference
+        probe_overshoot = max(0, charge - order.estimates[0].high_each)
+        assert result.guard.spent <= limit + probe_overshoot, case
+
+
+def test_the_first_unrecordable_job_stops_the_gate(tmp_path):
+    service = FakeService()
+    deps, order, _ = _gate(tmp_path, service, n=5, record_fails_after=1, workers=3)
+    result = pay(deps, order)
+    assert service.events.count("send") == 2  # the job recorded, the one that could not be: nothing after
+    assert result.guard.halt == HALT_UNRECORDED and len(result.report.unrecorded) == 1
+    assert len(result.report.not_sent) == 3
+
+
+@pytest.mark.parametrize(("failure", "spent"), [
+    (ApiError(1003, "bad"), 0),
+    (TransportError("refused", sent=False), 0),
+    (OutcomeUnknownError("no answer"), 100),  # may have been charged: counted at the high figure
+])
+def test_failed_requests_count_what_they_may_have_cost(tmp_path, failure, spent):
+    service = FakeService(fail=failure)
+    deps, order, _ = _gate(tmp_path, service, n=1)
+    result = pay(deps, order)
+    assert result.guard.spent == spent and len(result.report.errors) == 1
+
+
+def test_a_history_that_cannot_take_the_planned_jobs_stops_before_anything(tmp_path):
+    service = FakeService()
+    deps, order, history = _gate(tmp_path, service, n=1)
+    history.path = tmp_path / "missing" / "\0bad"
+    history._db = None
+    with pytest.raises(Exception):
+        pay(deps, order)
+    assert "send" not in service.events
+
+
+def test_a_local_file_without_an_uploader_stops_before_the_question(tmp_path):
+    from akool_cli.uploads import LocalFile, NoUploader
+
+    service = FakeService()
+    deps, order, _ = _gate(tmp_path, service, n=1)
+    deps.uploader = lambda: NoUploader()
+    order.local_files = [LocalFile(tmp_path / "photo.png", "image", 10)]
+    with pytest.raises(UsageError):
+        pay(deps, order)
+    assert "confirm" not in service.events and "send" not in service.events
+
+
+def test_observed_charges_price_the_order(tmp_path):
+    service = FakeService(charge=35)
+    deps, order, history = _gate(tmp_path, service, n=1)
+    pay(deps, order)
+    [again] = priced(history, "https://api.test", [video_estimate("720p", 5)])
+    assert (again.low_each, again.high_each, again.observed) == (35, 35, True)
+    [other] = priced(history, "https://other.test", [video_estimate("720p", 5)])
+    assert not other.observed  # charges are per target
+
+
+def test_a_multi_variant_request_is_split_for_its_probe():
+    request = BatchRequest(image_url="u", prompt="p", model_name="m", resolution="720p", video_length=5, count=3)
+    sub = Submission("u", request, row=1)
+    est = Estimate("model", "720p", 5, 3, 20)
+    subs, ests = split_for_probe([sub], [est])
+    assert [s.request.count for s in subs] == [1, 2] and [e.count for e in ests] == [1, 2]
+    assert [s.first_index for s in subs] == [1, 2] and all(s.row == 1 for s in subs)
+    seen = est.with_observed([20])
+    assert split_for_probe([sub], [seen]) == ([sub], [seen])  # observed: no split
+    one = Estimate("model", "720p", 5, 1, 20)
+    single = Submission("u", BatchRequest(image_url="u", prompt="p", model_name="m", resolution="720p",
+                                          video_length=5, count=1))
+    assert split_for_probe([single], [one]) == ([single], [one])
