@@ -437,3 +437,57 @@ def test_a_multi_variant_request_is_split_for_its_probe():
     single = Submission("u", BatchRequest(image_url="u", prompt="p", model_name="m", resolution="720p",
                                           video_length=5, count=1))
     assert split_for_probe([single], [one]) == ([single], [one])
+
+
+# ---------------------------------------------------------------- the documented figures, pinned
+
+
+def test_the_vendor_tables_are_the_documented_ones():
+    # ../shared/reference/akool-api-notes.md, "Credits (from the vendor page)".
+    assert VIDEO_RATES == {(5, "720p"): 20, (5, "1080p"): 25, (5, "4k"): 30,
+                           (10, "720p"): 40, (10, "1080p"): 50, (10, "4k"): 60}
+    assert AUDIO_ONLY_RATES == {5: 5, 10: 10}
+    assert REPORTED_SINGLE_MULTIPLIER == 5  # 100 credits reported for 720p / 5 s
+    from akool_cli.pricing import LENGTHS, RESOLUTIONS
+
+    assert LENGTHS == (5, 10) and RESOLUTIONS == ("720p", "1080p", "4k")
+
+
+def test_price_keys_name_every_dimension():
+    assert video_estimate("720p", 5).key == "video/-/720p/5/-/-"
+    assert video_estimate("1080p", 10, premium=True).key == "video/-/1080p/10/-/premium"
+    assert audio_estimate(10).key == "audio/-/-/10/-/-"
+    assert Estimate("model", "720p", 5, 1, 20, model="m", audio=True).key == "model/m/720p/5/audio/-"
+
+
+def _model(unit_credit: float | None, audio: float | None = None):
+    from akool_cli.models import AiModel, ResolutionOption
+
+    return AiModel("m", "M", "p", [ResolutionOption("720p", unit_credit)], [5, 10], audio, False, 1, False)
+
+
+def test_model_prices_are_unit_credit_times_seconds_times_audio():
+    from akool_cli.pricing import SOURCE_MODELS, SOURCE_TABLE, model_estimate
+
+    plain = model_estimate(_model(4), "720p", 5)
+    assert (plain.low_each, plain.high_each, plain.count, plain.audio, plain.source) == (20, 20, 1, False, SOURCE_MODELS)
+    assert model_estimate(_model(4), "720p", 10, 3).low == 120
+    assert model_estimate(_model(4, 1.5), "720p", 5, audio=True).low_each == 30
+    assert model_estimate(_model(4, 1.5), "720p", 5).low_each == 20  # the multiplier only with audio
+    assert model_estimate(_model(4.1), "720p", 5).low_each == 21  # rounded up, never down
+    listed_none = model_estimate(_model(None), "720p", 10)
+    assert (listed_none.low_each, listed_none.source) == (40, SOURCE_TABLE)  # no unit_credit: the table
+    unknown = model_estimate(_model(4), "768p", 5)
+    assert (unknown.low_each, unknown.source) == (30, SOURCE_TABLE)  # not listed: the dearest for the length
+    assert model_estimate(_model(4), "768p", 6).low_each == 60  # no length in the table: the dearest of all
+    assert model_estimate(_model(None, 2.0), "720p", 5, audio=True).low_each == 40
+
+
+def test_the_machine_fields_of_an_estimate():
+    d = video_estimate("720p", 5).to_dict()
+    assert d["high_source"] != d["low_source"] and "report" in d["high_source"] and not d["observed"]
+    assert audio_estimate(5).to_dict()["high_source"] == audio_estimate(5).to_dict()["low_source"]
+    assert row_estimate("k", 7, None, 1).low_each == 7 and row_estimate("k", None, 9, 1).high_each == 9
+    assert length_of_video(7.5) == 5 and length_of_video(7.6) == 10
+    with pytest.raises(Exception):
+        video_estimate("720p", 5).count = 2  # type: ignore[misc]  # estimates are values
