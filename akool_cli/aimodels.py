@@ -20,7 +20,7 @@ def check_model_request(model: AiModel, *, resolution: str, length: int, count: 
     offered = [r.value for r in model.resolutions]
     if resolution not in offered:
         raise UsageError(f"{model.label} offers resolutions {', '.join(offered) or 'none'}, not '{resolution}'",
-                         hint=f"pick one with -r (see: akool models)")
+                         hint="pick one with -r (see: akool models)")
     if length not in model.durations:
         raise UsageError(f"{model.label} makes videos of {', '.join(map(str, model.durations))} s, not {length} s",
                          hint="pick one with -l (see: akool models)")

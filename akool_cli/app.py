@@ -72,7 +72,7 @@ def load_command(name: str) -> Any:
     typer_app = getattr(importlib.import_module(f"akool_cli.commands.{entry.module}"), entry.attribute)
     command = get_command(typer_app)
     command.name = name
-    command.rich_help_panel = entry.panel
+    setattr(command, "rich_help_panel", entry.panel)  # Typer's own attribute on its commands
     tidy_help(command)
     return command
 
@@ -110,7 +110,7 @@ def tidy_help(command: Any) -> None:
             # Typer writes a required IMAGE... as {IMAGE...}; the usage line reads as typed instead.
             shown = param.metavar or (param.name or "").upper()
             shown = shown if param.required or shown.startswith("[") else f"[{shown}]"
-            param.make_metavar = lambda ctx=None, usage=False, _shown=shown: _shown
+            setattr(param, "make_metavar", lambda ctx=None, usage=False, _shown=shown: _shown)
     for sub in (getattr(command, "_loaded", None) or getattr(command, "commands", {}) or {}).values():
         tidy_help(sub)
 
@@ -191,7 +191,7 @@ class AkoolGroup(TyperGroup):
         formatter.write_text("Run 'akool COMMAND --help' for a command's options; 'akool man | man -l -' "
                              "for the manual.")
 
-    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
+    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,  # type: ignore[override]
              standalone_mode: bool = True, **extra: Any) -> Any:
         import sys
 
@@ -349,12 +349,12 @@ def guarded(func: F) -> F:
 
             signum = getattr(stop, "signum", signal.SIGINT)
             label = getattr(stop, "label", "interrupted")
-            error = Interrupted(label, hint=state.resume_hint or "nothing was lost", signum=signum)
-            report(state, error)
+            stopped = Interrupted(label, hint=state.resume_hint or "nothing was lost", signum=signum)
+            report(state, stopped)
             from akool_cli import signals
 
             signals.mark_reported()
-            raise typer.Exit(int(error.exit_code)) from None
+            raise typer.Exit(int(stopped.exit_code)) from None
         except (typer.Exit, typer.Abort):
             raise
         except BrokenPipeError:

@@ -18,7 +18,7 @@ from akool_cli.config import (DEFAULT_PROFILE, SANDBOX_PROFILE, ConfigStore, Cre
 
 if TYPE_CHECKING:
     from akool_cli.client import AkoolClient, RequestLog
-    from akool_cli.effects import EffectCache
+    from akool_cli.effects import ListCache
     from akool_cli.flows.plan import Defaults
     from akool_cli.history import History
     from akool_cli.models import AiModel, Effect
@@ -276,7 +276,7 @@ class App:
             self._history = History(self.paths.history_file, self.runtime.clock, shared=shared)
         return self._history
 
-    def effect_cache(self) -> "EffectCache":
+    def effect_cache(self) -> "ListCache[Effect]":
         from akool_cli.effects import EffectCache, cache_file
 
         return EffectCache(cache_file(self.paths.cache_dir, self.base_url), float(self.setting("effects_cache_ttl")),

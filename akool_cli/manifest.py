@@ -86,47 +86,50 @@ def _typed(row: int, raw: dict[str, Any], problems: list[str]) -> dict[str, Any]
     return values
 
 
-def read_manifest(stream: IO[str], fmt: str, problems: list[str] | None = None) -> list[ManifestRow]:
-    """The rows. Problems of single cells are appended to `problems` when given (the caller adds its
-    own and reports all at once); otherwise they are raised here."""
-    collect = problems is not None
-    problems = problems if problems is not None else []
+def _csv_rows(stream: IO[str], problems: list[str]) -> list[ManifestRow]:
     rows: list[ManifestRow] = []
-    if fmt == "csv":
-        reader = csv.DictReader(stream)
-        unknown = [c for c in (reader.fieldnames or []) if c not in COLUMNS]
-        if unknown:
-            raise ManifestError([f"header: unknown column '{clean(c)}' (known: {', '.join(COLUMNS)})" for c in unknown])
-        if "image" not in (reader.fieldnames or []):
-            raise ManifestError(["header: no 'image' column"])
-        try:
-            for number, raw in enumerate(reader, start=1):
-                if None in raw:
-                    problems.append(f"row {number}: more cells than columns")
-                    raw.pop(None)
-                rows.append(ManifestRow(number, _typed(number, raw, problems)))
-                if number > MAX_ROWS:
-                    raise ManifestError([f"more than {MAX_ROWS} rows"])
-        except csv.Error as exc:
-            problems.append(f"row {len(rows) + 1}: {exc}")
-    else:
-        for number, line in enumerate(stream, start=1):
-            if len(line) > MAX_LINE:
-                problems.append(f"row {number}: longer than {MAX_LINE} bytes")
-                continue
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-            except (ValueError, RecursionError):
-                problems.append(f"row {number}: not a JSON object")
-                continue
-            if not isinstance(raw, dict):
-                problems.append(f"row {number}: not a JSON object")
-                continue
+    reader = csv.DictReader(stream)
+    unknown = [c for c in (reader.fieldnames or []) if c not in COLUMNS]
+    if unknown:
+        raise ManifestError([f"header: unknown column '{clean(c)}' (known: {', '.join(COLUMNS)})" for c in unknown])
+    if "image" not in (reader.fieldnames or []):
+        raise ManifestError(["header: no 'image' column"])
+    try:
+        for number, raw in enumerate(reader, start=1):
+            if None in raw:
+                problems.append(f"row {number}: more cells than columns")
+                raw.pop(None)
             rows.append(ManifestRow(number, _typed(number, raw, problems)))
             if number > MAX_ROWS:
                 raise ManifestError([f"more than {MAX_ROWS} rows"])
+    except csv.Error as exc:
+        problems.append(f"row {len(rows) + 1}: {exc}")
+    return rows
+
+
+def _jsonl_rows(stream: IO[str], problems: list[str]) -> list[ManifestRow]:
+    rows: list[ManifestRow] = []
+    for number, line in enumerate(stream, start=1):
+        if len(line) > MAX_LINE:
+            problems.append(f"row {number}: longer than {MAX_LINE} bytes")
+            continue
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except (ValueError, RecursionError):
+            raw = None
+        if not isinstance(raw, dict):
+            problems.append(f"row {number}: not a JSON object")
+            continue
+        rows.append(ManifestRow(number, _typed(number, raw, problems)))
+        if number > MAX_ROWS:
+            raise ManifestError([f"more than {MAX_ROWS} rows"])
+    return rows
+
+
+def _assign_keys(rows: list[ManifestRow], problems: list[str]) -> None:
+    """Each row's identity: its `key` cell, else its number and a hash of its content; repeats are problems."""
     keys: dict[str, int] = {}
     for row in rows:
         if "image" not in row.values:
@@ -137,6 +140,15 @@ def read_manifest(stream: IO[str], fmt: str, problems: list[str] | None = None) 
         if row.key in keys:
             problems.append(f"row {row.row}, column key: '{clean(row.key)}' repeats row {keys[row.key]}")
         keys[row.key] = row.row
+
+
+def read_manifest(stream: IO[str], fmt: str, problems: list[str] | None = None) -> list[ManifestRow]:
+    """The rows. Problems of single cells are appended to `problems` when given (the caller adds its
+    own and reports all at once); otherwise they are raised here."""
+    collect = problems is not None
+    problems = problems if problems is not None else []
+    rows = _csv_rows(stream, problems) if fmt == "csv" else _jsonl_rows(stream, problems)
+    _assign_keys(rows, problems)
     if not rows:
         raise ManifestError(problems + ["no rows"])
     if problems and not collect:

@@ -156,7 +156,7 @@ class Agent:
             if plan.last_frame is not None and not isinstance(plan.last_frame, str):
                 last = uploader.upload(plan.last_frame)
                 for each in subs:
-                    each.request.last_image_url = last
+                    setattr(each.request, "last_image_url", last)  # only a model's request has one
 
         def spend_once(_estimates: list[Any]) -> None:
             planned.state = "executing"  # from here the plan is spent, whatever happens: never twice
@@ -213,11 +213,13 @@ class Agent:
         from akool_cli.models import JobStatus
         from akool_cli.validation import check_ids
 
-        [wanted] = check_ids([job_id]) or [None]
+        found_ids = check_ids([job_id])
+        wanted = found_ids[0] if found_ids else None
         if wanted is None:
             raise UsageError("no job id given", hint="pass a job id")
         target = self._allowed(path)
-        [job] = self.state.client().results([wanted]) or [None]
+        answered = self.state.client().results([wanted])
+        job = answered[0] if answered else None
         if job is None:
             raise UsageError(f"job {wanted} is not known to the service", hint="check the id with job_status")
         if job.status != JobStatus.COMPLETED or not job.video_url:
@@ -251,6 +253,25 @@ def tool_error(error: AkoolError) -> Exception:
     return ToolError(text)
 
 
+def guard_tool(agent: Agent, func: Callable[..., Any]) -> Callable[..., Any]:
+    """One tool at a time; every error a tool error with secrets scrubbed, never a traceback."""
+    def call(**kwargs: Any) -> Any:
+        with agent.lock:
+            try:
+                return func(**kwargs)
+            except AkoolError as error:
+                scrubbed = error
+                for secret in agent.state.secrets():
+                    scrubbed.message = scrubbed.message.replace(secret, "****")
+                    scrubbed.hint = (scrubbed.hint or "").replace(secret, "****") or None
+                raise tool_error(scrubbed) from None
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # noqa: BLE001 - an agent gets a message, never a traceback
+                raise tool_error(AkoolError(f"unexpected {type(exc).__name__}", "this is a bug")) from None
+    return call
+
+
 def build_server(agent: Agent) -> Any:
     from mcp.server.mcpserver import MCPServer
 
@@ -262,21 +283,7 @@ def build_server(agent: Agent) -> Any:
         "always plan_video first and show the estimate, then execute_plan, wait_for_jobs and download_video."))
 
     def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
-        def call(**kwargs: Any) -> Any:
-            with agent.lock:
-                try:
-                    return func(**kwargs)
-                except AkoolError as error:
-                    scrubbed = error
-                    for secret in agent.state.secrets():
-                        scrubbed.message = scrubbed.message.replace(secret, "****")
-                        scrubbed.hint = (scrubbed.hint or "").replace(secret, "****") or None
-                    raise tool_error(scrubbed) from None
-                except KeyboardInterrupt:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - an agent gets a message, never a traceback
-                    raise tool_error(AkoolError(f"unexpected {type(exc).__name__}", "this is a bug")) from None
-        return call
+        return guard_tool(agent, func)
 
     @server.tool(description="List the effects for plan_video's effect (name or code).")
     def list_effects() -> dict[str, Any]:

@@ -25,7 +25,8 @@ def proxy_for(url: str, env: Mapping[str, str]) -> str | None:
         return None
     if "no_proxy" in lowered:
         host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
-        if urllib.request.proxy_bypass_environment(host, {"no": lowered["no_proxy"]}):
+        bypass = getattr(urllib.request, "proxy_bypass_environment")  # undocumented, present since 2.x
+        if bypass(host, {"no": lowered["no_proxy"]}):
             return None
     return proxy if "://" in proxy else f"http://{proxy}"
 

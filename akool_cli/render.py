@@ -14,8 +14,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from akool_cli.errors import AkoolError
-    from akool_cli.history import HistoryEntry
-    from akool_cli.models import Effect, Job
+    from akool_cli.models import Job
     from akool_cli.output import View
     from akool_cli.pricing import Estimate
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from akool_cli.context import App
 from akool_cli.download import check_target, download
 from akool_cli.errors import (AkoolError, ApiError, Declined, Interrupted, JobFailedError, OutcomeUnknownError,
-                              OverBalanceError, OverBudgetError, PartialError, PriceChangedError, TransportError,
+                              OverBudgetError, PartialError, PriceChangedError, TransportError,
                               UsageError, WaitTimeoutError)
 from akool_cli.models import RESOURCE_TTL_SECONDS, Job, JobStatus
 from akool_cli.pricing import Estimate
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from akool_cli.budget import Caps
     from akool_cli.flows.pay import PayDeps, PayOrder, PayResult
     from akool_cli.submit import SubmitReport
-    from akool_cli.uploads import LocalFile, Uploader
 
 EXPIRY_WARNING_SECONDS = 24 * 3600
 
@@ -133,8 +132,9 @@ def halted_error(state: App, result: "PayResult", output: str | None, go_on: str
         return OverBudgetError(f"stopped at {guard.detail}; {held}", hint=have)
     spent = f"{guard.spent_here} credits charged so far"
     extra = f"; to go on at the new price (only what was not sent): {go_on}" if go_on else ""
-    if guard.crossed:
-        spent += f"; the budget of {guard.caps.max_credits} was crossed by {guard.spent - guard.caps.max_credits}"
+    limit = guard.caps.max_credits
+    if limit is not None and guard.crossed:
+        spent += f"; the budget of {limit} was crossed by {guard.spent - limit}"
     if guard.halt == HALT_PRICE:
         return PriceChangedError(f"{guard.detail} ({estimate.sources}); {held}; {spent}", hint=have + extra)
     assert guard.halt == HALT_BUDGET
@@ -144,7 +144,7 @@ def halted_error(state: App, result: "PayResult", output: str | None, go_on: str
 def stopped_error(state: App, report: "SubmitReport", output: str | None) -> Interrupted:
     from akool_cli.signals import label as signal_label
 
-    label = signal_label(report.stopped)
+    label = signal_label(report.stopped or 2)
     ids = [job.id for _, job in report.created]
     parts = [f"{label} while submitting"]
     parts.append(f"{len(ids)} paid job(s) are in the history ({', '.join(ids)})" if ids
@@ -384,13 +384,13 @@ def download_jobs(state: App, jobs: Iterable[Job], target: OutputTarget) -> dict
         state.renderer.info(f"saved {path} ({human_bytes(size)})")
         saved[job.id] = path
     if failures:
-        for job, error, retry in failures[1:]:
-            state.renderer.error(AkoolError(f"job {job.id}: {error.message}", f"save it (free) with: {retry}"))
-        job, error, retry = failures[0]
-        error.message = f"job {job.id}: {error.message}"
-        error.hint = (f"nothing was saved at '{target.for_job(job.id)}'; the job is paid for and in the history; "
+        for job, failure, retry in failures[1:]:
+            state.renderer.error(AkoolError(f"job {job.id}: {failure.message}", f"save it (free) with: {retry}"))
+        job, first, retry = failures[0]
+        first.message = f"job {job.id}: {first.message}"
+        first.hint = (f"nothing was saved at '{target.for_job(job.id)}'; the job is paid for and in the history; "
                       f"save it (free) with: {retry}")
-        raise error
+        raise first
     return saved
 
 

@@ -37,6 +37,23 @@ def _status_label(status: object) -> str:
     return status_name(status if isinstance(status, int) else None)
 
 
+def _listen_keys(state: App, client_id: str | None, tolerance: float, forward_to: str | None) -> tuple[str, str]:
+    """Everything `listen` can check before it binds a port: the keys, the tolerance, --forward-to."""
+    import math
+
+    from akool_cli.errors import UsageError
+    from akool_cli.uploads import check_url
+    from akool_cli.webhook import _cipher
+
+    if not math.isfinite(tolerance):
+        raise UsageError(f"--tolerance {tolerance} is not a number of seconds", hint="e.g. --tolerance 300")
+    cid, secret = _keys(state, client_id)
+    _cipher(cid, secret)  # fail now, not at the first callback, on a missing library or bad key sizes
+    if forward_to:
+        check_url(forward_to, "--forward-to")
+    return cid, secret
+
+
 @webhook_app.command("listen")
 @guarded
 def listen(
@@ -59,20 +76,12 @@ def listen(
 
     from akool_cli.errors import AkoolError, UsageError
     from akool_cli.models import Job
-    from akool_cli.uploads import check_url
-    from akool_cli.webhook import ReplayGuard, WebhookError, _cipher
+    from akool_cli.webhook import ReplayGuard, WebhookError
     from akool_cli.webhook_server import Receiver
     from akool_cli.workflow import OutputTarget, download_jobs
 
     state: App = ctx.obj
-    import math
-
-    if not math.isfinite(tolerance):
-        raise UsageError(f"--tolerance {tolerance} is not a number of seconds", hint="e.g. --tolerance 300")
-    cid, secret = _keys(state, client_id)
-    _cipher(cid, secret)  # fail now, not at the first callback, on a missing library or bad key sizes
-    if forward_to:
-        check_url(forward_to, "--forward-to")
+    cid, secret = _listen_keys(state, client_id, tolerance, forward_to)
     target = OutputTarget.folder(output, force=False) if output else None
     history = state.history(shared=True)
     lock = threading.Lock()

@@ -218,7 +218,7 @@ def follow(state: "App", journal: Journal, run_id: str, *, timeout: float | None
            sidecar: bool, force: bool) -> None:
     """Poll every job of the run together and save each video as soon as it completes."""
     from akool_cli.download import download
-    from akool_cli.naming import NameClaims, render
+    from akool_cli.naming import NameClaims
     from akool_cli.workflow import poll_policy
 
     history = state.history()
@@ -234,21 +234,15 @@ def follow(state: "App", journal: Journal, run_id: str, *, timeout: float | None
     pool = ThreadPoolExecutor(max_workers=downloads)
     failures: list[str] = []
 
-    def target_for(job: Job, jrow: JournalRow) -> Path | None:
-        if not jrow.output:
-            return None
-        index = jrow.job_ids.index(job.id) + 1
-        stem = PurePath(jrow.source.split("?")[0].rstrip("/")).stem if jrow.source else "video"
-        values = {"stem": stem, "row": jrow.row, "key": jrow.key, "index": index, "id": job.id,
-                  "date": time.strftime("%Y-%m-%d"), "effect": job.effect_name or jrow.request.get("effect_code"),
-                  "model": jrow.request.get("model_name"), "resolution": jrow.request.get("resolution"),
-                  "length": jrow.request.get("video_length")}
-        template = jrow.output if "{" in jrow.output else (
-            jrow.output.rstrip("/") + "/{key}-{index}.mp4" if jrow.output.endswith("/") or Path(jrow.output).is_dir()
-            else jrow.output)
-        path = render(template, values)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path if force else claims.claim(path)
+    def start_download(job: Job) -> None:
+        """A completed job not saved yet (by this run or before) starts downloading now."""
+        if job.status != JobStatus.COMPLETED or not job.video_url or job.id in saved or job.id in started \
+                or _saved_before(history, job.id):
+            return
+        target = row_target(job, rows[job_row[job.id]], claims, force)
+        if target is not None:
+            targets[job.id] = target
+            started[job.id] = pool.submit(download, client, job.video_url, target, force=force)
 
     def collect_downloads(block: bool) -> None:
         for job_id, future in list(started.items()):
@@ -284,24 +278,12 @@ def follow(state: "App", journal: Journal, run_id: str, *, timeout: float | None
             if changes:
                 journal.set_states(run_id, changes)
             for job in answered:
-                jrow = rows[job_row[job.id]]
-                if job.status == JobStatus.COMPLETED and job.video_url and job.id not in saved \
-                        and job.id not in started and not _saved_before(history, job.id):
-                    target = target_for(job, jrow)
-                    if target is not None:
-                        targets[job.id] = target
-                        started[job.id] = pool.submit(download, client, job.video_url, target, force=force)
+                start_download(job)
             collect_downloads(block=False)
             pending = [i for i in pending if not (i in latest and latest[i].is_final)]
             if not pending:
                 break
-            elapsed = state.runtime.monotonic() - begun
-            if policy.timeout is not None and elapsed + delay > policy.timeout:
-                error = WaitTimeoutError(f"gave up waiting after {elapsed:.0f} s; {len(pending)} job(s) still running",
-                                         hint="the jobs go on; resume following them with: "
-                                              + state.command("batch", "resume", run_id))
-                error.pending = pending
-                raise error
+            _check_deadline(state, run_id, policy, state.runtime.monotonic() - begun, delay, pending)
             state.runtime.sleep(delay)
             delay = min(delay * policy.factor, policy.max_interval)
         collect_downloads(block=True)
@@ -312,6 +294,36 @@ def follow(state: "App", journal: Journal, run_id: str, *, timeout: float | None
             state.renderer.error(AkoolError(f"download of {line}"))
         raise TransportError(f"download of {failures[0]}", hint=f"{len(failures)} video(s) were not saved; the jobs "
                              f"are paid for and in the history; or: {state.command('batch', 'resume', run_id)}")
+
+
+def _check_deadline(state: "App", run_id: str, policy: Any, elapsed: float, delay: float, pending: list[str]) -> None:
+    """--timeout: stop following before the next sleep would pass it (the jobs go on)."""
+    if policy.timeout is not None and elapsed + delay > policy.timeout:
+        error = WaitTimeoutError(f"gave up waiting after {elapsed:.0f} s; {len(pending)} job(s) still running",
+                                 hint="the jobs go on; resume following them with: "
+                                      + state.command("batch", "resume", run_id))
+        error.pending = pending
+        raise error
+
+
+def row_target(job: Job, jrow: JournalRow, claims: Any, force: bool) -> Path | None:
+    """Where a row's job is saved: its -o template (or folder) filled in; collisions get a suffix."""
+    from akool_cli.naming import render
+
+    if not jrow.output:
+        return None
+    index = jrow.job_ids.index(job.id) + 1
+    stem = PurePath(jrow.source.split("?")[0].rstrip("/")).stem if jrow.source else "video"
+    values = {"stem": stem, "row": jrow.row, "key": jrow.key, "index": index, "id": job.id,
+              "date": time.strftime("%Y-%m-%d"), "effect": job.effect_name or jrow.request.get("effect_code"),
+              "model": jrow.request.get("model_name"), "resolution": jrow.request.get("resolution"),
+              "length": jrow.request.get("video_length")}
+    template = jrow.output if "{" in jrow.output else (
+        jrow.output.rstrip("/") + "/{key}-{index}.mp4" if jrow.output.endswith("/") or Path(jrow.output).is_dir()
+        else jrow.output)
+    path = render(template, values)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path if force else claims.claim(path)
 
 
 def _saved_before(history: Any, job_id: str) -> bool:
