@@ -24,7 +24,8 @@ class Submission:
     first_index: int = 1  # the first variant's number (a probe split a request in two)
 
 
-def plan(sources: list[str], checked: list[LocalFile | str], template: CreateRequest) -> list[Submission]:
+def plan(sources: list[str], checked: list[LocalFile | str],
+         template: CreateRequest | BatchRequest) -> list[Submission]:
     return [Submission(source, replace(template, image_url=item if isinstance(item, str) else placeholder(item)),
                        None if isinstance(item, str) else item, row=n)
             for n, (source, item) in enumerate(zip(sources, checked), start=1)]
@@ -35,9 +36,9 @@ def upload_inputs(uploader: Uploader, submissions: list[Submission], audio: Loca
     audio_url = uploader.upload(audio) if audio is not None else None
     for sub in submissions:
         if audio_url is not None:
-            sub.request.audio_url = audio_url
+            setattr(sub.request, "audio_url", audio_url)  # a create's or an add-audio's
         if sub.image is not None:
-            sub.request.image_url = uploader.upload(sub.image)
+            setattr(sub.request, "image_url", uploader.upload(sub.image))
 
 
 @dataclass
@@ -68,6 +69,39 @@ class SubmitReport:
             isinstance(e, OutcomeUnknownError) for _, e in self.errors)
 
 
+def collect_answer(report: SubmitReport, sub: Submission, future: "Future[Any]",
+                   record: Callable[[Submission, Job], None]) -> None:
+    """One finished request into the report: its jobs recorded one by one, every error contained."""
+    from akool_cli.budget import Refused
+
+    try:
+        answer = future.result()
+    except Refused:
+        report.not_sent.append(sub)
+        return
+    except AkoolError as error:
+        report.errors.append((sub, error))
+        return
+    except Exception as exc:  # noqa: BLE001 - one odd answer must not lose the others
+        report.errors.append((sub, OutcomeUnknownError(
+            f"the answer could not be read ({type(exc).__name__}); the job may or may not exist "
+            "and it was NOT sent again", hint="check with 'akool status' before creating it again")))
+        return
+    jobs = answer.jobs if isinstance(answer, BatchResult) else [answer]
+    for job in jobs:  # a batch answer holds several jobs: each one is recorded on its own
+        try:
+            record(sub, job)
+        except Exception as exc:  # noqa: BLE001 - the job exists: say so, whatever the disk did
+            failure = exc if isinstance(exc, AkoolError) else AkoolError(f"{type(exc).__name__}: {exc}")
+            report.unrecorded.append((sub, job, failure))
+            continue
+        report.created.append((sub, job))
+    if isinstance(answer, BatchResult):
+        for item in answer.errors:  # partial success inside one paid call
+            where = f"variant {item.index + 1}" if item.index is not None else "a variant"
+            report.errors.append((sub, ApiError(item.code or 0, f"{where}: {item.msg}")))
+
+
 def submit_all(create: Callable[[Any], Job], submissions: list[Submission], workers: int,
                record: Callable[[Submission, Job], None], *, grace: float = 60.0,
                monotonic: Callable[[], float] = time.monotonic,
@@ -82,37 +116,10 @@ def submit_all(create: Callable[[Any], Job], submissions: list[Submission], work
     `create` may raise budget.Refused instead of sending: that submission was not sent. Once
     `halted()` (the spending guard stopped: a budget, a price, a job the history could not take),
     requests not yet started are cancelled as for a signal."""
-    from akool_cli.budget import Refused
-
     report = SubmitReport()
 
     def collect(sub: Submission, future: "Future[Any]") -> None:
-        try:
-            answer = future.result()
-        except Refused:
-            report.not_sent.append(sub)
-            return
-        except AkoolError as error:
-            report.errors.append((sub, error))
-            return
-        except Exception as exc:  # noqa: BLE001 - one odd answer must not lose the others
-            report.errors.append((sub, OutcomeUnknownError(
-                f"the answer could not be read ({type(exc).__name__}); the job may or may not exist "
-                "and it was NOT sent again", hint="check with 'akool status' before creating it again")))
-            return
-        jobs = answer.jobs if isinstance(answer, BatchResult) else [answer]
-        for job in jobs:  # a batch answer holds several jobs: each one is recorded on its own
-            try:
-                record(sub, job)
-            except Exception as exc:  # noqa: BLE001 - the job exists: say so, whatever the disk did
-                error = exc if isinstance(exc, AkoolError) else AkoolError(f"{type(exc).__name__}: {exc}")
-                report.unrecorded.append((sub, job, error))
-                continue
-            report.created.append((sub, job))
-        if isinstance(answer, BatchResult):
-            for item in answer.errors:  # partial success inside one paid call
-                where = f"variant {item.index + 1}" if item.index is not None else "a variant"
-                report.errors.append((sub, ApiError(item.code or 0, f"{where}: {item.msg}")))
+        collect_answer(report, sub, future, record)
 
     def cancel(pending: "set[Future[Any]]") -> None:
         for future in list(pending):

@@ -133,10 +133,10 @@ def _copy_checkout(into: Path) -> None:
     shutil.copy(ROOT / "pyproject.toml", into / "pyproject.toml")
 
 
-def _killed(work: Path, tests: list[str]) -> bool:
+def _killed(work: Path, tests: list[str], timeout: float) -> bool:
     env = {**os.environ, "PYTHONPATH": str(work), "PYTHONDONTWRITEBYTECODE": "1"}
     done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
-                          cwd=work, env=env, capture_output=True, timeout=900)
+                          cwd=work, env=env, capture_output=True, timeout=timeout)
     return done.returncode != 0
 
 
@@ -145,9 +145,11 @@ def run_one(mutant: Mutant, slot: Path) -> tuple[Mutant, bool]:
     original = (ROOT / mutant.module).read_text()
     try:
         target.write_text(mutated_source(mutant))
-        killed = _killed(slot, FAST) or _killed(slot, SLOW)
+        # The unmutated fast tests take seconds and the slow ones under two minutes: far longer is a hang,
+        # which the suite notices too (a test that never ends fails CI's time limit).
+        killed = _killed(slot, FAST, 60) or _killed(slot, SLOW, 240)
     except subprocess.TimeoutExpired:
-        killed = True  # a hang is noticed too
+        killed = True
     finally:
         target.write_text(original)
     return mutant, killed
@@ -177,11 +179,16 @@ def main() -> int:
             finally:
                 free.append(slot)
 
+        from concurrent.futures import as_completed
+
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            for mutant, killed in pool.map(task, chosen):
+            for future in as_completed([pool.submit(task, m) for m in chosen]):
+                mutant, killed = future.result()
                 results.append((mutant, killed))
                 if not killed:
                     print(f"survived: {mutant.module}:{mutant.line} {mutant.what}", flush=True)
+                if len(results) % 25 == 0:
+                    print(f"... {len(results)}/{len(chosen)}", flush=True)
     total = len(results)
     for module in dict.fromkeys(m.module for m, _ in results):
         mine = [k for m, k in results if m.module == module]

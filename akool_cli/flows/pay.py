@@ -125,8 +125,8 @@ def split_for_probe(submissions: list[Submission], estimates: list[Estimate]) ->
     if first is None or estimates[first].count < 2 or not isinstance(submissions[first].request, BatchRequest):
         return submissions, estimates
     sub, est = submissions[first], estimates[first]
-    one = replace(sub, request=replace(sub.request, count=1))
-    rest = replace(sub, request=replace(sub.request, count=est.count - 1), first_index=sub.first_index + 1)
+    one = replace(sub, request=replace(sub.request, count=1))  # type: ignore[arg-type]  # a BatchRequest (checked above)
+    rest = replace(sub, request=replace(sub.request, count=est.count - 1), first_index=sub.first_index + 1)  # type: ignore[arg-type]
     return (submissions[:first] + [one, rest] + submissions[first + 1:],
             estimates[:first] + [est.with_count(1), est.with_count(est.count - 1)] + estimates[first + 1:])
 
