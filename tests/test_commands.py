@@ -387,3 +387,10 @@ def test_help_texts_survive_rich_markup():
     texts = [p.help or "" for c in walk(get_command(app)) for p in c.params] + \
             [c.help or "" for c in walk(get_command(app))]
     assert not [t for t in texts if re.search(r"\[[a-z]", t)]
+
+
+def test_cost_shows_the_range_and_its_sources(cli):
+    text = cli("cost", "-n", "2").stdout
+    assert "40-200 credits" in text and "vendor's rate table" in text and "users report" in text
+    machine = cli("cost", "-n", "2", "--json").json()
+    assert (machine["low"], machine["high"], machine["low_each"], machine["high_each"]) == (40, 200, 20, 100)

@@ -68,4 +68,4 @@ def cost(
         return
     what = (f"add audio to {count} x {secs}s video(s)" if add_audio else
             f"{count} x {secs}s {estimate.resolution} video(s)" + (f" with {estimate.model}" if estimate.model else ""))
-    state.renderer.line(f"{what}: {estimate.total} credits ({estimate.per_item} each, {estimate.source})")
+    state.renderer.line(f"{what}: {estimate.describe()} ({estimate.describe(1)} each: {estimate.sources})")
