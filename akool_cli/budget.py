@@ -141,9 +141,6 @@ class SpendGuard:
             if self.probing or self.awaiting_record:  # nothing leaves before the last answer is recorded
                 self._cond.wait(0.05)
                 continue
-            if self.probing:
-                self._cond.wait(0.05)
-                continue
             if key in self.observed:
                 return False
             if self.inflight == 0:
@@ -155,9 +152,9 @@ class SpendGuard:
         """More was charged than max_credits allows (only a probe's bill can do that)."""
         return self.caps.max_credits is not None and self.spent > self.caps.max_credits
 
-    def admit(self, key: str, high_each: int, items: int, observed: bool) -> Ticket:
-        """The last word before a request leaves; raises Refused when it must not."""
-        del observed  # every key is probed once per command: the price may have changed since
+    def admit(self, key: str, high_each: int, items: int) -> Ticket:
+        """The last word before a request leaves; raises Refused when it must not. Every key is probed
+        once per command, observed before or not: the price may have changed since."""
         with self._cond:
             probe = self._wait_turn(key)
             # Once charged, a key's price is what was charged (both ends of the range collapse to it).

@@ -176,7 +176,7 @@ class Agent:
             planned.job_ids = [job.id for job in result.report.jobs]
 
         try:
-            result = paid(state, order, yes=True, output=None, after=count)
+            result = paid(state, order, output=None, after=count)
         finally:
             if planned.state == "executing":
                 planned.state = "executed"

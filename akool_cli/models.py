@@ -303,3 +303,8 @@ class BatchItemError:
 class BatchResult:
     jobs: list[Job]
     errors: list[BatchItemError]
+
+
+def answer_jobs(answer: "Job | BatchResult") -> list[Job]:
+    """The jobs of a create's answer: one for the single endpoint, a batch answer's successList."""
+    return answer.jobs if isinstance(answer, BatchResult) else [answer]

@@ -10,7 +10,7 @@ from typing import Any, Callable
 from akool_cli import signals
 from akool_cli.errors import AkoolError, ApiError, OutcomeUnknownError
 from akool_cli.flows.plan import placeholder
-from akool_cli.models import AddAudioRequest, BatchRequest, BatchResult, CreateRequest, Job
+from akool_cli.models import AddAudioRequest, BatchRequest, BatchResult, CreateRequest, Job, answer_jobs
 from akool_cli.uploads import LocalFile, Uploader
 
 
@@ -87,8 +87,7 @@ def collect_answer(report: SubmitReport, sub: Submission, future: "Future[Any]",
             f"the answer could not be read ({type(exc).__name__}); the job may or may not exist "
             "and it was NOT sent again", hint="check with 'akool status' before creating it again")))
         return
-    jobs = answer.jobs if isinstance(answer, BatchResult) else [answer]
-    for job in jobs:  # a batch answer holds several jobs: each one is recorded on its own
+    for job in answer_jobs(answer):  # a batch answer holds several jobs: each one is recorded on its own
         try:
             record(sub, job)
         except Exception as exc:  # noqa: BLE001 - the job exists: say so, whatever the disk did

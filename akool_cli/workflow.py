@@ -35,15 +35,14 @@ def caps_for(state: App, max_credits: int | None, session: int | None = None) ->
     return Caps(limit, state.setting("budget.daily"), state.setting("budget.monthly"))
 
 
-def pay_deps(state: App, *, yes: bool) -> "PayDeps":
+def pay_deps(state: App) -> "PayDeps":
     from akool_cli.flows.pay import PayDeps
 
     def confirm(order: "PayOrder", estimate: Estimate, balance: float | None) -> None:
-        confirm_spend(state, order.rows, estimate, yes=yes, title=order.title, balance=balance)
+        confirm_spend(state, order.rows, estimate, yes=order.yes, title=order.title, balance=balance)
 
     return PayDeps(history=state.history(), uploader=state.uploader, balance=state.live_balance, confirm=confirm,
-                   warn=state.renderer.warn, profile=state.profile, base_url=state.base_url,
-                   clock=state.runtime.clock)
+                   profile=state.profile, base_url=state.base_url, clock=state.runtime.clock)
 
 
 def confirm_spend(state: App, rows: list[tuple[str, str]], estimate: Estimate, *, yes: bool, title: str,
@@ -63,7 +62,7 @@ def confirm_spend(state: App, rows: list[tuple[str, str]], estimate: Estimate, *
         raise Declined("you answered no; nothing was sent")
 
 
-def paid(state: App, order: "PayOrder", *, yes: bool, output: str | None,
+def paid(state: App, order: "PayOrder", *, output: str | None,
          go_on: "str | Callable[[], str] | None" = None,
          after: "Callable[[PayResult], None] | None" = None) -> "PayResult":
     """The CLI's side of the one gate: run it, then say what happened to every request.
@@ -71,7 +70,7 @@ def paid(state: App, order: "PayOrder", *, yes: bool, output: str | None,
     `after`: run on the result before any error is raised (a batch settles its journal there)."""
     from akool_cli.flows.pay import pay
 
-    result = pay(pay_deps(state, yes=yes), order)
+    result = pay(pay_deps(state), order)
     if after is not None:
         after(result)
     if callable(go_on):

@@ -125,22 +125,21 @@ def test_windows_are_utc_days_and_calendar_months():
 
 def test_the_guard_holds_the_budget_at_the_boundary():
     guard = SpendGuard(Caps(max_credits=100))
-    a = guard.admit("k", 40, 1, False)  # the probe
+    a = guard.admit("k", 40, 1)  # the probe
     guard.settle(a, [40], 40)
-    b = guard.admit("k", 40, 1, False)
-    c = guard.admit("k", 40, 1, False) if False else None
+    b = guard.admit("k", 40, 1)
     guard.settle(b, [40], 40)
-    assert guard.spent == 80 and c is None
+    assert guard.spent == 80
     with pytest.raises(Refused):
-        guard.admit("k", 40, 1, False)  # 80 + 40 > 100
+        guard.admit("k", 40, 1)  # 80 + 40 > 100
     assert guard.halt == HALT_BUDGET and "budget of 100" in guard.detail
     with pytest.raises(Refused):
-        guard.admit("other", 1, 1, False)  # halted: nothing more leaves
+        guard.admit("other", 1, 1)  # halted: nothing more leaves
 
 
 def test_the_guard_admits_exactly_up_to_the_limit():
     guard = SpendGuard(Caps(max_credits=100))
-    t = guard.admit("k", 50, 2, False)
+    t = guard.admit("k", 50, 2)
     guard.settle(t, [50, 50], 50)
     assert guard.spent == 100 and not guard.crossed and guard.halt is None
 
@@ -148,56 +147,56 @@ def test_the_guard_admits_exactly_up_to_the_limit():
 def test_a_budget_of_zero_sends_nothing_priced():
     guard = SpendGuard(Caps(max_credits=0))
     with pytest.raises(Refused):
-        guard.admit("k", 1, 1, False)
+        guard.admit("k", 1, 1)
     free = SpendGuard(Caps(max_credits=0))
-    t = free.admit("free", 0, 1, False)  # a free model costs nothing: it fits a budget of 0
+    t = free.admit("free", 0, 1)  # a free model costs nothing: it fits a budget of 0
     free.settle(t, [0], 0)
     assert free.spent == 0
 
 
 def test_a_charge_above_the_high_figure_halts_unless_accepted():
     guard = SpendGuard(Caps(max_credits=1000))
-    t = guard.admit("k", 20, 1, False)
+    t = guard.admit("k", 20, 1)
     guard.settle(t, [100], 20)
     assert guard.halt == HALT_PRICE and "cost 100 credits where 20 were estimated" in guard.detail
     assert guard.price_seen == [("k", 100, 20, 20)]
     accepting = SpendGuard(Caps(max_credits=250), accept_price_change=True)
-    t = accepting.admit("k", 20, 1, False)
+    t = accepting.admit("k", 20, 1)
     accepting.settle(t, [100], 20)
     assert accepting.halt is None
-    t = accepting.admit("k", 20, 1, False)  # the next one is held at what was charged: 100
+    t = accepting.admit("k", 20, 1)  # the next one is held at what was charged: 100
     assert t.high == 100
     accepting.settle(t, [100], 20)
     with pytest.raises(Refused):
-        accepting.admit("k", 20, 1, False)  # 200 + 100 > 250
+        accepting.admit("k", 20, 1)  # 200 + 100 > 250
 
 
 def test_a_charge_within_the_range_is_said_once_and_does_not_halt():
     guard = SpendGuard(Caps())
     for _ in range(3):
-        t = guard.admit("video", 100, 1, False)
+        t = guard.admit("video", 100, 1)
         guard.settle(t, [60], 20)
     assert guard.halt is None and guard.price_seen == [("video", 60, 20, 100)] and guard.spent == 180
 
 
 def test_unknown_outcomes_count_at_the_high_figure_and_refusals_at_nothing():
     guard = SpendGuard(Caps(max_credits=500))
-    t = guard.admit("k", 100, 2, False)
+    t = guard.admit("k", 100, 2)
     guard.settle(t, [None, None], 20)  # no answer: it may have been charged
     assert guard.spent == 200
-    t = guard.admit("k", 100, 1, False)
+    t = guard.admit("k", 100, 1)
     guard.settle(t, None, 20)  # a business refusal: nothing was charged
     assert guard.spent == 200 and guard.held == 0 and guard.inflight == 0
 
 
 def test_a_probe_goes_alone_and_nothing_follows_it_until_its_bill_is_known():
     guard = SpendGuard(Caps(max_credits=1000))
-    probe = guard.admit("k", 20, 1, False)
+    probe = guard.admit("k", 20, 1)
     assert probe.probe
     admitted = threading.Event()
 
     def second() -> None:
-        t = guard.admit("k", 20, 1, False)
+        t = guard.admit("k", 20, 1)
         admitted.set()
         guard.settle(t, [20], 20)
 
@@ -212,11 +211,11 @@ def test_a_probe_goes_alone_and_nothing_follows_it_until_its_bill_is_known():
 
 def test_nothing_leaves_before_the_last_answer_is_recorded():
     guard = SpendGuard(Caps())
-    t = guard.admit("k", 20, 1, False)
+    t = guard.admit("k", 20, 1)
     guard.answered()
     guard.settle(t, [20], 20)
     admitted = threading.Event()
-    worker = threading.Thread(target=lambda: (guard.admit("k", 20, 1, False), admitted.set()))
+    worker = threading.Thread(target=lambda: (guard.admit("k", 20, 1), admitted.set()))
     worker.start()
     assert not admitted.wait(0.3)
     guard.release(t)
@@ -230,25 +229,25 @@ def test_a_stop_refuses_every_later_request():
     guard.stop(HALT_BUDGET, "later reasons do not replace the first")
     assert guard.halt == HALT_UNRECORDED and "job x" in guard.detail
     with pytest.raises(Refused):
-        guard.admit("k", 0, 1, False)
+        guard.admit("k", 0, 1)
 
 
 def test_caps_are_reserved_in_the_history_and_released(tmp_path):
     history = History(tmp_path / "h.sqlite3", shared=True)
     guard = SpendGuard(Caps(daily=50), history=history, profile="p")
-    t = guard.admit("k", 20, 1, False)
+    t = guard.admit("k", 20, 1)
     assert history.window_spend("p", 0, time.time()) == 20 and t.reservation
     guard.settle(t, [20], 20)
     guard.release(t)
     assert history.window_spend("p", 0, time.time()) == 0
     other = SpendGuard(Caps(daily=50), history=history, profile="p")
-    a = other.admit("k", 30, 1, False)
+    a = other.admit("k", 30, 1)
     other.settle(a, [30], 30)  # still held: its job is not recorded
     b = SpendGuard(Caps(daily=50), history=history, profile="p")
     with pytest.raises(Refused):
-        b.admit("k", 30, 1, False)  # 30 held + 30 > 50, even from another guard (another process)
+        b.admit("k", 30, 1)  # 30 held + 30 > 50, even from another guard (another process)
     assert b.halt == HALT_CAP and "daily cap of 50" in b.detail
-    assert SpendGuard(Caps(daily=50), history=history, profile="q").admit("k", 30, 1, False)  # per profile
+    assert SpendGuard(Caps(daily=50), history=history, profile="q").admit("k", 30, 1)  # per profile
 
 
 def test_expired_reservations_stop_counting(tmp_path):
@@ -310,7 +309,7 @@ def _gate(tmp_path: Path, service: FakeService, *, n: int = 3, caps: Caps = Caps
         return balance
 
     deps = PayDeps(history=history, uploader=lambda: (events.append("uploader"), FakeUploader(events))[1],
-                   balance=balance_now, confirm=confirm, warn=events.append, profile="default",
+                   balance=balance_now, confirm=confirm, profile="default",
                    base_url="https://api.test", clock=time.time)
     write = record_in_history(history, kind="create", base_url="https://api.test", profile="default", clock=time.time)
     recorded: list[str] = []

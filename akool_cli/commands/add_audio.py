@@ -79,6 +79,6 @@ def add_audio(
                                  profile=state.profile, clock=state.runtime.clock),
         local_files=[checked] if isinstance(checked, LocalFile) else [], caps=caps_for(state, max_credits),
         yes=yes, upload=upload, grace=float(state.setting("timeout")) + 5)
-    result = paid(state, order, yes=yes, output=output)
+    result = paid(state, order, output=output)
     finish_paid(state, result.report, wait=wait, target=target, timeout=timeout, fmt=form,
                 single=True, output=output)

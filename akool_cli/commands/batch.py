@@ -67,6 +67,7 @@ def batch_run(
 
     from akool_cli.flows import batch as flow
     from akool_cli.flows.pay import combined
+    from akool_cli.flows.plan import placeholder
     from akool_cli.manifest import in_shard, open_manifest, parse_shard, read_manifest
     from akool_cli.submit import Submission
     from akool_cli.validation import check_timeout
@@ -100,7 +101,7 @@ def batch_run(
     run = flow.RunRef()
     subs = []
     for p in prepared:
-        image_url = p.image if isinstance(p.image, str) else f"<upload of {p.image.path}>"
+        image_url = p.image if isinstance(p.image, str) else placeholder(p.image)
         request = replace(p.plan.template, image_url=image_url)
         subs.append(Submission(p.source, request, None if isinstance(p.image, str) else p.image, row=p.row, key=p.key))
 
@@ -135,8 +136,9 @@ def _pay_rows(state: App, journal: Any, run: Any, order: Any) -> None:
         if run.id:
             flow.settle_submission(journal, run.id, result.report)
 
-    resume = state.command("batch", "resume", run.id or "RUN", "--accept-price-change")
-    paid(state, order, yes=order.yes, output=None, go_on=lambda: resume.replace("RUN", run.id), after=settle)
+    # The run's id exists once it is journaled (after the confirmation): the hint is built then.
+    paid(state, order, output=None, after=settle,
+         go_on=lambda: state.command("batch", "resume", run.id, "--accept-price-change"))
 
 
 @batch_app.command("resume")

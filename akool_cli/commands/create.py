@@ -125,7 +125,7 @@ def create(
         local_files=[sub.image for sub in submissions if sub.image] + [f for f in (local_audio, local_last) if f],
         caps=caps_for(state, max_credits), workers=workers, yes=yes, accept_price_change=accept_price_change,
         split_probe=True, upload=upload, grace=float(state.setting("timeout")) + 5)
-    result = paid(state, order, yes=yes, output=output,
+    result = paid(state, order, output=output,
                   go_on="run again with only the images not sent and --accept-price-change")
     finish_paid(state, result.report, wait=wait, target=target, timeout=timeout, fmt=form,
                 single=len(images) == 1 and variants == 1, output=output)

@@ -16,10 +16,10 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from akool_cli.errors import AkoolError, OutcomeUnknownError, PartialError, TransportError, WaitTimeoutError
-from akool_cli.flows.plan import CreateOptions, Plan, plan_create
+from akool_cli.flows.plan import CreateOptions, Plan, placeholder_path, plan_create
 from akool_cli.journal import Journal, JournalRow
 from akool_cli.manifest import ManifestError, ManifestRow
-from akool_cli.models import BatchRequest, CreateRequest, Job, JobStatus
+from akool_cli.models import BatchRequest, CreateRequest, Job, JobStatus, answer_jobs
 from akool_cli.pricing import Estimate
 from akool_cli.submit import Submission
 from akool_cli.uploads import LocalFile, check_image
@@ -79,7 +79,7 @@ def submissions_for(rows: list[JournalRow]) -> list[Submission]:
     for jrow in rows:
         request = _request_from_body(jrow.endpoint, jrow.request)
         image = None
-        if request.image_url.startswith("<upload of") and jrow.source:
+        if placeholder_path(request.image_url) is not None and jrow.source:
             checked = check_image(jrow.source)
             image = checked if isinstance(checked, LocalFile) else None
         subs.append(Submission(jrow.source or "", request, image, row=jrow.row, key=jrow.key))
@@ -95,13 +95,11 @@ def upload_rows(uploader: Any, journal: Journal, run: "RunRef", subs: list[Submi
         if sub.image is not None:
             files.append(("image_url", sub.image))
         for attr in ("audio_url", "last_image_url"):
-            value = getattr(request, attr, None)
-            if isinstance(value, str) and value.startswith("<upload of "):
-                checked = check_image(value[len("<upload of "):-1]) if attr == "last_image_url" else None
-                if attr == "audio_url":
-                    from akool_cli.uploads import check_audio
+            path = placeholder_path(getattr(request, attr, None))
+            if path is not None:
+                from akool_cli.uploads import check_audio
 
-                    checked = check_audio(value[len("<upload of "):-1])
+                checked = check_audio(path) if attr == "audio_url" else check_image(path)
                 if isinstance(checked, LocalFile):
                     files.append((attr, checked))
         for attr, file in files:
@@ -126,9 +124,9 @@ def local_files(subs: list[Submission]) -> list[LocalFile]:
     files: list[LocalFile] = [sub.image for sub in subs if sub.image is not None]
     for sub in subs:
         for attr in ("audio_url", "last_image_url"):
-            value = getattr(sub.request, attr, None)
-            if isinstance(value, str) and value.startswith("<upload of "):
-                files.append(LocalFile(Path(value[len("<upload of "):-1]), attr, 0))
+            path = placeholder_path(getattr(sub.request, attr, None))
+            if path is not None:
+                files.append(LocalFile(Path(path), attr, 0))  # only "needs an uploader": checked when uploaded
     return files
 
 
@@ -156,7 +154,7 @@ def row_order(state: "App", journal: Journal, run: RunRef, subs: list[Submission
         sub, est = by_request[id(request)]
         journal.mark_sending(run.id, sub.row or 0)
         answer = client.create_batch(request) if isinstance(request, BatchRequest) else client.create_video(request)
-        for job in (answer.jobs if hasattr(answer, "jobs") else [answer]):
+        for job in answer_jobs(answer):
             try:
                 journal.record_job(run.id, sub.row or 0, entry(sub, job, est))
                 recorded.add(job.id)

@@ -12,7 +12,7 @@ Its order, top to bottom, the same for create, add-audio, batch run, batch resum
 7. the submission, through the spending guard (probe first, budgets per request, caps reserved in the
    history), each job recorded as it is answered; the first job the history cannot take stops it.
 
-Nothing here prints: warnings go to `deps.warn`, questions to `deps.confirm`.
+Nothing here prints: the question goes to `deps.confirm`; what happened is the returned PayResult.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from akool_cli.budget import HALT_STOPPED, HALT_UNRECORDED, Caps, SpendGuard, Ticket, check_caps
 from akool_cli.errors import AkoolError, OutcomeUnknownError, OverBalanceError, OverBudgetError, TransportError
-from akool_cli.models import BatchRequest, BatchResult, Job
+from akool_cli.models import BatchRequest, Job, answer_jobs
 from akool_cli.pricing import Estimate
 from akool_cli.submit import Submission, SubmitReport, submit_all
 
@@ -40,7 +40,6 @@ class PayDeps:
     balance: Callable[[], float | None]
     # Show the order and its estimate and ask; raises Declined/UsageError when the answer is no.
     confirm: "Callable[[PayOrder, Estimate, float | None], None]"
-    warn: Callable[[str], None]
     profile: str
     base_url: str
     clock: Callable[[], float]
@@ -71,7 +70,6 @@ class PayResult:
     report: SubmitReport
     guard: SpendGuard
     estimate: Estimate  # the whole order's
-    estimates: list[Estimate]  # per submission, as submitted
 
 
 def combined(estimates: list[Estimate]) -> Estimate:
@@ -145,10 +143,6 @@ def record_in_history(history: "History", *, kind: str, base_url: str, profile: 
     return record
 
 
-def _charges(answer: Any) -> list[Job]:
-    return answer.jobs if isinstance(answer, BatchResult) else [answer]
-
-
 def pay(deps: PayDeps, order: PayOrder) -> PayResult:
     """Run one paid order through the gate (see the module's docstring for the order)."""
     uploader = _require_uploader(deps.uploader, order.local_files)
@@ -171,7 +165,7 @@ def pay(deps: PayDeps, order: PayOrder) -> PayResult:
     report = _submit(order, subs, estimates, guard)
     if report.stopped is not None:
         guard.stop(HALT_STOPPED)
-    return PayResult(report, guard, summary, estimates)
+    return PayResult(report, guard, summary)
 
 
 def _caps_history(deps: PayDeps, caps: Caps) -> "History | None":
@@ -199,7 +193,7 @@ def _submit(order: PayOrder, subs: list[Submission], estimates: list[Estimate], 
 
     def send(request: Any) -> Any:
         sub, est = by_request[id(request)]
-        ticket = guard.admit(est.key, est.high_each, est.count, est.observed)
+        ticket = guard.admit(est.key, est.high_each, est.count)
         try:
             answer = order.send(request)
         except OutcomeUnknownError:
@@ -214,7 +208,7 @@ def _submit(order: PayOrder, subs: list[Submission], estimates: list[Estimate], 
         except BaseException:
             guard.settle(ticket, [None] * est.count, est.low_each)
             raise
-        jobs = _charges(answer)
+        jobs = answer_jobs(answer)
         tickets[id(sub)] = (ticket, len(jobs))
         if jobs:
             guard.answered()

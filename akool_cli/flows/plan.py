@@ -70,8 +70,19 @@ class Plan:
         return [f for f in (self.audio, self.last_frame) if isinstance(f, LocalFile)]
 
 
+PLACEHOLDER = "<upload of "
+
+
 def placeholder(file: LocalFile) -> str:
-    return f"<upload of {file.path}>"
+    """What a request carries for a local file until it is uploaded."""
+    return f"{PLACEHOLDER}{file.path}>"
+
+
+def placeholder_path(value: object) -> str | None:
+    """The path inside a placeholder, or None when `value` is not one."""
+    if isinstance(value, str) and value.startswith(PLACEHOLDER) and value.endswith(">"):
+        return value[len(PLACEHOLDER):-1]
+    return None
 
 
 def plan_create(options: CreateOptions, defaults: Defaults) -> Plan:
