@@ -35,7 +35,6 @@ HALT_BUDGET = "budget"  # the next request could cross max_credits
 HALT_PRICE = "price"  # a probe was charged more than the high estimate
 HALT_CAP = "cap"  # a daily or monthly cap (shared by every process of the profile)
 HALT_UNRECORDED = "unrecorded"  # a paid job could not be written to the history
-HALT_STOPPED = "stopped"  # a stopping signal
 
 
 @dataclass(frozen=True)

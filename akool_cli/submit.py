@@ -53,12 +53,6 @@ class SubmitReport:
     in_doubt: list[Submission] = field(default_factory=list)  # still unanswered when we stopped waiting
     stopped: int | None = None  # the signal that stopped the submission
 
-    def merge(self, other: "SubmitReport") -> "SubmitReport":
-        """Two submissions of one command as one report (the second's stop, if any, wins)."""
-        return SubmitReport(self.created + other.created, self.errors + other.errors,
-                            self.unrecorded + other.unrecorded, self.not_sent + other.not_sent,
-                            self.in_doubt + other.in_doubt, other.stopped or self.stopped)
-
     @property
     def jobs(self) -> list[Job]:
         return [job for _, job in self.created] + [job for _, job, _ in self.unrecorded]

@@ -5,7 +5,7 @@
 Each mutant changes one thing in one module (a comparison flipped or loosened, + and - swapped,
 `and`/`or` swapped, a number off by one, True/False swapped, a `not` dropped, a statement's call
 removed) in a copy of the checkout, then runs the money tests there: the fast seam tests first
-(tests/test_pay_gate.py), then the doors against the sandbox (tests/test_money_doors.py,
+(tests/test_pay_gate.py, tests/test_submit.py), then the doors against the sandbox (tests/test_money_doors.py,
 tests/test_models_money.py) only for mutants the first did not kill. It prints every survivor
 (file:line, what changed) and the kill rate per module and overall. Nothing here runs in CI: it takes
 minutes, not seconds.
@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = ["akool_cli/pricing.py", "akool_cli/budget.py", "akool_cli/flows/pay.py", "akool_cli/submit.py"]
-FAST = ["tests/test_pay_gate.py"]
+FAST = ["tests/test_pay_gate.py", "tests/test_submit.py"]
 SLOW = ["tests/test_money_doors.py", "tests/test_models_money.py"]
 
 SWAPS: dict[type, list[type]] = {

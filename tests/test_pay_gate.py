@@ -23,7 +23,7 @@ from akool_cli.errors import (ApiError, Declined, OutcomeUnknownError, OverBalan
 from akool_cli.flows.pay import (PayDeps, PayOrder, check_spend, combined, pay, priced, record_in_history,
                                  split_for_probe)
 from akool_cli.history import History
-from akool_cli.models import BatchRequest, CreateRequest, Job
+from akool_cli.models import BatchRequest, BatchResult, CreateRequest, Job
 from akool_cli.pricing import (AUDIO_ONLY_RATES, REPORTED_SINGLE_MULTIPLIER, VIDEO_RATES, Estimate, audio_estimate,
                                length_of_video, row_estimate, video_estimate)
 from akool_cli.submit import Submission
@@ -72,7 +72,12 @@ def test_combined_estimates_add_both_ends():
     assert (both.low, both.high) == (30, 110) and both.is_range
     same = combined([a, a, a])
     assert (same.count, same.low, same.high) == (3, 60, 300)
+    assert same.key == a.key and same.sources == a.sources  # one kind of request keeps its own words
     assert combined([b]) is b
+    model = Estimate("model", "720p", 5, 1, 20, model="m")  # the same list price, another key
+    mixed = combined([a, model])
+    assert mixed.kind == "batch" and (mixed.low, mixed.high) == (40, 120)
+    assert combined([a, a, model]).high == 220
 
 
 # ---------------------------------------------------------------- budgets before anything is sent
@@ -213,6 +218,7 @@ def test_nothing_leaves_before_the_last_answer_is_recorded():
     guard = SpendGuard(Caps())
     t = guard.admit("k", 20, 1)
     guard.answered()
+    assert guard.awaiting_record == 1
     guard.settle(t, [20], 20)
     admitted = threading.Event()
     worker = threading.Thread(target=lambda: (guard.admit("k", 20, 1), admitted.set()))
@@ -221,6 +227,7 @@ def test_nothing_leaves_before_the_last_answer_is_recorded():
     guard.release(t)
     assert admitted.wait(5)
     worker.join()
+    assert guard.awaiting_record == 0
 
 
 def test_a_stop_refuses_every_later_request():
@@ -382,13 +389,17 @@ def test_the_first_unrecordable_job_stops_the_gate(tmp_path):
 @pytest.mark.parametrize(("failure", "spent"), [
     (ApiError(1003, "bad"), 0),
     (TransportError("refused", sent=False), 0),
-    (OutcomeUnknownError("no answer"), 100),  # may have been charged: counted at the high figure
+    (TransportError("reset mid-answer", sent=True), 200),  # it reached the server: maybe charged
+    (OutcomeUnknownError("no answer"), 200),  # may have been charged: counted at the high figure
+    (ValueError("odd"), 200),
 ])
 def test_failed_requests_count_what_they_may_have_cost(tmp_path, failure, spent):
     service = FakeService(fail=failure)
-    deps, order, _ = _gate(tmp_path, service, n=1)
+    two = video_estimate("720p", 5, 2)  # a request that makes two jobs, up to 100 each
+    deps, order, _ = _gate(tmp_path, service, n=1, estimate=two)
     result = pay(deps, order)
     assert result.guard.spent == spent and len(result.report.errors) == 1
+    assert result.guard.held == 0 and result.guard.inflight == 0  # settled, whatever happened
 
 
 def test_a_history_that_cannot_take_the_planned_jobs_stops_before_anything(tmp_path):
@@ -432,6 +443,10 @@ def test_a_multi_variant_request_is_split_for_its_probe():
     assert [s.first_index for s in subs] == [1, 2] and all(s.row == 1 for s in subs)
     seen = est.with_observed([20])
     assert split_for_probe([sub], [seen]) == ([sub], [seen])  # observed: no split
+    before = Submission("a", _request(1), row=1)
+    after = Submission("b", _request(2), row=3)
+    subs, ests = split_for_probe([before, sub, after], [seen, est, seen])
+    assert [s.source for s in subs] == ["a", "u", "u", "b"] and [e.count for e in ests] == [3, 1, 2, 3]
     one = Estimate("model", "720p", 5, 1, 20)
     single = Submission("u", BatchRequest(image_url="u", prompt="p", model_name="m", resolution="720p",
                                           video_length=5, count=1))
@@ -490,3 +505,103 @@ def test_the_machine_fields_of_an_estimate():
     assert length_of_video(7.5) == 5 and length_of_video(7.6) == 10
     with pytest.raises(Exception):
         video_estimate("720p", 5).count = 2  # type: ignore[misc]  # estimates are values
+
+
+def test_a_multi_job_request_is_judged_per_job():
+    guard = SpendGuard(Caps())
+    t = guard.admit("k", 20, 2)  # two variants, up to 20 each
+    assert t.high == 40
+    guard.settle(t, [30, 30], 20)  # 60 in all: each job cost more than its high figure
+    assert guard.halt == HALT_PRICE and "cost 30 credits where 20 were estimated" in guard.detail
+    unknown = SpendGuard(Caps())
+    t = unknown.admit("k", 20, 2)
+    unknown.settle(t, [None, 25], 20)  # one answer lost: counted at its own high figure, 20
+    assert unknown.spent == 45
+
+
+def test_after_its_probe_a_key_goes_out_concurrently_and_a_new_probe_holds_every_key():
+    guard = SpendGuard(Caps())
+    t = guard.admit("a", 20, 1)
+    guard.settle(t, [20], 20)  # "a" is priced now
+    first = guard.admit("a", 20, 1)
+    assert not first.probe
+    second = threading.Event()
+    worker = threading.Thread(target=lambda: (guard.admit("a", 20, 1), second.set()))
+    worker.start()
+    assert second.wait(5)  # two requests of a priced key on the wire at once
+    worker.join()
+    guard.settle(first, [20], 20)
+    held = SpendGuard(Caps(), observed={"a": 20})
+    probe = held.admit("b", 20, 1)
+    assert probe.probe and held.probing
+    follow = threading.Event()
+    worker = threading.Thread(target=lambda: (held.admit("a", 20, 1), follow.set()))
+    worker.start()
+    assert not follow.wait(0.3)  # even a priced key waits while a probe is out
+    held.settle(probe, [20], 20)
+    assert follow.wait(5)
+    worker.join()
+
+
+def test_no_caps_no_reservations(tmp_path):
+    history = History(tmp_path / "h.sqlite3", shared=True)
+    guard = SpendGuard(Caps(max_credits=100), history=history, profile="p")
+    t = guard.admit("k", 20, 1)
+    assert t.reservation is None and history.window_spend("p", 0, time.time()) == 0
+
+
+def test_a_charge_equal_to_the_estimate_is_not_said():
+    guard = SpendGuard(Caps())
+    t = guard.admit("k", 20, 1)
+    guard.settle(t, [20], 20)
+    assert guard.price_seen == [] and guard.halt is None
+
+
+def test_accepting_a_free_model_keeps_it_free():
+    guard = SpendGuard(Caps(max_credits=0), accept_price_change=True)
+    for _ in range(3):
+        t = guard.admit("free", 0, 1)
+        guard.settle(t, [0], 0)
+    assert guard.spent == 0 and guard.halt is None
+
+
+def test_each_answer_is_released_once():
+    guard = SpendGuard(Caps())
+    a = guard.admit("k", 1, 1)
+    guard.settle(a, [1], 1)
+    b = guard.admit("k", 1, 1)
+    guard.answered()
+    guard.answered()
+    guard.settle(b, [1], 1)
+    guard.release(a)
+    assert guard.awaiting_record == 1  # one answer still waits for its record
+    guard.release(b)
+    assert guard.awaiting_record == 0
+
+
+def test_an_order_asks_by_default():
+    order = PayOrder(title="t", rows=[], submissions=[], estimates=[], send=lambda r: r, record=lambda s, j, e: None)
+    assert (order.yes, order.split_probe, order.workers, order.accept_price_change) == (False, False, 1, False)
+
+
+def test_a_cap_s_hold_lasts_until_the_answer_s_last_job_is_recorded(tmp_path):
+    history = History(tmp_path / "history.sqlite3")
+    held_while_recording: list[int] = []
+    write = record_in_history(history, kind="create", base_url="https://api.test", profile="default",
+                              clock=time.time)
+
+    def record(sub: Submission, job: Job, est: Estimate) -> None:
+        held_while_recording.append(history.window_spend("default", 0, time.time()))
+        write(sub, job, est)
+
+    two = BatchResult([Job(id=f"{n:024x}", status=1, create_time=int(time.time() * 1000), deduction_credit=20)
+                       for n in (1, 2)], [])
+    deps = PayDeps(history=history, uploader=lambda: FakeUploader([]), balance=lambda: None,
+                   confirm=lambda o, e, b: None, profile="default", base_url="https://api.test", clock=time.time)
+    request = BatchRequest(image_url="u", prompt="p", model_name="m", resolution="720p", video_length=5, count=2)
+    order = PayOrder(title="t", rows=[], submissions=[Submission("u", request)],
+                     estimates=[Estimate("model", "720p", 5, 2, 20, model="m")], send=lambda r: two, record=record,
+                     caps=Caps(daily=1000))
+    pay(deps, order)
+    # The hold (40) is there while each job is written; after the last, only the rows count.
+    assert held_while_recording == [40, 60] and history.window_spend("default", 0, time.time()) == 40

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable
 
-from akool_cli.budget import HALT_STOPPED, HALT_UNRECORDED, Caps, SpendGuard, Ticket, check_caps
+from akool_cli.budget import HALT_UNRECORDED, Caps, SpendGuard, Ticket, check_caps
 from akool_cli.errors import AkoolError, OutcomeUnknownError, OverBalanceError, OverBudgetError, TransportError
 from akool_cli.models import BatchRequest, Job, answer_jobs
 from akool_cli.pricing import Estimate
@@ -162,10 +162,7 @@ def pay(deps: PayDeps, order: PayOrder) -> PayResult:
         order.upload(uploader, subs)
     guard = SpendGuard(order.caps, spent=order.spent_before, accept_price_change=order.accept_price_change,
                        history=_caps_history(deps, order.caps), profile=deps.profile, clock=deps.clock)
-    report = _submit(order, subs, estimates, guard)
-    if report.stopped is not None:
-        guard.stop(HALT_STOPPED)
-    return PayResult(report, guard, summary)
+    return PayResult(_submit(order, subs, estimates, guard), guard, summary)
 
 
 def _caps_history(deps: PayDeps, caps: Caps) -> "History | None":
@@ -223,8 +220,8 @@ def _submit(order: PayOrder, subs: list[Submission], estimates: list[Estimate], 
             guard.stop(HALT_UNRECORDED, f"job {job.id} could not be written to the history")
             raise
         recorded[id(sub)] = recorded.get(id(sub), 0) + 1
-        ticket, count = tickets.get(id(sub), (None, 0))
-        if ticket is not None and recorded[id(sub)] >= count:
+        ticket, count = tickets[id(sub)]  # set by send() before its answer reached the main thread
+        if recorded[id(sub)] == count:  # the answer's last job: the hold gives way to the rows
             guard.release(ticket)
 
     return submit_all(send, subs, order.workers, record, grace=order.grace,
