@@ -605,3 +605,28 @@ def test_a_cap_s_hold_lasts_until_the_answer_s_last_job_is_recorded(tmp_path):
     pay(deps, order)
     # The hold (40) is there while each job is written; after the last, only the rows count.
     assert held_while_recording == [40, 60] and history.window_spend("default", 0, time.time()) == 40
+
+
+def test_a_run_s_spend_so_far(tmp_path):
+    from akool_cli.history import entry_for_job
+    from akool_cli.journal import Journal
+
+    history = History(tmp_path / "history.sqlite3")
+    journal = Journal(history)
+    run = journal.new_run("m.csv", "default", "https://api.test", {})
+    journal.add_rows(run, [{"row": n, "key": f"k{n}", "endpoint": "batch", "request": {"count": 2 if n == 4 else 1},
+                            "estimate": 20, "estimate_high": 30} for n in range(1, 6)])
+
+    def job(n: int, status: int, deducted: int | None) -> str:
+        made = Job(id=f"{n:024x}", status=status, create_time=int(time.time() * 1000), deduction_credit=deducted)
+        history.add(entry_for_job(made, kind="create", base_url="https://api.test", profile="default",
+                                  now=time.time(), source=None, video_length=5, estimate=20, request=None))
+        return made.id
+
+    journal.add_job(run, 1, job(1, 3, 25))  # charged 25
+    journal.add_job(run, 2, job(2, 4, 25))  # failed: refunded
+    journal.add_job(run, 3, job(3, 2, None))  # not charged yet: its high figure, 30
+    journal.add_job(run, 3, f"{99:024x}")  # an id the history lacks: its high figure too
+    journal.set_states(run, [(4, "uncertain", "no answer")])  # two variants may exist: 2 x 30
+    # row 5 is pending: nothing
+    assert journal.charged(run) == 25 + 0 + 30 + 30 + 60
