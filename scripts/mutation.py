@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES = ["akool_cli/pricing.py", "akool_cli/budget.py", "akool_cli/flows/pay.py", "akool_cli/submit.py"]
 FAST = ["tests/test_pay_gate.py", "tests/test_submit.py"]
 SLOW = ["tests/test_money_doors.py", "tests/test_models_money.py"]
+# Beyond those, a module's own end-to-end tests: submission under real signals (Ctrl-C twice, SIGTERM).
+SLOW_EXTRA = {"akool_cli/submit.py": ["tests/test_reliability.py", "tests/test_integrity.py"]}
 
 SWAPS: dict[type, list[type]] = {
     ast.Lt: [ast.LtE], ast.LtE: [ast.Lt], ast.Gt: [ast.GtE], ast.GtE: [ast.Gt],
@@ -147,7 +149,7 @@ def run_one(mutant: Mutant, slot: Path) -> tuple[Mutant, bool]:
         target.write_text(mutated_source(mutant))
         # The unmutated fast tests take seconds and the slow ones under two minutes: far longer is a hang,
         # which the suite notices too (a test that never ends fails CI's time limit).
-        killed = _killed(slot, FAST, 60) or _killed(slot, SLOW, 240)
+        killed = _killed(slot, FAST, 60) or _killed(slot, SLOW + SLOW_EXTRA.get(mutant.module, []), 240)
     except subprocess.TimeoutExpired:
         killed = True
     finally:

@@ -192,6 +192,9 @@ def test_unknown_outcomes_count_at_the_high_figure_and_refusals_at_nothing():
     t = guard.admit("k", 100, 1)
     guard.settle(t, None, 20)  # a business refusal: nothing was charged
     assert guard.spent == 200 and guard.held == 0 and guard.inflight == 0
+    t = guard.admit("k", 100, 1)
+    guard.settle(t, [None], 20)  # one job, no answer: its own high figure
+    assert guard.spent == 300
 
 
 def test_a_probe_goes_alone_and_nothing_follows_it_until_its_bill_is_known():
