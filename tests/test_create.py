@@ -215,3 +215,13 @@ def test_upload_command_turns_a_file_into_a_url(online, sandbox, tmp_path):
     result = online("create", str(PNG), "--yes")
     assert result.exit_code == 0, result.stderr
     assert sandbox.bodies("create")[0]["image_url"] == "https://cdn.example.com/photo.png"
+
+
+def test_template_rows_and_variants_survive_the_price_probe(online, sandbox, tmp_path):
+    # The first image's variants go out as a probe of one and then the rest: names still count 1, 2.
+    out = tmp_path / "named"
+    result = online("create", URL, URL + "?2", "--model", "AkoolImage2VideoFastV1", "--count", "2", "--yes",
+                    "-o", f"{out}/{{row}}-{{index}}.mp4")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["1-1.mp4", "1-2.mp4", "2-1.mp4", "2-2.mp4"]
+    assert [b["count"] for b in sandbox.bodies("create_batch")] == [1, 1, 2]
