@@ -129,11 +129,8 @@ def submit_all(create: Callable[[Any], Job], submissions: list[Submission], work
             deadline: float | None = None
             while pending:
                 done, pending = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
-                for future in done:
-                    if future.cancelled():
-                        report.not_sent.append(futures[future])
-                    else:
-                        collect(futures[future], future)
+                for future in done:  # cancel() took the cancelled ones out of `pending` already
+                    collect(futures[future], future)
                 if halted():
                     cancel(pending)
                 if report.stopped is None and signals.stop_requested() is not None:
