@@ -225,3 +225,15 @@ def test_template_rows_and_variants_survive_the_price_probe(online, sandbox, tmp
     assert result.exit_code == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["1-1.mp4", "1-2.mp4", "2-1.mp4", "2-2.mp4"]
     assert [b["count"] for b in sandbox.bodies("create_batch")] == [1, 1, 2]
+
+
+def test_a_local_soundtrack_is_uploaded_before_the_create(online, sandbox, tmp_path):
+    online.configure("sandbox", sandbox_port=sandbox.server.server_address[1], poll_interval=0.05)
+    song = tmp_path / "song.mp3"
+    song.write_bytes(b"ID3" + bytes(2000))
+    result = online("--sandbox", "create", str(PNG), str(PNG), "--audio", str(song), "--yes", "--json")
+    assert result.exit_code == 0, result.stderr
+    bodies = sandbox.bodies("create")
+    assert len(bodies) == 2 and all(b["audio_type"] == 2 for b in bodies)
+    assert {b["audio_url"] for b in bodies} == {bodies[0]["audio_url"]}  # uploaded once, used by both
+    assert bodies[0]["audio_url"].startswith(sandbox.url + "/_sandbox/files/")
