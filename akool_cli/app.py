@@ -11,9 +11,9 @@ from typer.core import TyperGroup
 
 from akool_cli import __version__
 from akool_cli.context import App, Runtime
-from akool_cli.errors import AkoolError, Interrupted
-from akool_cli.exit_codes import ExitCode
-from akool_cli.text import clean
+from akool_cli.core.errors import AkoolError, Interrupted
+from akool_cli.core.exit_codes import ExitCode
+from akool_cli.core.text import clean
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -221,7 +221,7 @@ class AkoolGroup(TyperGroup):
         except click_errors.ClickException as error:
             sys.stderr.write(f"error: {clean(error.format_message())}\n")
             code = error.exit_code
-        from akool_cli import signals
+        from akool_cli.core import signals
 
         stopped = signals.unreported()
         if stopped is not None:  # stopped inside Click's own machinery, which exits 130 without a word
@@ -236,7 +236,7 @@ class AkoolGroup(TyperGroup):
 def _stopped_early(stop: KeyboardInterrupt) -> "typer.Exit":
     import sys
 
-    from akool_cli import signals
+    from akool_cli.core import signals
 
     signals.mark_reported()
     label = getattr(stop, "label", "interrupted")
@@ -265,7 +265,7 @@ def write_usage_error(error: Any, *, json_errors: bool) -> None:
     path = error.ctx.command_path if getattr(error, "ctx", None) else "akool"
     hint = f"see: {path} --help"
     if json_errors:
-        from akool_cli.render import json_text
+        from akool_cli.output.render import json_text
 
         sys.stderr.write(json_text({"error": {"message": message, "hint": hint, "exit_code": 2}},
                                    indent=None) + "\n")
@@ -351,7 +351,7 @@ def guarded(func: F) -> F:
             label = getattr(stop, "label", "interrupted")
             stopped = Interrupted(label, hint=state.resume_hint or "nothing was lost", signum=signum)
             report(state, stopped)
-            from akool_cli import signals
+            from akool_cli.core import signals
 
             signals.mark_reported()
             raise typer.Exit(int(stopped.exit_code)) from None

@@ -11,7 +11,7 @@ SHELLS = ("bash", "zsh", "fish")
 
 
 def cached_effect_names(cache_dir: Path, incomplete: str) -> list[str]:
-    from akool_cli.effects import EffectCache
+    from akool_cli.api.effects import EffectCache
 
     names: set[str] = set()
     for cache in cache_dir.glob("effects-*.json"):
@@ -30,9 +30,9 @@ def complete_effect(incomplete: str) -> list[str]:
 
 
 def _cached_models(incomplete: str) -> list:
+    from akool_cli.api.effects import ListCache
+    from akool_cli.api.models import AiModel
     from akool_cli.config import Paths
-    from akool_cli.effects import ListCache
-    from akool_cli.models import AiModel
 
     found = {}
     for cache in Paths.from_env(os.environ).cache_dir.glob("models-*.json"):
@@ -50,7 +50,7 @@ def complete_model(incomplete: str) -> list[str]:
 
 def complete_resolution(incomplete: str) -> list[str]:
     try:
-        from akool_cli.pricing import RESOLUTIONS
+        from akool_cli.pricing.prices import RESOLUTIONS
 
         values = set(RESOLUTIONS) | {r.value for m in _cached_models(incomplete) for r in m.resolutions}
         return sorted((v for v in values if v.startswith(incomplete)), key=lambda v: (len(v), v))

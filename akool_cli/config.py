@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
 
-from akool_cli.errors import ConfigError, UsageError
-from akool_cli.pricing import LENGTHS, RESOLUTIONS
+from akool_cli.api.models import Credentials
+from akool_cli.core.errors import ConfigError, UsageError
+from akool_cli.pricing.prices import LENGTHS, RESOLUTIONS
 
 APP_NAME = "akool"
 DEFAULT_BASE_URL = "https://openapi.akool.com"
@@ -83,7 +83,7 @@ def _seconds(low: float, high: float) -> Callable[[Any], float]:
 
 
 def _upload_command(value: Any) -> str:
-    from akool_cli.uploads import check_upload_command
+    from akool_cli.api.uploads import check_upload_command
 
     try:
         return check_upload_command(_text(value))
@@ -320,26 +320,6 @@ def resolve_settings(store: ConfigStore, profile: str, env: Mapping[str, str],
 
 
 # ---------------------------------------------------------------- credentials
-
-
-@dataclass
-class Credentials:
-    api_key: str | None = None
-    client_id: str | None = None
-    client_secret: str | None = None
-    token: str | None = None
-    source: str = "none"  # "env", "file", "sandbox" or "none"
-
-    @property
-    def method(self) -> str | None:
-        if self.api_key:
-            return "api-key"
-        if self.client_id and self.client_secret:
-            return "client-credentials"
-        return None
-
-    def secrets(self) -> list[str]:
-        return [s for s in (self.api_key, self.client_secret, self.token) if s]
 
 
 def mask(secret: str | None) -> str:

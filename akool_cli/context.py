@@ -13,17 +13,26 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, Callable, Mapping
 
-from akool_cli.config import (DEFAULT_PROFILE, SANDBOX_PROFILE, ConfigStore, Credentials, CredentialStore,
-                              Paths, ResolvedSetting, credentials_from_env, resolve_settings)
+from akool_cli.api.models import Credentials
+from akool_cli.config import (
+    DEFAULT_PROFILE,
+    SANDBOX_PROFILE,
+    ConfigStore,
+    CredentialStore,
+    Paths,
+    ResolvedSetting,
+    credentials_from_env,
+    resolve_settings,
+)
 
 if TYPE_CHECKING:
-    from akool_cli.client import AkoolClient, RequestLog
-    from akool_cli.effects import ListCache
-    from akool_cli.flows.plan import Defaults
-    from akool_cli.history import History
-    from akool_cli.models import AiModel, Effect
-    from akool_cli.render import Renderer
-    from akool_cli.uploads import Uploader
+    from akool_cli.api.client import AkoolClient, RequestLog
+    from akool_cli.api.effects import ListCache
+    from akool_cli.api.models import AiModel, Effect
+    from akool_cli.api.uploads import Uploader
+    from akool_cli.output.render import Renderer
+    from akool_cli.pricing.plan import Defaults
+    from akool_cli.store.history import History
 
 
 @dataclass
@@ -188,7 +197,7 @@ class App:
 
     @cached_property
     def renderer(self) -> "Renderer":
-        from akool_cli.render import Renderer
+        from akool_cli.output.render import Renderer
 
         rt = self.runtime
         return Renderer(rt.stdout, rt.stderr, out_tty=rt.stdout_tty, err_tty=rt.stderr_tty, env=rt.env,
@@ -196,7 +205,7 @@ class App:
 
     def client(self) -> "AkoolClient":
         if self._client is None:
-            from akool_cli.client import AkoolClient, RetryPolicy
+            from akool_cli.api.client import AkoolClient, RetryPolicy
 
             self._start_embedded_sandbox()
             creds = self.credentials
@@ -230,7 +239,7 @@ class App:
         commands share it (and its jobs). `akool sandbox stop` ends it sooner."""
         if not self.is_sandbox or self.settings["base_url"].source != "sandbox":
             return
-        from akool_cli.errors import UsageError
+        from akool_cli.core.errors import UsageError
 
         port = int(self.setting("sandbox_port"))
         found = probe_sandbox(port)
@@ -244,7 +253,7 @@ class App:
     def _spawn_sandbox(self, port: int) -> None:
         import subprocess
 
-        from akool_cli.errors import UsageError
+        from akool_cli.core.errors import UsageError
 
         env = dict(self.runtime.env)
         env.update(AKOOL_CONFIG_DIR=str(self.paths.config_dir), AKOOL_DATA_DIR=str(self.paths.data_dir),
@@ -271,39 +280,39 @@ class App:
 
     def history(self, shared: bool = False) -> "History":
         if self._history is None:
-            from akool_cli.history import History
+            from akool_cli.store.history import History
 
             self._history = History(self.paths.history_file, self.runtime.clock, shared=shared)
         return self._history
 
     def effect_cache(self) -> "ListCache[Effect]":
-        from akool_cli.effects import EffectCache, cache_file
+        from akool_cli.api.effects import EffectCache, cache_file
 
         return EffectCache(cache_file(self.paths.cache_dir, self.base_url), float(self.setting("effects_cache_ttl")),
                            self.runtime.clock)
 
     def effects(self, refresh: bool = False) -> "list[Effect]":
-        from akool_cli.effects import get_effects
+        from akool_cli.api.effects import get_effects
 
         return get_effects(lambda: self.client().effects(), self.effect_cache(), refresh)
 
     def models(self, refresh: bool = False) -> "list[AiModel]":
-        from akool_cli.effects import ListCache, cache_file, get_cached
-        from akool_cli.models import AiModel
+        from akool_cli.api.effects import ListCache, cache_file, get_cached
+        from akool_cli.api.models import AiModel
 
         cache = ListCache(cache_file(self.paths.cache_dir, self.base_url, "models"),
                           float(self.setting("effects_cache_ttl")), AiModel.from_api, "models", self.runtime.clock)
         return get_cached(lambda: self.client().models(), cache, refresh)
 
     def plan_defaults(self) -> "Defaults":
-        from akool_cli.flows.plan import Defaults
+        from akool_cli.pricing.plan import Defaults
 
         return Defaults(resolution=str(self.setting("default_resolution")), length=int(self.setting("default_length")),
                         negative_prompt=self.setting("negative_prompt"), effects=self.effects, models=self.models)
 
     def live_balance(self) -> float | None:
         """The account's credits, or None when the balance endpoint does not answer usefully (say so)."""
-        from akool_cli.errors import ApiAuthError, ApiError, TransportError
+        from akool_cli.core.errors import ApiAuthError, ApiError, TransportError
 
         try:
             return self.client().balance()
@@ -314,7 +323,7 @@ class App:
             return None
 
     def uploader(self) -> "Uploader":
-        from akool_cli.uploads import make_uploader
+        from akool_cli.api.uploads import make_uploader
 
         sandbox_send = None
         if self.is_sandbox:
@@ -331,7 +340,7 @@ class App:
 
             return Confirm.ask(question, console=self.renderer.err, default=False)
         except EOFError:
-            from akool_cli.errors import Declined
+            from akool_cli.core.errors import Declined
 
             raise Declined("no answer (end of input at the prompt); nothing was sent") from None
 
@@ -343,7 +352,7 @@ class App:
 
             return getpass.getpass(prompt)
         except EOFError:
-            from akool_cli.errors import Declined
+            from akool_cli.core.errors import Declined
 
             raise Declined("no answer (end of input at the prompt); nothing was saved") from None
 

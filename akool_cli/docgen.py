@@ -13,7 +13,7 @@ from typing import Any
 import typer
 
 from akool_cli import __version__
-from akool_cli.exit_codes import EXIT_CODE_MEANINGS
+from akool_cli.core.exit_codes import EXIT_CODE_MEANINGS
 
 SHELLS = {"bash": "akool.bash", "zsh": "_akool", "fish": "akool.fish"}
 

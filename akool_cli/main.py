@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from akool_cli import signals
+from akool_cli.core import signals
 
 
 def _safe_streams() -> None:
@@ -21,7 +21,7 @@ def _safe_streams() -> None:
 
 def run() -> None:
     try:
-        # First thing: SIGINT, SIGTERM and SIGHUP all stop through one handler (akool_cli.signals).
+        # First thing: SIGINT, SIGTERM and SIGHUP all stop through one handler (akool_cli.core.signals).
         signals.install()
         _safe_streams()
         # `akool --version` is what scripts probe first; answering it needs none of the app.

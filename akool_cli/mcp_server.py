@@ -15,11 +15,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from akool_cli.errors import AkoolError, UsageError
+from akool_cli.core.errors import AkoolError, UsageError
 
 if TYPE_CHECKING:
     from akool_cli.context import App
-    from akool_cli.flows.plan import Plan
+    from akool_cli.pricing.plan import Plan
 
 PLAN_TTL_SECONDS = 600.0
 
@@ -66,7 +66,7 @@ class Agent:
 
     def estimate_cost(self, model: str | None, resolution: str | None, length: int | None, count: int,
                       generate_audio: bool) -> dict[str, Any]:
-        from akool_cli.flows.plan import CreateOptions, plan_create
+        from akool_cli.pricing.plan import CreateOptions, plan_create
 
         planned = plan_create(CreateOptions(model=model, resolution=resolution, length=length,
                                             count=count if model else None, generate_audio=generate_audio),
@@ -75,8 +75,8 @@ class Agent:
         return {**estimate.to_dict(), "target": self.state.target_label}
 
     def job_status(self, ids: list[str]) -> list[dict[str, Any]]:
-        from akool_cli.validation import check_ids
-        from akool_cli.views import job_record
+        from akool_cli.core.validation import check_ids
+        from akool_cli.output.views import job_record
 
         wanted = check_ids(ids)
         if not wanted:
@@ -88,8 +88,8 @@ class Agent:
         return [job_record(j, self.state.history().get(j.id)) for j in jobs] + missing
 
     def list_history(self, limit: int, status: str | None) -> list[dict[str, Any]]:
-        from akool_cli.models import status_from_name
-        from akool_cli.views import entry_record
+        from akool_cli.api.models import status_from_name
+        from akool_cli.output.views import entry_record
 
         statuses = []
         if status:
@@ -110,8 +110,8 @@ class Agent:
     def plan_video(self, image: str, effect: str | None, prompt: str | None, negative_prompt: str | None,
                    model: str | None, resolution: str | None, length: int | None, count: int | None,
                    last_frame: str | None, generate_audio: bool) -> dict[str, Any]:
-        from akool_cli.flows.plan import CreateOptions, placeholder, plan_create, with_image
-        from akool_cli.uploads import check_image
+        from akool_cli.api.uploads import check_image
+        from akool_cli.pricing.plan import CreateOptions, placeholder, plan_create, with_image
 
         planned = plan_create(CreateOptions(effect=effect, prompt=prompt, negative_prompt=negative_prompt,
                                             resolution=resolution, length=length, model=model, count=count,
@@ -129,8 +129,8 @@ class Agent:
 
     def execute_plan(self, plan_id: str) -> dict[str, Any]:
         """The only tool that spends: once per plan, within its lifetime, budget and balance re-checked."""
-        from akool_cli.submit import Submission, upload_inputs
-        from akool_cli.flows.plan import with_image
+        from akool_cli.flows.submit import Submission, upload_inputs
+        from akool_cli.pricing.plan import with_image
 
         planned = self.plans.get(plan_id)
         if planned is None:
@@ -142,8 +142,8 @@ class Agent:
             raise UsageError(f"plan {plan_id} expired ({PLAN_TTL_SECONDS / 60:.0f} minutes)",
                              hint="call plan_video again: prices and the balance may have changed")
         state = self.state
+        from akool_cli.commands.steps import caps_for, paid
         from akool_cli.flows.pay import PayOrder, record_in_history
-        from akool_cli.workflow import caps_for, paid
 
         image = planned.image
         request = with_image(planned.plan, image if isinstance(image, str) else "")
@@ -183,7 +183,7 @@ class Agent:
         report = result.report
         planned.job_ids = [job.id for job in report.jobs]
         if not report.jobs:
-            from akool_cli.workflow import worst_error
+            from akool_cli.commands.steps import worst_error
 
             raise worst_error(report)
         return {"plan_id": plan_id, "job_ids": planned.job_ids, "estimate": result.estimate.to_dict(),
@@ -193,10 +193,10 @@ class Agent:
                 "next": "call wait_for_jobs with these ids, then download_video"}
 
     def wait_for_jobs(self, ids: list[str], timeout: float) -> list[dict[str, Any]]:
-        from akool_cli.errors import WaitTimeoutError
-        from akool_cli.validation import check_ids
-        from akool_cli.views import job_record
-        from akool_cli.workflow import wait_jobs
+        from akool_cli.commands.steps import wait_jobs
+        from akool_cli.core.errors import WaitTimeoutError
+        from akool_cli.core.validation import check_ids
+        from akool_cli.output.views import job_record
 
         wanted = check_ids(ids)
         if not wanted:
@@ -209,9 +209,9 @@ class Agent:
         return [job_record(latest[i]) for i in wanted if i in latest]
 
     def download_video(self, job_id: str, path: str) -> dict[str, Any]:
-        from akool_cli.download import download
-        from akool_cli.models import JobStatus
-        from akool_cli.validation import check_ids
+        from akool_cli.api.models import JobStatus
+        from akool_cli.core.validation import check_ids
+        from akool_cli.flows.fetch import download
 
         found_ids = check_ids([job_id])
         wanted = found_ids[0] if found_ids else None

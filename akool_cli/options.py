@@ -6,13 +6,13 @@ from typing import Annotated, Optional
 
 import typer
 
-# The output formats every listing takes (the writers live in akool_cli.output).
+# The output formats every listing takes (the writers live in akool_cli.output.writers).
 FORMATS = ("table", "json", "jsonl", "csv", "tsv", "ids")
 
 
 def resolve_format(fmt: str | None, json_flag: bool) -> str:
-    from akool_cli.errors import UsageError
-    from akool_cli.text import clean
+    from akool_cli.core.errors import UsageError
+    from akool_cli.core.text import clean
 
     if json_flag and fmt not in (None, "json"):
         raise UsageError(f"--json and --format {fmt} cannot be used together", hint="--json is --format json")

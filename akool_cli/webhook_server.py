@@ -12,8 +12,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
-from akool_cli.models import is_job_id
-from akool_cli.webhook import ReplayGuard, WebhookError, open_callback, parse_body
+from akool_cli.api.webhook import ReplayGuard, WebhookError, open_callback, parse_body
+from akool_cli.core.validation import is_job_id
 
 MAX_BODY = 1024 * 1024
 

@@ -24,11 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from akool_cli.client import AkoolClient  # noqa: E402
+from akool_cli.api.client import AkoolClient  # noqa: E402
+from akool_cli.api.models import CreateRequest  # noqa: E402
 from akool_cli.config import Credentials  # noqa: E402
-from akool_cli.models import CreateRequest  # noqa: E402
+from akool_cli.flows.wait import PollPolicy, wait_for_jobs  # noqa: E402
 from akool_cli.sandbox import SANDBOX_API_KEY, SandboxConfig, start_sandbox  # noqa: E402
-from akool_cli.waiting import PollPolicy, wait_for_jobs  # noqa: E402
 
 URL = "https://example.com/cat.png"
 
@@ -114,7 +114,7 @@ def polling() -> list[Row]:
     polls = []
 
     def fetch(ids: list[str]) -> list:
-        from akool_cli.models import Job
+        from akool_cli.api.models import Job
 
         polls.append(clock[0])
         return [Job(ids[0], 3 if clock[0] >= 180 else 2)]
@@ -281,8 +281,8 @@ def scale(rows: int, home: Path) -> list[Row]:
 
 
 def history_scale(count: int, home: Path) -> list[Row]:
-    from akool_cli.history import History, HistoryEntry
-    from akool_cli.validation import check_ids
+    from akool_cli.core.validation import check_ids
+    from akool_cli.store.history import History, HistoryEntry
 
     data = home / "hist" / "data"
     history = History(data / "history.sqlite3")
@@ -291,7 +291,7 @@ def history_scale(count: int, home: Path) -> list[Row]:
     rows = [HistoryEntry(id=i, kind="create", created_at=now - n, expires_at=now + 86400, base_url="https://example.invalid",
                          profile="default", updated_at=now, status=3, estimate=20, deducted=20,
                          video_url=f"https://cdn.example/{i}.mp4") for n, i in enumerate(ids)]
-    from akool_cli.history import insert_statement
+    from akool_cli.store.history import insert_statement
 
     sql = insert_statement(rows[0])[0]
     history._many(sql, [tuple(insert_statement(r)[1]) for r in rows])

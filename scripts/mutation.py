@@ -1,6 +1,6 @@
 """Mutation testing of the money code: does the suite notice a one-point change to it?
 
-    python scripts/mutation.py [--jobs 2] [--module akool_cli/budget.py ...] [--limit N]
+    python scripts/mutation.py [--jobs 2] [--module akool_cli/pricing/budget.py ...] [--limit N]
 
 Each mutant changes one thing in one module (a comparison flipped or loosened, + and - swapped,
 `and`/`or` swapped, a number off by one, True/False swapped, a `not` dropped, a statement's call
@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = ["akool_cli/pricing.py", "akool_cli/budget.py", "akool_cli/flows/pay.py", "akool_cli/submit.py"]
+MODULES = ["akool_cli/pricing/prices.py", "akool_cli/pricing/budget.py", "akool_cli/flows/pay.py", "akool_cli/flows/submit.py"]
 FAST = ["tests/test_pay_gate.py", "tests/test_submit.py"]
 SLOW = ["tests/test_money_doors.py", "tests/test_models_money.py"]
 # Beyond those, a module's own end-to-end tests: submission under real signals (Ctrl-C twice, SIGTERM).
-SLOW_EXTRA = {"akool_cli/submit.py": ["tests/test_reliability.py", "tests/test_integrity.py"]}
+SLOW_EXTRA = {"akool_cli/flows/submit.py": ["tests/test_reliability.py", "tests/test_integrity.py"]}
 
 SWAPS: dict[type, list[type]] = {
     ast.Lt: [ast.LtE], ast.LtE: [ast.Lt], ast.Gt: [ast.GtE], ast.GtE: [ast.Gt],

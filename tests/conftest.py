@@ -15,9 +15,9 @@ from typing import Any, Callable
 import pytest
 from typer.testing import CliRunner
 
+from akool_cli.cli import app
 from akool_cli.config import Paths
 from akool_cli.context import Runtime
-from akool_cli.cli import app
 from akool_cli.sandbox import SANDBOX_API_KEY, SandboxConfig, start_sandbox
 
 # Every secret a test uses. A session-wide check greps all captured CLI output for them.

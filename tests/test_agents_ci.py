@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import PNG, ROOT, process_env
 
 URL = "https://example.com/cat.png"
@@ -98,10 +97,11 @@ def test_an_agent_plans_then_pays_once_then_waits_and_downloads(tmp_path, sandbo
 
 
 def test_a_plan_expires_and_the_budget_is_rechecked(tmp_path, sandbox):
+    import io
+
     from akool_cli.config import Paths
     from akool_cli.context import App, Runtime
     from akool_cli.mcp_server import PLAN_TTL_SECONDS, Agent
-    import io
 
     home = _sandbox_home(tmp_path, sandbox)
     runtime = Runtime(env={}, stdin=io.StringIO(), stdout=io.StringIO(), stderr=io.StringIO(),
@@ -110,14 +110,14 @@ def test_a_plan_expires_and_the_budget_is_rechecked(tmp_path, sandbox):
     agent = Agent(App(runtime, sandbox=True), [], clock=lambda: now[0])
     plan = agent.plan_video(URL, "squish", None, None, None, None, None, None, None, False)
     now[0] += PLAN_TTL_SECONDS + 1
-    from akool_cli.errors import UsageError
+    from akool_cli.core.errors import UsageError
 
     with pytest.raises(UsageError, match="expired"):
         agent.execute_plan(plan["plan_id"])
     (home / "config" / "config.toml").write_text((home / "config" / "config.toml").read_text() + "max_credits = 5\n")
     agent = Agent(App(runtime, sandbox=True), [], clock=lambda: now[0])
     plan = agent.plan_video(URL, "squish", None, None, None, None, None, None, None, False)
-    from akool_cli.errors import OverBudgetError
+    from akool_cli.core.errors import OverBudgetError
 
     with pytest.raises(OverBudgetError):
         agent.execute_plan(plan["plan_id"])

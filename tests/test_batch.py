@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import PNG, CapturedPopen, process_env
 
 from akool_cli.sandbox import SANDBOX_API_KEY
-from conftest import PNG, CapturedPopen, process_env
 
 URL = "https://example.com/cat.png"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from akool_cli import __version__
-from akool_cli.client import AkoolClient, RetryPolicy, decode_envelope, parse_retry_after
+from akool_cli.api.client import AkoolClient, RetryPolicy, decode_envelope, parse_retry_after
+from akool_cli.api.models import CreateRequest
 from akool_cli.config import Credentials
-from akool_cli.errors import ApiAuthError, ApiError, OutcomeUnknownError, TransportError
-from akool_cli.models import CreateRequest
+from akool_cli.core.errors import ApiAuthError, ApiError, OutcomeUnknownError, TransportError
 from akool_cli.sandbox import SANDBOX_API_KEY, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
 
@@ -122,7 +122,7 @@ def test_a_token_failure_before_create_is_not_an_unknown_outcome(sandbox):
 def test_add_audio_is_never_resent(sandbox):
     client, _ = make(sandbox)
     sandbox.fault("add_audio:503")
-    from akool_cli.models import AddAudioRequest
+    from akool_cli.api.models import AddAudioRequest
 
     with pytest.raises(OutcomeUnknownError):
         client.add_audio(AddAudioRequest("0" * 24, 1))

@@ -8,11 +8,11 @@ import re
 import time
 
 import pytest
-
-from akool_cli.docgen import outputs
-from akool_cli.exit_codes import EXIT_CODE_MEANINGS, ExitCode
-from akool_cli.sandbox import SANDBOX_API_KEY
 from conftest import ROOT, Cli, FakeClock
+
+from akool_cli.core.exit_codes import EXIT_CODE_MEANINGS, ExitCode
+from akool_cli.docgen import outputs
+from akool_cli.sandbox import SANDBOX_API_KEY
 
 URL = "https://example.com/cat.png"
 ANSI = re.compile(r"\x1b\[")

@@ -6,11 +6,11 @@ import os
 import tempfile
 from pathlib import Path
 
+from conftest import PNG, Cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from akool_cli.exit_codes import ExitCode
-from conftest import PNG, Cli
+from akool_cli.core.exit_codes import ExitCode
 
 DOCUMENTED = {int(code) for code in ExitCode}
 # Exit 1 means a bug; fuzzing must never find one.

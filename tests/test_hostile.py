@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import PNG, Cli
 
 from akool_cli.sandbox import SANDBOX_API_KEY, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 from akool_cli.sandbox import webhooks as sender
-from conftest import PNG, Cli
 
 URL = "https://example.com/cat.png"
 JOB = "689174694b4dbdd4ab3d28c9"
@@ -335,7 +335,7 @@ def test_download_never_replaces_a_device_a_folder_or_a_link(online, sandbox, tm
 
 
 def test_non_finite_timestamps_and_tolerances_are_refused(cli):
-    from akool_cli.webhook import ReplayGuard, WebhookError, open_callback
+    from akool_cli.api.webhook import ReplayGuard, WebhookError, open_callback
 
     body = sender.callback_body({"_id": JOB, "status": 3}, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET)
     for stamp in ("nan", "inf", "-inf"):
@@ -349,7 +349,7 @@ def test_non_finite_timestamps_and_tolerances_are_refused(cli):
 
 
 def test_a_resigned_replay_is_not_processed_again():
-    from akool_cli.webhook import ReplayGuard, open_callback
+    from akool_cli.api.webhook import ReplayGuard, open_callback
 
     guard = ReplayGuard()
     first = sender.callback_body({"_id": JOB, "status": 3}, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET)
@@ -362,7 +362,7 @@ def test_a_resigned_replay_is_not_processed_again():
 
 
 def test_replay_memory_is_bounded():
-    from akool_cli.webhook import ReplayGuard
+    from akool_cli.api.webhook import ReplayGuard
 
     guard = ReplayGuard(tolerance=10, limit=100)
     for n in range(1000):
@@ -372,7 +372,7 @@ def test_replay_memory_is_bounded():
 
 
 def test_the_listener_holds_no_thread_per_slow_client():
-    from akool_cli.webhook import ReplayGuard
+    from akool_cli.api.webhook import ReplayGuard
     from akool_cli.webhook_server import MAX_WORKERS, Receiver
 
     events: list[dict] = []
@@ -518,12 +518,13 @@ def test_binary_stdin_to_webhook_decrypt(tmp_path):
 
 
 def test_remote_polls_are_at_least_a_second_apart(online, sandbox):
+    from akool_cli.commands.steps import poll_policy
     from akool_cli.context import App
-    from akool_cli.workflow import poll_policy
 
     online.configure(base_url="https://openapi.akool.com", poll_interval=0.05)
-    from akool_cli.context import Runtime
     import io
+
+    from akool_cli.context import Runtime
 
     runtime = Runtime(env={}, stdin=io.StringIO(), stdout=io.StringIO(), stderr=io.StringIO(), paths=online.paths)
     assert poll_policy(App(runtime), None).interval == 1.0

@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-
-from akool_cli.history import History, HistoryError
-from akool_cli.migrations import MIGRATIONS, current_version, migrate
-from akool_cli.sandbox import SANDBOX_API_KEY
 from conftest import PNG, CapturedPopen, process_env
+
+from akool_cli.sandbox import SANDBOX_API_KEY
+from akool_cli.store.history import History, HistoryError
+from akool_cli.store.migrations import MIGRATIONS, current_version, migrate
 
 URL = "https://example.com/cat.png"
 

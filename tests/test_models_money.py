@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from conftest import PNG, ROOT
 from openapi_schema_validator import OAS30Validator
 
 from akool_cli.sandbox import SANDBOX_API_KEY, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
-from conftest import PNG, ROOT
 
 URL = "https://example.com/cat.png"
 END = "https://example.com/end.png"
@@ -237,7 +237,7 @@ def test_every_sandbox_answer_validates_against_the_vendor_spec(spec, sandbox):
 
 
 def test_the_ai_audio_body_satisfies_the_spec_s_table(spec):
-    from akool_cli.models import AddAudioRequest, AudioType
+    from akool_cli.api.models import AddAudioRequest, AudioType
 
     body = AddAudioRequest("a" * 24, AudioType.AI).to_body()
     schema = spec["paths"]["/api/open/v4/image2Video/updateVideoAudio"]["post"]["requestBody"]["content"][

@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import PNG, Cli, process_env
 
 from akool_cli.sandbox import SANDBOX_API_KEY
-from conftest import PNG, Cli, process_env
 
 URL = "https://example.com/cat.png"
 IDS = re.compile(r"\b[0-9a-f]{24}\b")
@@ -149,7 +149,7 @@ def _plan(agent, n: int = 1) -> dict:
 
 
 def test_mcp_execute_past_the_session_budget_is_exit_14(dear, tmp_path):
-    from akool_cli.errors import PriceChangedError
+    from akool_cli.core.errors import PriceChangedError
 
     box, _ = dear
     agent = _agent(tmp_path, box, max_credits=50)
@@ -159,7 +159,7 @@ def test_mcp_execute_past_the_session_budget_is_exit_14(dear, tmp_path):
 
 
 def test_a_loop_of_mcp_plans_is_bounded_by_the_session(sandbox_factory, tmp_path):
-    from akool_cli.errors import OverBudgetError
+    from akool_cli.core.errors import OverBudgetError
 
     box = sandbox_factory()
     agent = _agent(tmp_path, box, max_credits=50)
@@ -174,7 +174,7 @@ def test_a_loop_of_mcp_plans_is_bounded_by_the_session(sandbox_factory, tmp_path
 
 
 def test_a_loop_of_mcp_plans_at_5x_stops_after_the_probe(dear, tmp_path):
-    from akool_cli.errors import AkoolError
+    from akool_cli.core.errors import AkoolError
 
     box, _ = dear
     agent = _agent(tmp_path, box, **{"mcp.session_credits": 50})

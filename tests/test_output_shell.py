@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, process_env
 
 from akool_cli.sandbox import SANDBOX_API_KEY
-from conftest import ROOT, process_env
 
 URL = "https://example.com/cat.png"
 BIN = str(Path(sys.executable).parent)

@@ -16,17 +16,50 @@ from typing import Any
 
 import pytest
 
-from akool_cli.budget import (HALT_BUDGET, HALT_CAP, HALT_PRICE, HALT_UNRECORDED, Caps, Refused, SpendGuard,
-                              check_caps, resets_at, window_bounds)
-from akool_cli.errors import (ApiError, Declined, OutcomeUnknownError, OverBalanceError, OverBudgetError,
-                              TransportError, UsageError)
-from akool_cli.flows.pay import (PayDeps, PayOrder, check_spend, combined, pay, priced, record_in_history,
-                                 split_for_probe)
-from akool_cli.history import History
-from akool_cli.models import BatchRequest, BatchResult, CreateRequest, Job
-from akool_cli.pricing import (AUDIO_ONLY_RATES, REPORTED_SINGLE_MULTIPLIER, VIDEO_RATES, Estimate, audio_estimate,
-                               length_of_video, row_estimate, video_estimate)
-from akool_cli.submit import Submission
+from akool_cli.api.models import BatchRequest, BatchResult, CreateRequest, Job
+from akool_cli.core.errors import (
+    ApiError,
+    Declined,
+    OutcomeUnknownError,
+    OverBalanceError,
+    OverBudgetError,
+    TransportError,
+    UsageError,
+)
+from akool_cli.flows.pay import (
+    PayDeps,
+    PayOrder,
+    check_spend,
+    combined,
+    pay,
+    priced,
+    record_in_history,
+    split_for_probe,
+)
+from akool_cli.flows.submit import Submission
+from akool_cli.pricing.budget import (
+    HALT_BUDGET,
+    HALT_CAP,
+    HALT_PRICE,
+    HALT_UNRECORDED,
+    Caps,
+    Refused,
+    SpendGuard,
+    check_caps,
+    resets_at,
+    window_bounds,
+)
+from akool_cli.pricing.prices import (
+    AUDIO_ONLY_RATES,
+    REPORTED_SINGLE_MULTIPLIER,
+    VIDEO_RATES,
+    Estimate,
+    audio_estimate,
+    length_of_video,
+    row_estimate,
+    video_estimate,
+)
+from akool_cli.store.history import History
 
 # ---------------------------------------------------------------- prices
 
@@ -416,7 +449,7 @@ def test_a_history_that_cannot_take_the_planned_jobs_stops_before_anything(tmp_p
 
 
 def test_a_local_file_without_an_uploader_stops_before_the_question(tmp_path):
-    from akool_cli.uploads import LocalFile, NoUploader
+    from akool_cli.api.uploads import LocalFile, NoUploader
 
     service = FakeService()
     deps, order, _ = _gate(tmp_path, service, n=1)
@@ -465,7 +498,7 @@ def test_the_vendor_tables_are_the_documented_ones():
                            (10, "720p"): 40, (10, "1080p"): 50, (10, "4k"): 60}
     assert AUDIO_ONLY_RATES == {5: 5, 10: 10}
     assert REPORTED_SINGLE_MULTIPLIER == 5  # 100 credits reported for 720p / 5 s
-    from akool_cli.pricing import LENGTHS, RESOLUTIONS
+    from akool_cli.pricing.prices import LENGTHS, RESOLUTIONS
 
     assert LENGTHS == (5, 10) and RESOLUTIONS == ("720p", "1080p", "4k")
 
@@ -478,13 +511,13 @@ def test_price_keys_name_every_dimension():
 
 
 def _model(unit_credit: float | None, audio: float | None = None):
-    from akool_cli.models import AiModel, ResolutionOption
+    from akool_cli.api.models import AiModel, ResolutionOption
 
     return AiModel("m", "M", "p", [ResolutionOption("720p", unit_credit)], [5, 10], audio, False, 1, False)
 
 
 def test_model_prices_are_unit_credit_times_seconds_times_audio():
-    from akool_cli.pricing import SOURCE_MODELS, SOURCE_TABLE, model_estimate
+    from akool_cli.pricing.prices import SOURCE_MODELS, SOURCE_TABLE, model_estimate
 
     plain = model_estimate(_model(4), "720p", 5)
     assert (plain.low_each, plain.high_each, plain.count, plain.audio, plain.source) == (20, 20, 1, False, SOURCE_MODELS)
@@ -611,8 +644,8 @@ def test_a_cap_s_hold_lasts_until_the_answer_s_last_job_is_recorded(tmp_path):
 
 
 def test_a_run_s_spend_so_far(tmp_path):
-    from akool_cli.history import entry_for_job
-    from akool_cli.journal import Journal
+    from akool_cli.store.history import entry_for_job
+    from akool_cli.store.journal import Journal
 
     history = History(tmp_path / "history.sqlite3")
     journal = Journal(history)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from akool_cli.models import Job
-from akool_cli.waiting import PollPolicy, wait_for_jobs
+from akool_cli.api.models import Job
+from akool_cli.flows.wait import PollPolicy, wait_for_jobs
 
 URL = "https://example.com/cat.png"
 

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import PNG, CapturedPopen, process_env
 
 from akool_cli.sandbox import SANDBOX_API_KEY
-from conftest import PNG, CapturedPopen, process_env
 
 URL = "https://example.com/cat.png"
 
@@ -158,8 +158,8 @@ def test_jpeg_and_webp_are_accepted_by_their_bytes(online, sandbox, tmp_path):
 
 def test_unreadable_file(tmp_path):
     """Root reads every file, so as root the check runs with the effective uid of 'nobody'."""
-    from akool_cli.errors import UsageError
-    from akool_cli.uploads import check_image
+    from akool_cli.api.uploads import check_image
+    from akool_cli.core.errors import UsageError
 
     folder = Path("/tmp") / f"akool-unreadable-{os.getpid()}"
     folder.mkdir(mode=0o777, exist_ok=True)

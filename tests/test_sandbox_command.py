@@ -11,8 +11,6 @@ from conftest import PNG, ROOT, CapturedPopen, process_env
 from test_webhooks import free_port
 
 
-
-
 def akool(home, *args):
     done = subprocess.run([sys.executable, "-m", "akool_cli", *args], env=process_env(home), capture_output=True,
                           text=True, timeout=60)

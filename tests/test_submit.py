@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from akool_cli import signals
-from akool_cli.budget import Refused
-from akool_cli.errors import AkoolError, ApiError, OutcomeUnknownError
-from akool_cli.models import BatchItemError, BatchResult, CreateRequest, Job
-from akool_cli.submit import SubmitReport, Submission, submit_all
+from akool_cli.api.models import BatchItemError, BatchResult, CreateRequest, Job
+from akool_cli.core import signals
+from akool_cli.core.errors import AkoolError, ApiError, OutcomeUnknownError
+from akool_cli.flows.submit import Submission, SubmitReport, submit_all
+from akool_cli.pricing.budget import Refused
 
 IDS = itertools.count(1)
 

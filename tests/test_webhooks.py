@@ -13,11 +13,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, CapturedPopen, process_env
 
+from akool_cli.api.webhook import ReplayGuard, WebhookError, decrypt, open_callback, signature
 from akool_cli.sandbox import SANDBOX_API_KEY, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 from akool_cli.sandbox import webhooks as sender
-from akool_cli.webhook import ReplayGuard, WebhookError, decrypt, open_callback, signature
-from conftest import ROOT, CapturedPopen, process_env
 
 # Computed outside Python, independently of both implementations:
 #   printf '%s' "$PLAIN" | openssl enc -aes-192-cbc -K <hex of SECRET> -iv <hex of CLIENT_ID> -base64 -A
@@ -216,9 +216,8 @@ def test_end_to_end_sandbox_listener_create(online, sandbox, tmp_path):
 def test_sandbox_retries_until_the_receiver_answers_200(sandbox_factory, tmp_path):
     box = sandbox_factory(webhook_attempts=3, webhook_retry_seconds=0.05)
     port = free_port()  # nobody listens here: every attempt fails
-    from akool_cli.client import AkoolClient
-    from akool_cli.config import Credentials
-    from akool_cli.models import CreateRequest
+    from akool_cli.api.client import AkoolClient
+    from akool_cli.api.models import CreateRequest, Credentials
 
     with AkoolClient(box.url, Credentials(api_key=SANDBOX_API_KEY)) as client:
         client.create_video(CreateRequest("https://example.com/a.png", "p", "", "720p", 5,
@@ -232,8 +231,8 @@ def test_sandbox_retries_until_the_receiver_answers_200(sandbox_factory, tmp_pat
 
 
 def test_listener_forwards_events(tmp_path):
-    from http.server import BaseHTTPRequestHandler, HTTPServer
     import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
 
     received = []
 
@@ -265,8 +264,8 @@ def test_listener_forwards_events(tmp_path):
 
 
 def test_a_late_callback_does_not_undo_a_final_status(tmp_path):
-    from akool_cli.history import History, entry_for_job
-    from akool_cli.models import Job
+    from akool_cli.api.models import Job
+    from akool_cli.store.history import History, entry_for_job
 
     history = History(tmp_path / "h.sqlite3")
     history.add(entry_for_job(Job("689174694b4dbdd4ab3d28c9", 1), kind="create", base_url="b", profile="p",

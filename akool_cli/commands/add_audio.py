@@ -10,7 +10,6 @@ from akool_cli.app import guarded
 from akool_cli.context import App
 from akool_cli.options import FormatOption, JsonOption
 
-
 command_app = typer.Typer()
 
 
@@ -32,15 +31,15 @@ def add_audio(
     json_out: JsonOption = False,
 ) -> None:
     """Add audio to a finished video: 5 credits for a 5 s video, 10 for 10 s."""
-    from akool_cli.errors import UsageError
-    from akool_cli.options import resolve_format
-    from akool_cli.models import AddAudioRequest, AudioType
-    from akool_cli.pricing import audio_estimate, length_of_video
-    from akool_cli.uploads import LocalFile, check_audio
-    from akool_cli.validation import check_ids, check_timeout
-    from akool_cli.submit import Submission, placeholder
+    from akool_cli.api.models import AddAudioRequest, AudioType
+    from akool_cli.api.uploads import LocalFile, check_audio
+    from akool_cli.commands.steps import OutputTarget, caps_for, finish_paid, paid, show_dry_run
+    from akool_cli.core.errors import UsageError
+    from akool_cli.core.validation import check_ids, check_timeout
     from akool_cli.flows.pay import PayOrder, record_in_history
-    from akool_cli.workflow import OutputTarget, caps_for, finish_paid, paid, show_dry_run
+    from akool_cli.flows.submit import Submission, placeholder
+    from akool_cli.options import resolve_format
+    from akool_cli.pricing.prices import audio_estimate, length_of_video
 
     state: App = ctx.obj
     form = resolve_format(fmt, json_out)

@@ -13,7 +13,7 @@ auth_app = typer.Typer(name="auth", help="Log in with an API key (or client id a
 
 
 def _clean_secret(value: str, what: str) -> str:
-    from akool_cli.errors import UsageError
+    from akool_cli.core.errors import UsageError
 
     value = value.strip()
     if not value:
@@ -35,8 +35,9 @@ def login(
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
     """Save credentials for the profile, after one harmless call to check them."""
-    from akool_cli.config import Credentials, mask
-    from akool_cli.errors import UsageError
+    from akool_cli.api.models import Credentials
+    from akool_cli.config import mask
+    from akool_cli.core.errors import UsageError
 
     state: App = ctx.obj
     if client_id is not None:
@@ -66,7 +67,7 @@ def login(
     balance = None
     if not no_verify:
         # The credit balance is harmless to ask for, proves the key, and is worth seeing.
-        from akool_cli.errors import ApiAuthError, ApiError
+        from akool_cli.core.errors import ApiAuthError, ApiError
 
         try:
             balance = state.client().balance()
@@ -96,7 +97,7 @@ def auth_status(
 ) -> None:
     """Which profile and method are in use, the key masked, and where it came from."""
     from akool_cli.config import mask
-    from akool_cli.errors import AuthError
+    from akool_cli.core.errors import AuthError
 
     state: App = ctx.obj
     creds = state.credentials

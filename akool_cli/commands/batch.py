@@ -18,13 +18,13 @@ RunArg = Annotated[str, typer.Argument(metavar="RUN", help="A run id (see: akool
 
 
 def _journal(state: App) -> Any:
-    from akool_cli.journal import Journal
+    from akool_cli.store.journal import Journal
 
     return Journal(state.history(), state.runtime.clock)
 
 
 def _run_or_fail(state: App, journal: Any, run_id: str) -> dict:
-    from akool_cli.errors import UsageError
+    from akool_cli.core.errors import UsageError
 
     run = journal.run(run_id)
     if run is None:
@@ -65,13 +65,13 @@ def batch_run(
     """Create one video (or a model's variants) per manifest row; resumable without paying twice."""
     from dataclasses import replace
 
+    from akool_cli.commands.steps import caps_for, observed
+    from akool_cli.core.validation import check_timeout
     from akool_cli.flows import batch as flow
+    from akool_cli.flows.manifest import in_shard, open_manifest, parse_shard, read_manifest
     from akool_cli.flows.pay import combined
-    from akool_cli.flows.plan import placeholder
-    from akool_cli.manifest import in_shard, open_manifest, parse_shard, read_manifest
-    from akool_cli.submit import Submission
-    from akool_cli.validation import check_timeout
-    from akool_cli.workflow import caps_for, observed
+    from akool_cli.flows.submit import Submission
+    from akool_cli.pricing.plan import placeholder
 
     state: App = ctx.obj
     check_timeout(timeout)
@@ -129,8 +129,8 @@ def batch_run(
 
 def _pay_rows(state: App, journal: Any, run: Any, order: Any) -> None:
     """Through the one gate; the rows' states settled whatever happens, then its error (if any)."""
+    from akool_cli.commands.steps import paid
     from akool_cli.flows import batch as flow
-    from akool_cli.workflow import paid
 
     def settle(result: Any) -> None:
         if run.id:
@@ -160,9 +160,9 @@ def batch_resume(
     """Submit only the rows never sent, then follow and save the rest; uncertain rows are never resent unasked."""
     import json
 
+    from akool_cli.commands.steps import caps_for
     from akool_cli.flows import batch as flow
-    from akool_cli.pricing import row_estimate
-    from akool_cli.workflow import caps_for
+    from akool_cli.pricing.prices import row_estimate
 
     state: App = ctx.obj
     journal = _journal(state)
@@ -213,7 +213,7 @@ def batch_status(
     """Counts by state and a table of the rows."""
     from akool_cli.flows import batch as flow
     from akool_cli.options import resolve_format
-    from akool_cli.views import batch_rows_view
+    from akool_cli.output.views import batch_rows_view
 
     state: App = ctx.obj
     form = resolve_format(fmt, json_out)
@@ -228,8 +228,8 @@ def batch_status(
 
 def _watch(state: App, journal: Any, run_id: str) -> None:
     """Poll the run's jobs together (no downloads), printing the counts as they change."""
+    from akool_cli.commands.steps import poll_policy
     from akool_cli.flows.batch import fetch_jobs, settle
-    from akool_cli.workflow import poll_policy
 
     policy = poll_policy(state, None)
     delay = policy.interval
@@ -260,7 +260,7 @@ def _watch(state: App, journal: Any, run_id: str) -> None:
 def batch_list(ctx: typer.Context, fmt: FormatOption = None, json_out: JsonOption = False) -> None:
     """Every batch run of this machine, newest first, with its counts."""
     from akool_cli.options import resolve_format
-    from akool_cli.views import batch_runs_view
+    from akool_cli.output.views import batch_runs_view
 
     state: App = ctx.obj
     state.renderer.show(batch_runs_view(_journal(state).runs()), resolve_format(fmt, json_out))
@@ -272,7 +272,7 @@ def batch_report(ctx: typer.Context, run_id: RunArg, fmt: FormatOption = None, j
     """One line per row: row, key, ids, status, credits estimated and charged, path, error (--format csv)."""
     from akool_cli.flows import batch as flow
     from akool_cli.options import resolve_format
-    from akool_cli.views import batch_rows_view
+    from akool_cli.output.views import batch_rows_view
 
     state: App = ctx.obj
     journal = _journal(state)

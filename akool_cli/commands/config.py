@@ -16,7 +16,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print as JSON on stdout.
 
 def _known(key: str) -> None:
     from akool_cli.config import SETTINGS
-    from akool_cli.errors import UsageError
+    from akool_cli.core.errors import UsageError
 
     if key not in SETTINGS:
         raise UsageError(f"unknown config key '{key}'", hint="valid keys: " + ", ".join(SETTINGS))

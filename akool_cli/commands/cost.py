@@ -7,11 +7,9 @@ from typing import Annotated, Optional
 import typer
 
 from akool_cli.app import guarded
-from akool_cli.context import App
 from akool_cli.completion import complete_model, complete_resolution
+from akool_cli.context import App
 from akool_cli.options import FormatOption, JsonOption
-
-
 
 command_app = typer.Typer()
 
@@ -31,24 +29,23 @@ def cost(
     json_out: JsonOption = False,
 ) -> None:
     """Estimate credits before spending them (no network, no account needed)."""
-    from akool_cli.errors import UsageError
-    from akool_cli.pricing import LENGTHS, RESOLUTIONS, audio_estimate, video_estimate
-
+    from akool_cli.core.errors import UsageError
     from akool_cli.options import resolve_format
+    from akool_cli.pricing.prices import LENGTHS, RESOLUTIONS, audio_estimate, video_estimate
 
     state: App = ctx.obj
     form = resolve_format(fmt, json_out)
     json_out = form == "json"
     if history:
-        from akool_cli.views import spend_view
+        from akool_cli.output.views import spend_view
 
         state.renderer.show(spend_view(state.history().spend_by_target()), form)
         return
     secs = length if length is not None else int(state.setting("default_length"))
     res = resolution or str(state.setting("default_resolution"))
     if model is not None:
-        from akool_cli.aimodels import check_model_request, resolve_model
-        from akool_cli.pricing import model_estimate
+        from akool_cli.api.aimodels import check_model_request, resolve_model
+        from akool_cli.pricing.prices import model_estimate
 
         chosen = resolve_model(model, state.models())
         check_model_request(chosen, resolution=res, length=secs, count=1, last_frame=False, audio=generate_audio)

@@ -9,11 +9,8 @@ import typer
 from akool_cli.app import guarded
 from akool_cli.completion import complete_effect, complete_model, complete_resolution
 from akool_cli.context import App
+from akool_cli.core.errors import UsageError
 from akool_cli.options import FormatOption, JsonOption
-from akool_cli.errors import UsageError
-
-
-
 
 command_app = typer.Typer()
 
@@ -56,13 +53,13 @@ def create(
     """Create videos from images (one job per image). Shows the cost and asks first."""
     from dataclasses import replace
 
-    from akool_cli.flows.plan import CreateOptions, plan_create
-    from akool_cli.options import resolve_format
-    from akool_cli.submit import plan, upload_inputs
-    from akool_cli.uploads import LocalFile, check_image
-    from akool_cli.validation import check_timeout
+    from akool_cli.api.uploads import LocalFile, check_image
+    from akool_cli.commands.steps import OutputTarget, caps_for, finish_paid, paid, show_dry_run
+    from akool_cli.core.validation import check_timeout
     from akool_cli.flows.pay import PayOrder, record_in_history
-    from akool_cli.workflow import OutputTarget, caps_for, finish_paid, paid, show_dry_run
+    from akool_cli.flows.submit import plan, upload_inputs
+    from akool_cli.options import resolve_format
+    from akool_cli.pricing.plan import CreateOptions, plan_create
 
     state: App = ctx.obj
     # ---- everything that can be checked without the network, before anything is sent

@@ -10,7 +10,6 @@ from akool_cli.app import guarded
 from akool_cli.context import App
 from akool_cli.options import FormatOption, JsonOption
 
-
 command_app = typer.Typer()
 
 
@@ -24,10 +23,10 @@ def delete(
     json_out: JsonOption = False,
 ) -> None:
     """Delete videos. Each id is reported: deleted, or refused with the server's reason."""
-    from akool_cli.errors import Declined, PartialError, UsageError
+    from akool_cli.core.errors import Declined, PartialError, UsageError
+    from akool_cli.core.validation import check_ids
     from akool_cli.options import resolve_format
-    from akool_cli.validation import check_ids
-    from akool_cli.views import delete_view
+    from akool_cli.output.views import delete_view
 
     state: App = ctx.obj
     form = resolve_format(fmt, json_out)

@@ -9,7 +9,6 @@ import typer
 from akool_cli.app import guarded
 from akool_cli.context import App
 
-
 command_app = typer.Typer()
 
 
@@ -25,10 +24,10 @@ def download_command(
     json_out: Annotated[bool, typer.Option("--json", help="Print the saved files as JSON on stdout.")] = False,
 ) -> None:
     """Download completed videos; warns when their files are near or past the 7-day expiry."""
-    from akool_cli.errors import PartialError, UsageError
-    from akool_cli.models import JobStatus
-    from akool_cli.validation import check_ids
-    from akool_cli.workflow import OutputTarget, download_jobs, warn_expiry
+    from akool_cli.api.models import JobStatus
+    from akool_cli.commands.steps import OutputTarget, download_jobs, warn_expiry
+    from akool_cli.core.errors import PartialError, UsageError
+    from akool_cli.core.validation import check_ids
 
     state: App = ctx.obj
     wanted = check_ids(ids or [])

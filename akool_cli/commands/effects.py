@@ -10,7 +10,6 @@ from akool_cli.app import guarded
 from akool_cli.context import App
 from akool_cli.options import FormatOption, JsonOption
 
-
 command_app = typer.Typer()
 
 
@@ -24,7 +23,7 @@ def effects_command(
 ) -> None:
     """List the effects you can pass to create --effect (cached locally)."""
     from akool_cli.options import resolve_format
-    from akool_cli.views import effects_view
+    from akool_cli.output.views import effects_view
 
     state: App = ctx.obj
     form = resolve_format(fmt, json_out)

@@ -27,10 +27,10 @@ def history_command(
     json_out: JsonOption = False,
 ) -> None:
     """The local record of jobs: ids, cost, status, downloaded file, time left before expiry."""
-    from akool_cli.errors import UsageError
-    from akool_cli.models import status_from_name
+    from akool_cli.api.models import status_from_name
+    from akool_cli.core.errors import UsageError
     from akool_cli.options import resolve_format
-    from akool_cli.views import history_view
+    from akool_cli.output.views import history_view
 
     state: App = ctx.obj
     form = resolve_format(fmt, json_out)

@@ -21,7 +21,7 @@ def mcp_command(
     allow_dir: Annotated[Optional[List[Path]], typer.Option("--allow-dir", metavar="DIR", help="A folder download_video may write into (repeatable; none: no downloads).")] = None,
 ) -> None:
     """Serve akool to AI agents over stdio (MCP): plan_video prices, only execute_plan spends."""
-    from akool_cli.errors import UsageError
+    from akool_cli.core.errors import UsageError
 
     state: App = ctx.obj
     try:

@@ -24,7 +24,7 @@ def models_command(
 ) -> None:
     """List the image-to-video models for create --model: resolutions with credits, lengths, audio."""
     from akool_cli.options import resolve_format
-    from akool_cli.views import models_view
+    from akool_cli.output.views import models_view
 
     state: App = ctx.obj
     form = resolve_format(fmt, json_out)

@@ -9,7 +9,6 @@ import typer
 from akool_cli.app import guarded
 from akool_cli.context import App
 
-
 sandbox_app = typer.Typer(name="sandbox", invoke_without_command=True)
 
 
@@ -33,7 +32,7 @@ def sandbox_command(
     """Serve a local emulator of the Akool API (no account, no credits). Ctrl-C stops it; 'akool sandbox stop' stops a background one."""
     if ctx.invoked_subcommand:
         return
-    from akool_cli.errors import UsageError
+    from akool_cli.core.errors import UsageError
     from akool_cli.sandbox import SANDBOX_API_KEY, SANDBOX_CLIENT_ID, SandboxConfig, SandboxServer, parse_fault
 
     state: App = ctx.obj
@@ -94,7 +93,7 @@ def sandbox_command(
     try:
         server.serve_forever()
     except KeyboardInterrupt:  # how a sandbox is meant to stop: not an error
-        from akool_cli import signals
+        from akool_cli.core import signals
 
         signals.mark_reported()
     finally:

@@ -28,7 +28,7 @@ def completion_command(
 ) -> None:
     """Print the shell completion script, e.g. eval "$(akool completion bash)"."""
     from akool_cli.completion import SHELLS, completion_script
-    from akool_cli.errors import UsageError
+    from akool_cli.core.errors import UsageError
 
     state: App = ctx.obj
     if shell not in SHELLS:

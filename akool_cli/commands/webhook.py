@@ -16,7 +16,7 @@ ClientIdOption = Annotated[Optional[str], typer.Option("--client-id", help="clie
 
 def _keys(state: App, client_id: str | None) -> tuple[str, str]:
     """The clientId and clientSecret that sign and encrypt this account's callbacks."""
-    from akool_cli.errors import UsageError
+    from akool_cli.core.errors import UsageError
 
     creds = state.credentials
     secret = creds.client_secret or creds.api_key  # the console's API key is the clientSecret
@@ -32,7 +32,7 @@ def _keys(state: App, client_id: str | None) -> tuple[str, str]:
 
 
 def _status_label(status: object) -> str:
-    from akool_cli.models import status_name
+    from akool_cli.api.models import status_name
 
     return status_name(status if isinstance(status, int) else None)
 
@@ -41,9 +41,9 @@ def _listen_keys(state: App, client_id: str | None, tolerance: float, forward_to
     """Everything `listen` can check before it binds a port: the keys, the tolerance, --forward-to."""
     import math
 
-    from akool_cli.errors import UsageError
-    from akool_cli.uploads import check_url
-    from akool_cli.webhook import _cipher
+    from akool_cli.api.uploads import check_url
+    from akool_cli.api.webhook import _cipher
+    from akool_cli.core.errors import UsageError
 
     if not math.isfinite(tolerance):
         raise UsageError(f"--tolerance {tolerance} is not a number of seconds", hint="e.g. --tolerance 300")
@@ -74,11 +74,11 @@ def listen(
     import subprocess
     import threading
 
-    from akool_cli.errors import AkoolError, UsageError
-    from akool_cli.models import Job
-    from akool_cli.webhook import ReplayGuard, WebhookError
+    from akool_cli.api.models import Job
+    from akool_cli.api.webhook import ReplayGuard, WebhookError
+    from akool_cli.commands.steps import OutputTarget, download_jobs
+    from akool_cli.core.errors import AkoolError, UsageError
     from akool_cli.webhook_server import Receiver
-    from akool_cli.workflow import OutputTarget, download_jobs
 
     state: App = ctx.obj
     cid, secret = _listen_keys(state, client_id, tolerance, forward_to)
@@ -136,7 +136,7 @@ def listen(
             handled += 1
     except KeyboardInterrupt:
         # Ctrl-C is how a listener is meant to end: not an error.
-        from akool_cli import signals
+        from akool_cli.core import signals
 
         signals.mark_reported()
         state.renderer.info(f"listener stopped ({handled} callback(s) handled)")
@@ -166,8 +166,8 @@ def decrypt_command(
     """Verify and decrypt one callback body; print the event JSON. Exits 2 on a bad signature."""
     from pathlib import Path
 
-    from akool_cli.errors import UsageError
-    from akool_cli.webhook import open_callback, parse_body
+    from akool_cli.api.webhook import open_callback, parse_body
+    from akool_cli.core.errors import UsageError
 
     state: App = ctx.obj
     cid, secret = _keys(state, client_id)

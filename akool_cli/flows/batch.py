@@ -15,19 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
-from akool_cli.errors import AkoolError, OutcomeUnknownError, PartialError, TransportError, WaitTimeoutError
-from akool_cli.flows.plan import CreateOptions, Plan, placeholder_path, plan_create
-from akool_cli.journal import Journal, JournalRow
-from akool_cli.manifest import ManifestError, ManifestRow
-from akool_cli.models import BatchRequest, CreateRequest, Job, JobStatus, answer_jobs
-from akool_cli.pricing import Estimate
-from akool_cli.submit import Submission
-from akool_cli.uploads import LocalFile, check_image
+from akool_cli.api.models import BatchRequest, CreateRequest, Job, JobStatus, answer_jobs
+from akool_cli.api.uploads import LocalFile, check_image
+from akool_cli.core.errors import AkoolError, OutcomeUnknownError, PartialError, TransportError, WaitTimeoutError
+from akool_cli.flows.manifest import ManifestError, ManifestRow
+from akool_cli.flows.submit import Submission
+from akool_cli.pricing.plan import CreateOptions, Plan, placeholder_path, plan_create
+from akool_cli.pricing.prices import Estimate
+from akool_cli.store.journal import Journal, JournalRow
 
 if TYPE_CHECKING:
     from akool_cli.context import App
     from akool_cli.flows.pay import PayOrder
-    from akool_cli.submit import SubmitReport
+    from akool_cli.flows.submit import SubmitReport
 
 RESULTS_CHUNK = 100  # ids per resultsByIds request
 
@@ -45,7 +45,7 @@ class PreparedRow:
 def prepare(state: "App", rows: list[ManifestRow], defaults: dict[str, Any], output: str | None,
             problems: list[str] | None = None) -> list[PreparedRow]:
     """Plan every row; every problem of every row is reported at once, before anything is sent."""
-    from akool_cli.naming import check_template
+    from akool_cli.flows.naming import check_template
 
     plan_defaults = state.plan_defaults()
     prepared: list[PreparedRow] = []
@@ -97,7 +97,7 @@ def upload_rows(uploader: Any, journal: Journal, run: "RunRef", subs: list[Submi
         for attr in ("audio_url", "last_image_url"):
             path = placeholder_path(getattr(request, attr, None))
             if path is not None:
-                from akool_cli.uploads import check_audio
+                from akool_cli.api.uploads import check_audio
 
                 checked = check_audio(path) if attr == "audio_url" else check_image(path)
                 if isinstance(checked, LocalFile):
@@ -135,7 +135,7 @@ def row_order(state: "App", journal: Journal, run: RunRef, subs: list[Submission
     """A batch's paid order: each row marked `sending` by its worker just before its request leaves,
     and recorded (history and journal, one transaction) by the worker that got the answer."""
     from akool_cli.flows.pay import PayOrder
-    from akool_cli.history import HistoryEntry, entry_for_job
+    from akool_cli.store.history import HistoryEntry, entry_for_job
 
     client = state.client()
     history = state.history()
@@ -215,9 +215,9 @@ def settle(rows: list[JournalRow], latest: dict[str, Job]) -> list[tuple[int, st
 def follow(state: "App", journal: Journal, run_id: str, *, timeout: float | None, downloads: int,
            sidecar: bool, force: bool) -> None:
     """Poll every job of the run together and save each video as soon as it completes."""
-    from akool_cli.download import download
-    from akool_cli.naming import NameClaims
-    from akool_cli.workflow import poll_policy
+    from akool_cli.commands.steps import poll_policy
+    from akool_cli.flows.fetch import download
+    from akool_cli.flows.naming import NameClaims
 
     history = state.history()
     client = state.client()
@@ -306,7 +306,7 @@ def _check_deadline(state: "App", run_id: str, policy: Any, elapsed: float, dela
 
 def row_target(job: Job, jrow: JournalRow, claims: Any, force: bool) -> Path | None:
     """Where a row's job is saved: its -o template (or folder) filled in; collisions get a suffix."""
-    from akool_cli.naming import render
+    from akool_cli.flows.naming import render
 
     if not jrow.output:
         return None

@@ -20,15 +20,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable
 
-from akool_cli.budget import HALT_UNRECORDED, Caps, SpendGuard, Ticket, check_caps
-from akool_cli.errors import AkoolError, OutcomeUnknownError, OverBalanceError, OverBudgetError, TransportError
-from akool_cli.models import BatchRequest, Job, answer_jobs
-from akool_cli.pricing import Estimate
-from akool_cli.submit import Submission, SubmitReport, submit_all
+from akool_cli.api.models import BatchRequest, Job, answer_jobs
+from akool_cli.core.errors import AkoolError, OutcomeUnknownError, OverBalanceError, OverBudgetError, TransportError
+from akool_cli.flows.submit import Submission, SubmitReport, submit_all
+from akool_cli.pricing.budget import HALT_UNRECORDED, Caps, SpendGuard, Ticket, check_caps
+from akool_cli.pricing.prices import Estimate
 
 if TYPE_CHECKING:
-    from akool_cli.history import History
-    from akool_cli.uploads import LocalFile, Uploader
+    from akool_cli.api.uploads import LocalFile, Uploader
+    from akool_cli.store.history import History
 
 
 @dataclass
@@ -133,7 +133,7 @@ def record_in_history(history: "History", *, kind: str, base_url: str, profile: 
                       clock: Callable[[], float], model: str | None = None
                       ) -> Callable[[Submission, Job, Estimate], None]:
     """The usual `record`: the job's row in the history with what was estimated for it."""
-    from akool_cli.history import entry_for_job
+    from akool_cli.store.history import entry_for_job
 
     def record(sub: Submission, job: Job, estimate: Estimate) -> None:
         history.add(entry_for_job(job, kind=kind, base_url=base_url, profile=profile, now=clock(),
@@ -169,13 +169,13 @@ def _caps_history(deps: PayDeps, caps: Caps) -> "History | None":
     """Caps are reserved from worker threads: a connection of their own, used under the guard's lock."""
     if not caps.windows:
         return None
-    from akool_cli.history import History
+    from akool_cli.store.history import History
 
     return History(deps.history.path, deps.clock, shared=True)
 
 
 def _require_uploader(make: "Callable[[], Uploader]", files: "list[LocalFile]") -> "Uploader":
-    from akool_cli.uploads import NoUploader
+    from akool_cli.api.uploads import NoUploader
 
     uploader = make()
     if files and isinstance(uploader, NoUploader):

@@ -5,8 +5,14 @@ must not be able to agree on the same mistake.
 """
 
 from akool_cli.sandbox.server import SandboxServer, start_sandbox
-from akool_cli.sandbox.state import (SANDBOX_API_KEY, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, Fault, SandboxConfig,
-                                     parse_fault)
+from akool_cli.sandbox.state import (
+                                     SANDBOX_API_KEY,
+                                     SANDBOX_CLIENT_ID,
+                                     SANDBOX_CLIENT_SECRET,
+                                     Fault,
+                                     SandboxConfig,
+                                     parse_fault,
+)
 
 __all__ = ["SANDBOX_API_KEY", "SANDBOX_CLIENT_ID", "SANDBOX_CLIENT_SECRET", "Fault", "SandboxConfig",
            "SandboxServer", "parse_fault", "start_sandbox"]

@@ -1,6 +1,6 @@
 """The sandbox's webhook sender: signs and encrypts callbacks as Akool's docs describe.
 
-Deliberately its own code, not akool_cli.webhook's: a receiver and a sender written from
+Deliberately its own code, not akool_cli.api.webhook's: a receiver and a sender written from
 the same reading of the docs could hide a shared mistake.
 """
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from akool_cli.history import History, HistoryError
+from akool_cli.store.history import History, HistoryError
 
 if TYPE_CHECKING:
-    from akool_cli.history import HistoryEntry
+    from akool_cli.store.history import HistoryEntry
 
 FINAL = ("completed", "failed", "saved")
 STATES = ("pending", "sending", "submitted", "completed", "failed", "saved", "uncertain")
@@ -151,7 +151,7 @@ class Journal:
     def record_job(self, run_id: str, row: int, entry: "HistoryEntry") -> None:
         """From the worker thread that got the answer, at once: the job in the history and the row
         `submitted`, in one transaction (a kill right after the answer loses at most the rows in flight)."""
-        from akool_cli.history import insert_statement
+        from akool_cli.store.history import insert_statement
 
         db = self._thread_db()
         try:

@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 from typing import Callable, Protocol
 
-from akool_cli.client import Download
-from akool_cli.errors import AkoolError, TransportError, UsageError
-from akool_cli.exit_codes import ExitCode
+from akool_cli.api.client import Download
+from akool_cli.core.errors import AkoolError, TransportError, UsageError
+from akool_cli.core.exit_codes import ExitCode
 
 CHUNK = 1024 * 1024
 # Less than this many bytes in this many seconds is a stall, whatever each single read does.

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from akool_cli.models import AiModel
+    from akool_cli.api.models import AiModel
 
 RESOLUTIONS = ("720p", "1080p", "4k")
 LENGTHS = (5, 10)

@@ -7,11 +7,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from akool_cli import signals
-from akool_cli.errors import AkoolError, ApiError, OutcomeUnknownError
-from akool_cli.flows.plan import placeholder
-from akool_cli.models import AddAudioRequest, BatchRequest, BatchResult, CreateRequest, Job, answer_jobs
-from akool_cli.uploads import LocalFile, Uploader
+from akool_cli.api.models import AddAudioRequest, BatchRequest, BatchResult, CreateRequest, Job, answer_jobs
+from akool_cli.api.uploads import LocalFile, Uploader
+from akool_cli.core import signals
+from akool_cli.core.errors import AkoolError, ApiError, OutcomeUnknownError
+from akool_cli.pricing.plan import placeholder
 
 
 @dataclass
@@ -66,7 +66,7 @@ class SubmitReport:
 def collect_answer(report: SubmitReport, sub: Submission, future: "Future[Any]",
                    record: Callable[[Submission, Job], None]) -> None:
     """One finished request into the report: its jobs recorded one by one, every error contained."""
-    from akool_cli.budget import Refused
+    from akool_cli.pricing.budget import Refused
 
     try:
         answer = future.result()

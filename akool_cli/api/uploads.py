@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Callable, Mapping, Protocol
 from urllib.parse import urlsplit
 
-from akool_cli.errors import UsageError
-from akool_cli.text import has_control, safe_repr
-from akool_cli.validation import local_path
+from akool_cli.core.errors import UsageError
+from akool_cli.core.text import has_control, safe_repr
+from akool_cli.core.validation import local_path
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_AUDIO_BYTES = 50 * 1024 * 1024

@@ -8,15 +8,15 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
-from akool_cli.text import clean, clean_json
+from akool_cli.core.text import clean, clean_json
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from akool_cli.errors import AkoolError
-    from akool_cli.models import Job
-    from akool_cli.output import View
-    from akool_cli.pricing import Estimate
+    from akool_cli.api.models import Job
+    from akool_cli.core.errors import AkoolError
+    from akool_cli.output.writers import View
+    from akool_cli.pricing.prices import Estimate
 
 # Rich costs ~30 ms to import: commands that print only JSON or plain lines never load it.
 
@@ -137,7 +137,7 @@ class Renderer:
         """Print a view in the chosen format (the output layer's writers)."""
         import shutil
 
-        from akool_cli.output import write
+        from akool_cli.output.writers import write
 
         width = None
         if self.out_tty:
@@ -185,14 +185,14 @@ class Renderer:
         seen: dict[str, str] = {}
         if self.err_tty:
             with self.err.status(label) as status:
-                from akool_cli.views import human_duration
+                from akool_cli.output.views import human_duration
 
                 def update(jobs: dict[str, Job], elapsed: float) -> None:
                     status.update(f"{label} {summarise(jobs)} [{human_duration(elapsed)}]")
                 yield update
             return
 
-        from akool_cli.views import human_duration
+        from akool_cli.output.views import human_duration
 
         def log(jobs: dict[str, Job], elapsed: float) -> None:
             for job in jobs.values():
@@ -207,8 +207,14 @@ class Renderer:
         if not self.err_tty:
             yield (lambda total: None), (lambda size: None)
             return
-        from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                                   TransferSpeedColumn)
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
 
         with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                       TimeRemainingColumn(), console=self.err, transient=True) as progress:

@@ -6,28 +6,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from akool_cli.api.models import RESOURCE_TTL_SECONDS, Job, JobStatus
 from akool_cli.context import App
-from akool_cli.download import check_target, download
-from akool_cli.errors import (AkoolError, ApiError, Declined, Interrupted, JobFailedError, OutcomeUnknownError,
-                              OverBudgetError, PartialError, PriceChangedError, TransportError,
-                              UsageError, WaitTimeoutError)
-from akool_cli.models import RESOURCE_TTL_SECONDS, Job, JobStatus
-from akool_cli.pricing import Estimate
-from akool_cli.render import human_bytes
-from akool_cli.validation import local_path
-from akool_cli.waiting import PollPolicy, wait_for_jobs
+from akool_cli.core.errors import (
+    AkoolError,
+    ApiError,
+    Declined,
+    Interrupted,
+    JobFailedError,
+    OutcomeUnknownError,
+    OverBudgetError,
+    PartialError,
+    PriceChangedError,
+    TransportError,
+    UsageError,
+    WaitTimeoutError,
+)
+from akool_cli.core.validation import local_path
+from akool_cli.flows.fetch import check_target, download
+from akool_cli.flows.wait import PollPolicy, wait_for_jobs
+from akool_cli.output.render import human_bytes
+from akool_cli.pricing.prices import Estimate
 
 if TYPE_CHECKING:
-    from akool_cli.budget import Caps
     from akool_cli.flows.pay import PayDeps, PayOrder, PayResult
-    from akool_cli.submit import SubmitReport
+    from akool_cli.flows.submit import SubmitReport
+    from akool_cli.pricing.budget import Caps
 
 EXPIRY_WARNING_SECONDS = 24 * 3600
 
 
 def caps_for(state: App, max_credits: int | None, session: int | None = None) -> "Caps":
     """The budgets of this command: --max-credits (else the profile's), and the profile's windows."""
-    from akool_cli.budget import Caps
+    from akool_cli.pricing.budget import Caps
 
     limit = max_credits if max_credits is not None else state.setting("max_credits")
     if session is not None:
@@ -105,7 +116,7 @@ def say_prices(state: App, result: "PayResult") -> None:
 
 def halted_error(state: App, result: "PayResult", output: str | None, go_on: str | None) -> AkoolError | None:
     """The guard stopped sending: one error that says why, what exists, and the free way on."""
-    from akool_cli.budget import HALT_BUDGET, HALT_CAP, HALT_PRICE, HALT_UNRECORDED
+    from akool_cli.pricing.budget import HALT_BUDGET, HALT_CAP, HALT_PRICE, HALT_UNRECORDED
 
     report, guard = result.report, result.guard
     if guard.halt is None and guard.crossed:  # a lone job billed above its estimate, past the budget
@@ -141,7 +152,7 @@ def halted_error(state: App, result: "PayResult", output: str | None, go_on: str
 
 
 def stopped_error(state: App, report: "SubmitReport", output: str | None) -> Interrupted:
-    from akool_cli.signals import label as signal_label
+    from akool_cli.core.signals import label as signal_label
 
     label = signal_label(report.stopped or 2)
     ids = [job.id for _, job in report.created]
@@ -263,7 +274,7 @@ def show_dry_run(state: App, bodies: list[dict[str, Any]], estimate: Estimate, j
 @dataclass
 class OutputTarget:
     """Where -o puts videos: one file, a folder with one <id>.mp4 a job, or a name template
-    (`out/{stem}-{index}.mp4`, see akool_cli.naming) whose collisions get a suffix, never overwrite."""
+    (`out/{stem}-{index}.mp4`, see akool_cli.flows.naming) whose collisions get a suffix, never overwrite."""
 
     path: Path
     is_dir: bool
@@ -283,7 +294,7 @@ class OutputTarget:
 
     @classmethod
     def parse(cls, text: str, count: int, force: bool) -> "OutputTarget":
-        from akool_cli.naming import NameClaims, check_template, is_template
+        from akool_cli.flows.naming import NameClaims, check_template, is_template
 
         if is_template(text):
             return cls(local_path(text), False, force, check_template(text), claims=NameClaims())
@@ -298,7 +309,7 @@ class OutputTarget:
             if job_id not in self.assigned:
                 import time as _time
 
-                from akool_cli.naming import render
+                from akool_cli.flows.naming import render
 
                 values = {"id": job_id, "date": _time.strftime("%Y-%m-%d"), "index": 1, "row": 1,
                           **self.fields.get(job_id, {})}
@@ -407,7 +418,7 @@ def emit_jobs(state: App, jobs: list[Job], *, fmt: str, single: bool = False,
               saved: dict[str, Path] | None = None, extra: list[dict[str, Any]] | None = None,
               title: str | None = None) -> None:
     """Jobs on stdout through the output layer. `single`: one job as one JSON object (create IMAGE)."""
-    from akool_cli.views import jobs_view
+    from akool_cli.output.views import jobs_view
 
     saved = saved or {}
     history = state.history()

@@ -14,7 +14,7 @@ import string
 from pathlib import Path
 from typing import Any
 
-from akool_cli.errors import UsageError
+from akool_cli.core.errors import UsageError
 
 FIELDS = ("stem", "row", "key", "effect", "model", "resolution", "length", "index", "id", "date")
 

@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from akool_cli.errors import UsageError
-from akool_cli.text import clean
+from akool_cli.core.errors import UsageError
+from akool_cli.core.text import clean
 
 COLUMNS = ("image", "effect", "prompt", "negative_prompt", "resolution", "length", "audio", "ai_audio", "model",
            "count", "last_frame", "generate_audio", "webhook", "output", "key")

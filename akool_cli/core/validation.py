@@ -5,10 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from akool_cli.errors import UsageError
-from akool_cli.models import is_job_id
-from akool_cli.text import safe_repr
-
+from akool_cli.core.errors import UsageError
+from akool_cli.core.text import safe_repr
 
 
 def check_ids(ids: list[str]) -> list[str]:
@@ -40,3 +38,14 @@ def check_timeout(seconds: float | None) -> float | None:
     if seconds is not None and not math.isfinite(seconds):
         raise UsageError(f"--timeout {seconds} is not a number of seconds", hint="e.g. --timeout 600")
     return seconds
+
+
+JOB_ID_PATTERN = r"[0-9a-fA-F]{24}"
+
+
+def is_job_id(value: object) -> bool:
+    """Akool's ids are 24 hex characters. Anything else, typed or sent by a server, is refused
+    before it becomes a file name, SQL or a command line."""
+    import re
+
+    return isinstance(value, str) and re.fullmatch(JOB_ID_PATTERN, value) is not None

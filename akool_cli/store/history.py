@@ -9,10 +9,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from akool_cli.errors import ConfigError
-from akool_cli.migrations import migrate
-from akool_cli.models import RESOURCE_TTL_SECONDS, Job, status_name
-
+from akool_cli.api.models import RESOURCE_TTL_SECONDS, Job, status_name
+from akool_cli.core.errors import ConfigError
+from akool_cli.store.migrations import migrate
 
 
 @dataclass

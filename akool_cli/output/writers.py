@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Iterable, Iterator
 
-from akool_cli.text import clean, clean_json
+from akool_cli.core.text import clean, clean_json
 
 
 @dataclass(frozen=True)

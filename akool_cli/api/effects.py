@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Generic, TypeVar
 
-from akool_cli.models import Effect
+from akool_cli.api.models import Effect
 
 
 def cache_file(cache_dir: Path, base_url: str, kind: str = "effects") -> Path:
@@ -76,7 +76,7 @@ get_effects = get_cached
 
 def resolve_effect(query: str, effects: list[Effect]) -> Effect:
     """Exact code, then name (case and spacing ignored), then a unique prefix of either."""
-    from akool_cli.lookup import resolve
+    from akool_cli.core.lookup import resolve
 
     return resolve(query, effects, code=lambda e: e.effect_code, name=lambda e: e.name, what="effect",
                    listing="akool effects")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
-    from akool_cli.history import History
+    from akool_cli.store.history import History
 
 # A reservation outlives a crashed process for this long, keeping the cap conservative meanwhile.
 RESERVATION_SECONDS = 3600.0

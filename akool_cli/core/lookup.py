@@ -5,8 +5,8 @@ from __future__ import annotations
 import difflib
 from typing import Callable, Sequence, TypeVar
 
-from akool_cli.errors import UsageError
-from akool_cli.text import clean
+from akool_cli.core.errors import UsageError
+from akool_cli.core.text import clean
 
 T = TypeVar("T")
 

@@ -17,8 +17,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from akool_cli.errors import AkoolError, UsageError
-from akool_cli.exit_codes import ExitCode
+from akool_cli.core.errors import AkoolError, UsageError
+from akool_cli.core.exit_codes import ExitCode
 
 DEFAULT_TOLERANCE = 300.0
 CALLBACK_FIELDS = ("signature", "dataEncrypt", "timestamp", "nonce")

@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
-from akool_cli.models import RESOURCE_TTL_SECONDS, Job
-from akool_cli.output import Column, View
+from akool_cli.api.models import RESOURCE_TTL_SECONDS, Job
+from akool_cli.output.writers import Column, View
 
 if TYPE_CHECKING:
-    from akool_cli.client import DeleteResult
-    from akool_cli.history import HistoryEntry
-    from akool_cli.models import AiModel, Effect
+    from akool_cli.api.client import DeleteResult
+    from akool_cli.api.models import AiModel, Effect
+    from akool_cli.store.history import HistoryEntry
 
 STATUS_STYLES = {"completed": "green", "failed": "red", "processing": "yellow", "queueing": "cyan",
                  "deleted": "dim"}
@@ -77,7 +77,7 @@ def job_record(job: Job, entry: "HistoryEntry | None" = None, saved: Path | None
 
 def jobs_view(jobs: list[Job], entries: Mapping[str, "HistoryEntry"], saved: Mapping[str, Path], now: float,
               title: str | None = None) -> View:
-    from akool_cli.pricing import length_of_video
+    from akool_cli.pricing.prices import length_of_video
 
     rows = []
     for job in jobs:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from akool_cli.errors import WaitTimeoutError
-from akool_cli.models import Job
+from akool_cli.api.models import Job
+from akool_cli.core.errors import WaitTimeoutError
 
 # After this many polls without the id in the answer, the job is taken as gone (deleted).
 MISSING_LIMIT = 3

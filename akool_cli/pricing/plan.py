@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from akool_cli.errors import UsageError
-from akool_cli.models import AiModel, AudioType, BatchRequest, CreateRequest, Effect
-from akool_cli.pricing import LENGTHS, RESOLUTIONS, Estimate, model_estimate, video_estimate
-from akool_cli.uploads import LocalFile, check_audio, check_image, check_url
+from akool_cli.api.models import AiModel, AudioType, BatchRequest, CreateRequest, Effect
+from akool_cli.api.uploads import LocalFile, check_audio, check_image, check_url
+from akool_cli.core.errors import UsageError
+from akool_cli.pricing.prices import LENGTHS, RESOLUTIONS, Estimate, model_estimate, video_estimate
 
 DEFAULT_PROMPT = "Animate this image with smooth camera movement and subtle object motion."
 DEFAULT_NEGATIVE_PROMPT = ("blurry, distorted hands, missing fingers, extra limbs, bad anatomy, low quality, "
@@ -108,7 +108,7 @@ def plan_create(options: CreateOptions, defaults: Defaults) -> Plan:
     negative = o.negative_prompt if o.negative_prompt is not None \
         else (defaults.negative_prompt or DEFAULT_NEGATIVE_PROMPT)
     if o.model is not None:
-        from akool_cli.aimodels import check_model_request, resolve_model
+        from akool_cli.api.aimodels import check_model_request, resolve_model
 
         model = resolve_model(o.model, defaults.models())
         variants = o.count or 1
@@ -131,7 +131,7 @@ def plan_create(options: CreateOptions, defaults: Defaults) -> Plan:
     effect = None
     warnings = []
     if o.effect is not None:
-        from akool_cli.effects import resolve_effect
+        from akool_cli.api.effects import resolve_effect
 
         effect = resolve_effect(o.effect, defaults.effects())
         if o.prompt is not None and o.prompt.strip():

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from akool_cli.errors import UsageError
-from akool_cli.models import AiModel
+from akool_cli.api.models import AiModel
+from akool_cli.core.errors import UsageError
 
 
 def resolve_model(query: str, models: list[AiModel]) -> AiModel:
     """Exact value, then label (case and spacing ignored), then a unique prefix of either."""
-    from akool_cli.lookup import resolve
+    from akool_cli.core.lookup import resolve
 
     return resolve(query, models, code=lambda m: m.value, name=lambda m: m.label, what="model",
                    listing="akool models")

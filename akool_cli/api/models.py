@@ -10,17 +10,6 @@ from typing import Any
 RESOURCE_TTL_SECONDS = 7 * 24 * 3600
 
 
-JOB_ID_PATTERN = r"[0-9a-fA-F]{24}"
-
-
-def is_job_id(value: object) -> bool:
-    """Akool's ids are 24 hex characters. Anything else, typed or sent by a server, is refused
-    before it becomes a file name, SQL or a command line."""
-    import re
-
-    return isinstance(value, str) and re.fullmatch(JOB_ID_PATTERN, value) is not None
-
-
 class JobStatus(IntEnum):
     QUEUEING = 1
     PROCESSING = 2
@@ -308,3 +297,23 @@ class BatchResult:
 def answer_jobs(answer: "Job | BatchResult") -> list[Job]:
     """The jobs of a create's answer: one for the single endpoint, a batch answer's successList."""
     return answer.jobs if isinstance(answer, BatchResult) else [answer]
+
+
+@dataclass
+class Credentials:
+    api_key: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    token: str | None = None
+    source: str = "none"  # "env", "file", "sandbox" or "none"
+
+    @property
+    def method(self) -> str | None:
+        if self.api_key:
+            return "api-key"
+        if self.client_id and self.client_secret:
+            return "client-credentials"
+        return None
+
+    def secrets(self) -> list[str]:
+        return [s for s in (self.api_key, self.client_secret, self.token) if s]

@@ -13,12 +13,22 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from akool_cli import __version__
-from akool_cli.config import Credentials
-from akool_cli.errors import (AkoolError, ApiAuthError, ApiError, AuthError, OutcomeUnknownError,
-                              TransportError)
-from akool_cli.net import proxy_for, ssl_context
-from akool_cli.models import (AddAudioRequest, AiModel, BatchItemError, BatchRequest, BatchResult, CreateRequest,
-                              DeleteResult, Effect, Job, Refusal, is_job_id)
+from akool_cli.api.models import (
+    AddAudioRequest,
+    AiModel,
+    BatchItemError,
+    BatchRequest,
+    BatchResult,
+    CreateRequest,
+    Credentials,
+    DeleteResult,
+    Effect,
+    Job,
+    Refusal,
+)
+from akool_cli.api.net import proxy_for, ssl_context
+from akool_cli.core.errors import AkoolError, ApiAuthError, ApiError, AuthError, OutcomeUnknownError, TransportError
+from akool_cli.core.validation import is_job_id
 
 T = TypeVar("T")
 USER_AGENT = f"akool-cli/{__version__}"
@@ -299,7 +309,7 @@ class AkoolClient:
 
         The body is read with the standard library's http.client: its readinto() into one reused
         buffer runs several times faster than httpx's chunk iterator on large files, and a video
-        can be gigabytes. Proxy and CAs come from akool_cli.net, as for API calls. Only opening is
+        can be gigabytes. Proxy and CAs come from akool_cli.api.net, as for API calls. Only opening is
         retried; a drop mid-body is the caller's to report. What is accepted: at most `redirects`
         redirects, never from https to http, and a 2xx answer that is not a web page.
         """

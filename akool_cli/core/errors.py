@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from akool_cli.exit_codes import ExitCode
+from akool_cli.core.exit_codes import ExitCode
 
 
 class AkoolError(Exception):

@@ -1,0 +1,1 @@
+"""What this machine keeps: the job history (SQLite), its migrations, the batch journal. May import `core` and `api`."""
