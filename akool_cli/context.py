@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from akool_cli.api.effects import ListCache
     from akool_cli.api.models import AiModel, Effect
     from akool_cli.api.uploads import Uploader
+    from akool_cli.flows.deps import Deps
     from akool_cli.output.render import Renderer
     from akool_cli.pricing.plan import Defaults
     from akool_cli.store.history import History
@@ -303,6 +304,19 @@ class App:
         cache = ListCache(cache_file(self.paths.cache_dir, self.base_url, "models"),
                           float(self.setting("effects_cache_ttl")), AiModel.from_api, "models", self.runtime.clock)
         return get_cached(lambda: self.client().models(), cache, refresh)
+
+    def deps(self) -> "Deps":
+        """What a flow may use, built once: the client, history and uploader are made when first asked for."""
+        cached = self.__dict__.get("_deps")
+        if cached is None:
+            from akool_cli.flows.deps import Deps
+
+            cached = Deps(client=self.client, history=self.history, uploader=self.uploader, setting=self.setting,
+                          events=self.renderer, command=self.command, profile=self.profile, base_url=self.base_url,
+                          is_loopback=self.is_loopback, clock=self.runtime.clock, sleep=self.runtime.sleep,
+                          monotonic=self.runtime.monotonic)
+            self.__dict__["_deps"] = cached
+        return cached
 
     def plan_defaults(self) -> "Defaults":
         from akool_cli.pricing.plan import Defaults

@@ -183,7 +183,7 @@ class Agent:
         report = result.report
         planned.job_ids = [job.id for job in report.jobs]
         if not report.jobs:
-            from akool_cli.commands.steps import worst_error
+            from akool_cli.output.outcomes import worst_error
 
             raise worst_error(report)
         return {"plan_id": plan_id, "job_ids": planned.job_ids, "estimate": result.estimate.to_dict(),

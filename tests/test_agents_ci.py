@@ -4,7 +4,6 @@ the way a runner runs them (its env files), both against the sandbox."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import PNG, ROOT, process_env
+from conftest import ROOT, process_env
 
 URL = "https://example.com/cat.png"
 mcp = pytest.importorskip("mcp")

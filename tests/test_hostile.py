@@ -518,7 +518,7 @@ def test_binary_stdin_to_webhook_decrypt(tmp_path):
 
 
 def test_remote_polls_are_at_least_a_second_apart(online, sandbox):
-    from akool_cli.commands.steps import poll_policy
+    from akool_cli.flows.wait import poll_policy
     from akool_cli.context import App
 
     online.configure(base_url="https://openapi.akool.com", poll_interval=0.05)
@@ -527,6 +527,6 @@ def test_remote_polls_are_at_least_a_second_apart(online, sandbox):
     from akool_cli.context import Runtime
 
     runtime = Runtime(env={}, stdin=io.StringIO(), stdout=io.StringIO(), stderr=io.StringIO(), paths=online.paths)
-    assert poll_policy(App(runtime), None).interval == 1.0
+    assert poll_policy(App(runtime).deps(), None).interval == 1.0
     online.configure(base_url=sandbox.url, poll_interval=0.05)
-    assert poll_policy(App(runtime), None).interval == 0.05
+    assert poll_policy(App(runtime).deps(), None).interval == 0.05

@@ -8,7 +8,6 @@ HTTP and without akool_cli's client, so client and sandbox cannot agree on a mis
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import httpx
 import pytest

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PNG, Cli, process_env
+from conftest import Cli, process_env
 
 from akool_cli.sandbox import SANDBOX_API_KEY
 

@@ -8,6 +8,12 @@ from typing import Any
 
 # Generated files live this long on Akool's side (vendor page).
 RESOURCE_TTL_SECONDS = 7 * 24 * 3600
+RESOURCE_TTL_TEXT = "7 days"
+
+
+def expiry_of(created_at: float) -> float:
+    """When a job's files go (epoch seconds), from when it was created (epoch seconds)."""
+    return created_at + RESOURCE_TTL_SECONDS
 
 
 class JobStatus(IntEnum):
@@ -113,6 +119,15 @@ class Job:
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+    @property
+    def downloadable(self) -> bool:
+        """Completed with a video to fetch: the one test of "can be saved"."""
+        return self.status == JobStatus.COMPLETED and bool(self.video_url)
+
+    @property
+    def expires_at(self) -> float | None:
+        return expiry_of(self.create_time / 1000) if self.create_time else None
 
 
 @dataclass

@@ -33,9 +33,10 @@ def add_audio(
     """Add audio to a finished video: 5 credits for a 5 s video, 10 for 10 s."""
     from akool_cli.api.models import AddAudioRequest, AudioType
     from akool_cli.api.uploads import LocalFile, check_audio
-    from akool_cli.commands.steps import OutputTarget, caps_for, finish_paid, paid, show_dry_run
+    from akool_cli.commands.steps import caps_for, finish_paid, paid, show_dry_run
     from akool_cli.core.errors import UsageError
     from akool_cli.core.validation import check_ids, check_timeout
+    from akool_cli.flows.fetch import OutputTarget
     from akool_cli.flows.pay import PayOrder, record_in_history
     from akool_cli.flows.submit import Submission, placeholder
     from akool_cli.options import resolve_format

@@ -84,7 +84,7 @@ def batch_run(
                                       resolution=resolution, length=length, model=model, count=count,
                                       ai_audio=ai_audio, generate_audio=generate_audio, webhook=webhook).items()
                 if v not in (None, False)}
-    prepared = flow.prepare(state, rows, defaults, output, problems)
+    prepared = flow.prepare(state.plan_defaults(), rows, defaults, output, problems)
     estimates = [observed(state, p.plan.estimate) for p in prepared]
     if dry_run:
         summary = combined(estimates) if estimates else None
@@ -115,16 +115,16 @@ def batch_run(
         state.renderer.info(f"run {run.id}: {len(prepared)} row(s) journaled")
         state.resume_hint = f"the run is journaled; resume it with: {state.command('batch', 'resume', run.id)}"
 
-    order = flow.row_order(state, journal, run, subs, estimates, title="akool batch run",
+    order = flow.row_order(state.deps(), journal, run, subs, estimates, title="akool batch run",
                            rows=[("Manifest", manifest), ("Rows", str(len(prepared))),
                                  ("Videos", str(sum(e.count for e in estimates)))],
                            caps=caps_for(state, max_credits), workers=concurrency or int(state.setting("concurrency")),
                            yes=yes, accept_price_change=accept_price_change, prepare=journal_run)
     _pay_rows(state, journal, run, order)
     if not no_wait:
-        flow.follow(state, journal, run.id, timeout=timeout, downloads=downloads, sidecar=sidecar, force=force)
+        flow.follow(state.deps(), journal, run.id, timeout=timeout, downloads=downloads, sidecar=sidecar, force=force)
     _emit_run(state, journal, run.id, json_out)
-    flow.finish(state, journal, run.id)
+    flow.finish(state.deps(), journal, run.id)
 
 
 def _pay_rows(state: App, journal: Any, run: Any, order: Any) -> None:
@@ -180,7 +180,7 @@ def batch_resume(
                      for r in todo]
         # The run's budget holds across resumes: what the run was charged so far counts against it.
         budget = max_credits if max_credits is not None else settings.get("max_credits")
-        order = flow.row_order(state, journal, flow.RunRef(run_id), subs, estimates, title="akool batch resume",
+        order = flow.row_order(state.deps(), journal, flow.RunRef(run_id), subs, estimates, title="akool batch resume",
                                rows=[("Run", run_id), ("Rows to send", str(len(todo)))],
                                caps=caps_for(state, budget), workers=concurrency or int(state.setting("concurrency")),
                                yes=yes, accept_price_change=accept_price_change,
@@ -188,10 +188,10 @@ def batch_resume(
         state.resume_hint = f"the run is journaled; resume it with: {state.command('batch', 'resume', run_id)}"
         _pay_rows(state, journal, flow.RunRef(run_id), order)
     if not no_wait:
-        flow.follow(state, journal, run_id, timeout=timeout, downloads=downloads,
+        flow.follow(state.deps(), journal, run_id, timeout=timeout, downloads=downloads,
                     sidecar=bool(settings.get("sidecar")), force=force)
     _emit_run(state, journal, run_id, json_out)
-    flow.finish(state, journal, run_id)
+    flow.finish(state.deps(), journal, run_id)
 
 
 def _emit_run(state: App, journal: Any, run_id: str, json_out: bool) -> None:
@@ -220,39 +220,10 @@ def batch_status(
     journal = _journal(state)
     _run_or_fail(state, journal, run_id)
     if watch:
-        _watch(state, journal, run_id)
+        flow.watch(state.deps(), journal, run_id)
     counts = journal.counts(run_id)
     state.renderer.info(f"run {run_id}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-    state.renderer.show(batch_rows_view(flow.report_rows(state, journal, run_id)), form)
-
-
-def _watch(state: App, journal: Any, run_id: str) -> None:
-    """Poll the run's jobs together (no downloads), printing the counts as they change."""
-    from akool_cli.commands.steps import poll_policy
-    from akool_cli.flows.batch import fetch_jobs, settle
-
-    policy = poll_policy(state, None)
-    delay = policy.interval
-    client = state.client()
-    last = None
-    while True:
-        rows = journal.rows(run_id, ["submitted"])
-        ids = [i for r in rows for i in r.job_ids]
-        if ids:
-            answered = fetch_jobs(client, ids)
-            state.history().update_from_jobs(answered)
-            changes = settle(rows, {j.id: j for j in answered})
-            if changes:
-                journal.set_states(run_id, changes)
-        counts = journal.counts(run_id)
-        line = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-        if line != last:
-            state.renderer.info(f"run {run_id}: {line}")
-            last = line
-        if not counts.get("submitted"):
-            return
-        state.runtime.sleep(delay)
-        delay = min(delay * policy.factor, policy.max_interval)
+    state.renderer.show(batch_rows_view(flow.report_rows(state.history(), journal, run_id)), form)
 
 
 @batch_app.command("list")
@@ -277,4 +248,4 @@ def batch_report(ctx: typer.Context, run_id: RunArg, fmt: FormatOption = None, j
     state: App = ctx.obj
     journal = _journal(state)
     _run_or_fail(state, journal, run_id)
-    state.renderer.show(batch_rows_view(flow.report_rows(state, journal, run_id)), resolve_format(fmt or "csv", json_out))
+    state.renderer.show(batch_rows_view(flow.report_rows(state.history(), journal, run_id)), resolve_format(fmt or "csv", json_out))

@@ -54,8 +54,9 @@ def create(
     from dataclasses import replace
 
     from akool_cli.api.uploads import LocalFile, check_image
-    from akool_cli.commands.steps import OutputTarget, caps_for, finish_paid, paid, show_dry_run
+    from akool_cli.commands.steps import caps_for, finish_paid, paid, show_dry_run
     from akool_cli.core.validation import check_timeout
+    from akool_cli.flows.fetch import OutputTarget
     from akool_cli.flows.pay import PayOrder, record_in_history
     from akool_cli.flows.submit import plan, upload_inputs
     from akool_cli.options import resolve_format

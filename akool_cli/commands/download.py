@@ -25,9 +25,10 @@ def download_command(
 ) -> None:
     """Download completed videos; warns when their files are near or past the 7-day expiry."""
     from akool_cli.api.models import JobStatus
-    from akool_cli.commands.steps import OutputTarget, download_jobs, warn_expiry
+    from akool_cli.commands.steps import download_jobs, warn_expiry
     from akool_cli.core.errors import PartialError, UsageError
     from akool_cli.core.validation import check_ids
+    from akool_cli.flows.fetch import OutputTarget
 
     state: App = ctx.obj
     wanted = check_ids(ids or [])

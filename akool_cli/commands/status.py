@@ -29,9 +29,10 @@ def status(
     json_out: JsonOption = False,
 ) -> None:
     """Show the status of jobs (one request for all ids); --wait to follow them."""
-    from akool_cli.commands.steps import OutputTarget, check_final, download_jobs, emit_jobs, gone_warned, wait_jobs
+    from akool_cli.commands.steps import check_final, download_jobs, emit_jobs, gone_warned, wait_jobs
     from akool_cli.core.errors import NotFoundError
     from akool_cli.core.validation import check_ids, check_timeout
+    from akool_cli.flows.fetch import OutputTarget
     from akool_cli.options import resolve_format
 
     state: App = ctx.obj

@@ -76,8 +76,9 @@ def listen(
 
     from akool_cli.api.models import Job
     from akool_cli.api.webhook import ReplayGuard, WebhookError
-    from akool_cli.commands.steps import OutputTarget, download_jobs
+    from akool_cli.commands.steps import download_jobs
     from akool_cli.core.errors import AkoolError, UsageError
+    from akool_cli.flows.fetch import OutputTarget
     from akool_cli.webhook_server import Receiver
 
     state: App = ctx.obj

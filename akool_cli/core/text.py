@@ -51,3 +51,11 @@ def clean_json(text: str) -> str:
     if text.isascii() and "\x7f" not in text:
         return text
     return _pattern(_JSON_UNSAFE).sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
+def human_bytes(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"

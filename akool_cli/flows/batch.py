@@ -25,11 +25,11 @@ from akool_cli.pricing.prices import Estimate
 from akool_cli.store.journal import Journal, JournalRow
 
 if TYPE_CHECKING:
-    from akool_cli.context import App
+    from akool_cli.flows.deps import Deps
     from akool_cli.flows.pay import PayOrder
     from akool_cli.flows.submit import SubmitReport
-
-RESULTS_CHUNK = 100  # ids per resultsByIds request
+    from akool_cli.pricing.plan import Defaults
+    from akool_cli.store.history import History
 
 
 @dataclass
@@ -42,12 +42,11 @@ class PreparedRow:
     output: str | None
 
 
-def prepare(state: "App", rows: list[ManifestRow], defaults: dict[str, Any], output: str | None,
+def prepare(plan_defaults: "Defaults", rows: list[ManifestRow], defaults: dict[str, Any], output: str | None,
             problems: list[str] | None = None) -> list[PreparedRow]:
     """Plan every row; every problem of every row is reported at once, before anything is sent."""
     from akool_cli.flows.naming import check_template
 
-    plan_defaults = state.plan_defaults()
     prepared: list[PreparedRow] = []
     problems = problems if problems is not None else []
     for mrow in rows:
@@ -130,21 +129,21 @@ def local_files(subs: list[Submission]) -> list[LocalFile]:
     return files
 
 
-def row_order(state: "App", journal: Journal, run: RunRef, subs: list[Submission], estimates: list[Estimate],
+def row_order(deps: "Deps", journal: Journal, run: RunRef, subs: list[Submission], estimates: list[Estimate],
               **order: Any) -> "PayOrder":
     """A batch's paid order: each row marked `sending` by its worker just before its request leaves,
     and recorded (history and journal, one transaction) by the worker that got the answer."""
     from akool_cli.flows.pay import PayOrder
     from akool_cli.store.history import HistoryEntry, entry_for_job
 
-    client = state.client()
-    history = state.history()
+    client = deps.client()
+    history = deps.history()
     by_request = {id(sub.request): (sub, est) for sub, est in zip(subs, estimates)}
     recorded: set[str] = set()
 
     def entry(sub: Submission, job: Job, est: Estimate) -> HistoryEntry:
-        return entry_for_job(job, kind="create", base_url=state.base_url, profile=state.profile,
-                             now=state.runtime.clock(), source=sub.source,
+        return entry_for_job(job, kind="create", base_url=deps.base_url, profile=deps.profile,
+                             now=deps.clock(), source=sub.source,
                              video_length=getattr(sub.request, "video_length", None),
                              estimate=est.low_each, estimate_high=est.high_each, request=sub.request.to_body(),
                              model=getattr(sub.request, "model_name", None), price_key=est.key)
@@ -169,7 +168,7 @@ def row_order(state: "App", journal: Journal, run: RunRef, subs: list[Submission
 
     return PayOrder(submissions=subs, estimates=estimates, send=send, record=record, local_files=local_files(subs),
                     upload=lambda uploader, todo: upload_rows(uploader, journal, run, todo),
-                    grace=float(state.setting("timeout")) + 5, **order)
+                    grace=float(deps.setting("timeout")) + 5, **order)
 
 
 def settle_submission(journal: Journal, run_id: str, report: "SubmitReport") -> None:
@@ -191,117 +190,132 @@ def settle_submission(journal: Journal, run_id: str, report: "SubmitReport") -> 
         journal.settle_interrupted(run_id)
 
 
-def _chunks(ids: list[str], size: int) -> list[list[str]]:
-    return [ids[i:i + size] for i in range(0, len(ids), size)]
-
-
-def fetch_jobs(client: Any, ids: list[str]) -> list[Job]:
-    """Every job in one request a chunk of RESULTS_CHUNK ids."""
-    return [job for chunk in _chunks(ids, RESULTS_CHUNK) for job in client.results(chunk)]
-
-
 def settle(rows: list[JournalRow], latest: dict[str, Job]) -> list[tuple[int, str, str | None]]:
     """Rows still `submitted` whose jobs are all final become completed (any video) or failed."""
     changes = []
     for jrow in rows:
         jobs = [latest.get(i) for i in jrow.job_ids]
         if jrow.state == "submitted" and jobs and all(j is not None and j.is_final for j in jobs):
-            ok = any(j.status == JobStatus.COMPLETED for j in jobs if j)
+            ok = any(j.downloadable for j in jobs if j)
             jrow.state = "completed" if ok else "failed"
             changes.append((jrow.row, jrow.state, None if ok else "the job(s) failed"))
     return changes
 
 
-def follow(state: "App", journal: Journal, run_id: str, *, timeout: float | None, downloads: int,
-           sidecar: bool, force: bool) -> None:
-    """Poll every job of the run together and save each video as soon as it completes."""
-    from akool_cli.commands.steps import poll_policy
-    from akool_cli.flows.fetch import download
-    from akool_cli.flows.naming import NameClaims
+class RunSaver:
+    """A run's downloads: each completed job starts saving at once (in a pool) and is journaled when saved."""
 
-    history = state.history()
-    client = state.client()
-    policy = poll_policy(state, timeout)
-    rows = {r.row: r for r in journal.rows(run_id, ["submitted", "completed"])}
-    job_row = {job_id: row for row, r in rows.items() for job_id in r.job_ids}
-    latest: dict[str, Job] = {}
-    saved: dict[str, Path] = {}
-    started: dict[str, Future[int]] = {}
-    targets: dict[str, Path] = {}
-    claims = NameClaims()
-    pool = ThreadPoolExecutor(max_workers=downloads)
-    failures: list[str] = []
+    def __init__(self, deps: "Deps", journal: Journal, run_id: str, rows: dict[int, JournalRow], *,
+                 downloads: int, sidecar: bool, force: bool) -> None:
+        from akool_cli.flows.naming import NameClaims
 
-    def start_download(job: Job) -> None:
+        self.deps, self.journal, self.run_id, self.rows = deps, journal, run_id, rows
+        self.history = deps.history()
+        self.client = deps.client()
+        self.sidecar, self.force = sidecar, force
+        self.job_row = {job_id: row for row, r in rows.items() for job_id in r.job_ids}
+        self.latest: dict[str, Job] = {}
+        self.saved: dict[str, Path] = {}
+        self.started: dict[str, Future[int]] = {}
+        self.targets: dict[str, Path] = {}
+        self.failures: list[str] = []
+        self.claims = NameClaims()
+        self.pool = ThreadPoolExecutor(max_workers=downloads)
+
+    def start(self, job: Job) -> None:
         """A completed job not saved yet (by this run or before) starts downloading now."""
-        if job.status != JobStatus.COMPLETED or not job.video_url or job.id in saved or job.id in started \
-                or _saved_before(history, job.id):
+        from akool_cli.flows.fetch import download
+
+        if not job.downloadable or job.id in self.saved or job.id in self.started \
+                or _saved_before(self.history, job.id):
             return
-        target = row_target(job, rows[job_row[job.id]], claims, force)
+        target = row_target(job, self.rows[self.job_row[job.id]], self.claims, self.force)
         if target is not None:
-            targets[job.id] = target
-            started[job.id] = pool.submit(download, client, job.video_url, target, force=force)
+            self.targets[job.id] = target
+            self.started[job.id] = self.pool.submit(download, self.client, job.video_url or "", target,
+                                                    force=self.force)
 
-    def collect_downloads(block: bool) -> None:
-        for job_id, future in list(started.items()):
-            if not (block or future.done()):
-                continue
-            del started[job_id]
-            jrow = rows[job_row[job_id]]
-            try:
-                future.result()
-            except AkoolError as error:
-                failures.append(f"{job_id} (row {jrow.row}): {error.message}; save it (free) with: "
-                                + state.command("download", job_id, "-o", str(targets[job_id])))
-                continue
-            path = targets[job_id]
-            saved[job_id] = path
-            history.mark_downloaded(job_id, path.resolve())
-            all_saved = all(i in saved or (latest.get(i) and latest[i].status == JobStatus.FAILED)
-                            for i in jrow.job_ids)
-            journal.add_path(run_id, jrow.row, path, all_saved)
-            if sidecar:
-                write_sidecar(path, latest[job_id], jrow, state)
-            state.renderer.info(f"saved {path} (row {jrow.row})")
+    def collect(self, block: bool) -> None:
+        for job_id, future in list(self.started.items()):
+            if block or future.done():
+                del self.started[job_id]
+                self._finish(job_id, future)
 
+    def _finish(self, job_id: str, future: "Future[int]") -> None:
+        jrow = self.rows[self.job_row[job_id]]
+        path = self.targets[job_id]
+        try:
+            future.result()
+        except AkoolError as error:
+            self.failures.append(f"{job_id} (row {jrow.row}): {error.message}; save it (free) with: "
+                                 + self.deps.command("download", job_id, "-o", str(path)))
+            return
+        self.saved[job_id] = path
+        self.history.mark_downloaded(job_id, path.resolve())
+        all_saved = all(i in self.saved or (self.latest.get(i) and self.latest[i].status == JobStatus.FAILED)
+                        for i in jrow.job_ids)
+        self.journal.add_path(self.run_id, jrow.row, path, all_saved)
+        if self.sidecar:
+            write_sidecar(path, self.latest[job_id], jrow, self.deps)
+        self.deps.events.info(f"saved {path} (row {jrow.row})")
+
+    def tick(self, now_known: dict[str, Job], elapsed: float) -> None:
+        """One poll's answer: settle the rows, start what can be saved, collect what is done."""
+        self.latest.update(now_known)
+        changes = settle(list(self.rows.values()), self.latest)
+        if changes:
+            self.journal.set_states(self.run_id, changes)
+        for job in now_known.values():
+            self.start(job)
+        self.collect(block=False)
+
+
+def follow(deps: "Deps", journal: Journal, run_id: str, *, timeout: float | None, downloads: int,
+           sidecar: bool, force: bool) -> None:
+    """Poll every job of the run together (the one poll loop, flows.wait) and save each video as soon
+    as it completes: each tick settles the rows and starts the downloads it made possible."""
+    from akool_cli.flows.wait import wait
+
+    rows = {r.row: r for r in journal.rows(run_id, ["submitted", "completed"])}
+    saver = RunSaver(deps, journal, run_id, rows, downloads=downloads, sidecar=sidecar, force=force)
     pending = [job_id for r in rows.values() for job_id in r.job_ids]
-    begun = state.runtime.monotonic()
-    delay = policy.interval
     try:
-        while True:
-            answered = fetch_jobs(client, pending)
-            history.update_from_jobs(answered)  # one transaction a tick
-            latest.update({job.id: job for job in answered})
-            changes = settle(list(rows.values()), latest)
-            if changes:
-                journal.set_states(run_id, changes)
-            for job in answered:
-                start_download(job)
-            collect_downloads(block=False)
-            pending = [i for i in pending if not (i in latest and latest[i].is_final)]
-            if not pending:
-                break
-            _check_deadline(state, run_id, policy, state.runtime.monotonic() - begun, delay, pending)
-            state.runtime.sleep(delay)
-            delay = min(delay * policy.factor, policy.max_interval)
-        collect_downloads(block=True)
+        if pending:
+            wait(deps, pending, timeout, fresh=True, on_tick=saver.tick, label=f"Run {run_id}")
+        saver.collect(block=True)
+    except WaitTimeoutError as error:
+        error.hint = "the jobs go on; resume following them with: " + deps.command("batch", "resume", run_id)
+        raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=False)
-    if failures:
-        for line in failures[1:]:
-            state.renderer.error(AkoolError(f"download of {line}"))
-        raise TransportError(f"download of {failures[0]}", hint=f"{len(failures)} video(s) were not saved; the jobs "
-                             f"are paid for and in the history; or: {state.command('batch', 'resume', run_id)}")
+        saver.pool.shutdown(wait=True, cancel_futures=False)
+    if saver.failures:
+        for line in saver.failures[1:]:
+            deps.events.error(AkoolError(f"download of {line}"))
+        raise TransportError(f"download of {saver.failures[0]}", hint=f"{len(saver.failures)} video(s) were not "
+                             f"saved; the jobs are paid for and in the history; or: "
+                             f"{deps.command('batch', 'resume', run_id)}")
 
 
-def _check_deadline(state: "App", run_id: str, policy: Any, elapsed: float, delay: float, pending: list[str]) -> None:
-    """--timeout: stop following before the next sleep would pass it (the jobs go on)."""
-    if policy.timeout is not None and elapsed + delay > policy.timeout:
-        error = WaitTimeoutError(f"gave up waiting after {elapsed:.0f} s; {len(pending)} job(s) still running",
-                                 hint="the jobs go on; resume following them with: "
-                                      + state.command("batch", "resume", run_id))
-        error.pending = pending
-        raise error
+def watch(deps: "Deps", journal: Journal, run_id: str) -> None:
+    """Follow the run's submitted jobs until each is final (no downloads), saying the counts as they change."""
+    from akool_cli.flows.wait import wait
+
+    rows = journal.rows(run_id, ["submitted"])
+    last: list[str] = [""]
+
+    def tick(latest: dict[str, Job], elapsed: float) -> None:
+        changes = settle(rows, latest)
+        if changes:
+            journal.set_states(run_id, changes)
+        counts = journal.counts(run_id)
+        line = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        if line != last[0]:
+            deps.events.info(f"run {run_id}: {line}")
+            last[0] = line
+
+    ids = [i for r in rows for i in r.job_ids]
+    if ids:
+        wait(deps, ids, None, on_tick=tick, label=f"Run {run_id}")
 
 
 def row_target(job: Job, jrow: JournalRow, claims: Any, force: bool) -> Path | None:
@@ -329,35 +343,34 @@ def _saved_before(history: Any, job_id: str) -> bool:
     return bool(entry and entry.local_path)
 
 
-def write_sidecar(path: Path, job: Job, jrow: JournalRow, state: "App") -> None:
+def write_sidecar(path: Path, job: Job, jrow: JournalRow, deps: "Deps") -> None:
     """NAME.json beside a saved video: where it came from and what it cost."""
-    entry = state.history().get(job.id)
+    entry = deps.history().get(job.id)
     data = {"source": jrow.source, "prompt": jrow.request.get("prompt"), "effect": job.effect_name or
             jrow.request.get("effect_code"), "model": jrow.request.get("model_name"), "row": jrow.row,
             "key": jrow.key, "credits_estimated": jrow.estimate, "credits_charged": job.deduction_credit,
-            "job_id": job.id, "create_time": job.create_time, "profile": state.profile, "base_url": state.base_url,
+            "job_id": job.id, "create_time": job.create_time, "profile": deps.profile, "base_url": deps.base_url,
             "local_path": str(path), "run_id": jrow.run_id, "expire_time": int(entry.expires_at * 1000) if entry else None}
     path.with_suffix(path.suffix + ".json").write_text(json.dumps(data, indent=2) + "\n")
 
 
-def finish(state: "App", journal: Journal, run_id: str) -> None:
+def finish(deps: "Deps", journal: Journal, run_id: str) -> None:
     """The run's exit code: uncertain rows are exit 9, failed rows exit 7 (partial)."""
     counts = journal.counts(run_id)
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    state.renderer.info(f"run {run_id}: {summary}")
+    deps.events.info(f"run {run_id}: {summary}")
     if counts.get("uncertain") or counts.get("sending"):
         raise OutcomeUnknownError(f"{counts.get('uncertain', 0) + counts.get('sending', 0)} row(s) of run {run_id} may "
                                   "have created jobs without an answer; they were NOT sent again",
-                                  hint=f"check with: {state.command('batch', 'status', run_id)}; resend them (may pay "
-                                       f"twice) with: {state.command('batch', 'resume', run_id, '--resend-uncertain')}")
+                                  hint=f"check with: {deps.command('batch', 'status', run_id)}; resend them (may pay "
+                                       f"twice) with: {deps.command('batch', 'resume', run_id, '--resend-uncertain')}")
     if counts.get("failed") or counts.get("pending"):
         raise PartialError(f"{counts.get('failed', 0)} row(s) failed and {counts.get('pending', 0)} were not sent",
-                           hint=f"see: {state.command('batch', 'report', run_id)}; resume with: "
-                                + state.command("batch", "resume", run_id))
+                           hint=f"see: {deps.command('batch', 'report', run_id)}; resume with: "
+                                + deps.command("batch", "resume", run_id))
 
 
-def report_rows(state: "App", journal: Journal, run_id: str) -> list[dict[str, Any]]:
-    history = state.history()
+def report_rows(history: "History", journal: Journal, run_id: str) -> list[dict[str, Any]]:
     out = []
     for r in journal.rows(run_id):
         charged = [e.deducted for i in r.job_ids if (e := history.get(i)) and e.deducted is not None]

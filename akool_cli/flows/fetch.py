@@ -1,16 +1,24 @@
-"""Streamed, atomic downloads: a file appears at the target only when it is complete."""
+"""Saving videos: where `-o` puts each job (one file, a folder, a name template), and streamed, atomic
+downloads (a file appears at the target only when it is complete)."""
 
 from __future__ import annotations
 
 import os
 import secrets
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
 from akool_cli.api.client import Download
+from akool_cli.api.models import Job, JobStatus
 from akool_cli.core.errors import AkoolError, TransportError, UsageError
 from akool_cli.core.exit_codes import ExitCode
+from akool_cli.core.validation import local_path
+
+if TYPE_CHECKING:
+    from akool_cli.flows.deps import Deps
+    from akool_cli.flows.submit import SubmitReport
 
 CHUNK = 1024 * 1024
 # Less than this many bytes in this many seconds is a stall, whatever each single read does.
@@ -113,3 +121,111 @@ def download(client: Downloader, url: str, target: Path, *, force: bool,
         raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@dataclass
+class OutputTarget:
+    """Where -o puts videos: one file, a folder with one <id>.mp4 a job, or a name template
+    (`out/{stem}-{index}.mp4`, see akool_cli.flows.naming) whose collisions get a suffix, never overwrite."""
+
+    path: Path
+    is_dir: bool
+    force: bool
+    template: str | None = None
+    fields: dict[str, dict[str, Any]] = field(default_factory=dict)  # per job id: the template's values
+    claims: Any = None
+    assigned: dict[str, Path] = field(default_factory=dict)
+
+    @classmethod
+    def folder(cls, text: str, force: bool) -> "OutputTarget":
+        path = local_path(text)
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"-o '{text}' is a file, but several videos need a folder",
+                             hint="pass a folder path for -o")
+        return cls(path, True, force)
+
+    @classmethod
+    def parse(cls, text: str, count: int, force: bool) -> "OutputTarget":
+        from akool_cli.flows.naming import NameClaims, check_template, is_template
+
+        if is_template(text):
+            return cls(local_path(text), False, force, check_template(text), claims=NameClaims())
+        path = local_path(text)
+        if path.is_dir() or text.endswith(("/", "\\")) or count > 1:
+            return cls.folder(text, force)
+        check_target(path, force)
+        return cls(path, False, force)
+
+    def for_job(self, job_id: str) -> Path:
+        if self.template is not None:
+            if job_id not in self.assigned:
+                import time as _time
+
+                from akool_cli.flows.naming import render
+
+                values = {"id": job_id, "date": _time.strftime("%Y-%m-%d"), "index": 1, "row": 1,
+                          **self.fields.get(job_id, {})}
+                path = render(str(local_path(self.template)), values)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.assigned[job_id] = path if self.force else self.claims.claim(path)
+            return self.assigned[job_id]
+        if self.is_dir:
+            self.path.mkdir(parents=True, exist_ok=True)
+            return self.path / f"{job_id}.mp4"
+        return self.path
+
+
+def template_fields(report: "SubmitReport") -> dict[str, dict[str, Any]]:
+    """The -o template's values for each job: its source, row, variant and settings."""
+    from pathlib import PurePath
+
+    fields: dict[str, dict[str, Any]] = {}
+    rows: dict[int, int] = {}
+    variants: dict[int, int] = {}
+    for sub, job in report.created:
+        row = rows.setdefault(id(sub), len(rows) + 1)
+        variants[id(sub)] = variants.get(id(sub), sub.first_index - 1) + 1
+        request = sub.request
+        stem = PurePath(sub.source.split("?")[0].rstrip("/")).stem or "video"
+        row = sub.row or row
+        fields[job.id] = {"stem": stem, "row": row, "key": getattr(sub, "key", None) or stem,
+                          "index": variants[id(sub)], "effect": job.effect_name or getattr(request, "effect_code", None),
+                          "model": getattr(request, "model_name", None), "resolution": getattr(request, "resolution", None),
+                          "length": getattr(request, "video_length", None)}
+    return fields
+
+
+@dataclass
+class Saved:
+    """What `save_jobs` did: the files written, and each job that could not be saved with the path it was meant for."""
+
+    paths: dict[str, Path] = field(default_factory=dict)
+    failures: list[tuple[Job, AkoolError, Path]] = field(default_factory=list)
+
+
+def save_jobs(deps: "Deps", jobs: Iterable[Job], target: "OutputTarget") -> Saved:
+    """Save every completed job; a failed one is skipped (its status says so), one not finished or not
+    saved is a failure the caller reports with the free command that saves it later."""
+    from akool_cli.core.text import human_bytes
+
+    result = Saved()
+    client = deps.client()
+    for job in jobs:
+        if job.status == JobStatus.FAILED:
+            continue
+        path = target.for_job(job.id)
+        if not job.downloadable:
+            result.failures.append((job, TransportError(f"job {job.id} has no video to save yet ({job.status_name})"),
+                                    path))
+            continue
+        try:
+            with deps.events.transfer(f"Downloading {path.name}") as (on_start, on_chunk):
+                size = download(client, job.video_url or "", path, force=target.force, on_start=on_start,
+                                on_chunk=on_chunk)
+        except AkoolError as error:
+            result.failures.append((job, error, path))
+            continue
+        deps.history().mark_downloaded(job.id, path.resolve())
+        deps.events.info(f"saved {path} ({human_bytes(size)})")
+        result.paths[job.id] = path
+    return result

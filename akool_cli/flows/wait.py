@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from akool_cli.api.models import Job
 from akool_cli.core.errors import WaitTimeoutError
+
+if TYPE_CHECKING:
+    from akool_cli.flows.deps import Deps
+
+RESULTS_CHUNK = 100  # ids per resultsByIds request
+# Against anything but this machine's loopback (the sandbox), polls are at least this far apart.
+REMOTE_MIN_POLL = 1.0
 
 # After this many polls without the id in the answer, the job is taken as gone (deleted).
 MISSING_LIMIT = 3
@@ -53,9 +60,46 @@ def wait_for_jobs(
         if not pending:
             return latest, gone
         if policy.timeout is not None and elapsed + delay > policy.timeout:
-            error = WaitTimeoutError(f"gave up waiting after {elapsed:.0f} s; {len(pending)} job(s) still running",
-                                     hint="the jobs go on; check later with: akool status --wait " + " ".join(pending))
+            # The caller adds the hint: only it knows the free command that picks these jobs up again.
+            error = WaitTimeoutError(f"gave up waiting after {elapsed:.0f} s; {len(pending)} job(s) still running")
             error.pending = pending
             raise error
         sleep(delay)
         delay = min(delay * policy.factor, policy.max_interval)
+
+
+def poll_policy(deps: "Deps", timeout: float | None) -> PollPolicy:
+    floor = 0.0 if deps.is_loopback else REMOTE_MIN_POLL
+    interval = max(float(deps.setting("poll_interval")), floor)
+    return PollPolicy(interval=interval, max_interval=max(float(deps.setting("poll_max_interval")), interval),
+                      timeout=timeout)
+
+
+def fetch_jobs(client: Any, ids: list[str]) -> list[Job]:
+    """Every job in one request a chunk of RESULTS_CHUNK ids."""
+    return [job for i in range(0, len(ids), RESULTS_CHUNK) for job in client.results(ids[i:i + RESULTS_CHUNK])]
+
+
+def wait(deps: "Deps", ids: list[str], timeout: float | None, *, fresh: bool = False,
+         on_tick: Callable[[dict[str, Job], float], None] | None = None,
+         label: str | None = None) -> tuple[dict[str, Job], list[str]]:
+    """The one poll loop of every command: each tick's answer goes to the history (one transaction),
+    then to the progress display, then to `on_tick` (a batch settles rows and starts downloads there).
+    `fresh`: we just created these jobs, so an id the service does not list yet is waited for."""
+    history = deps.history()
+    client = deps.client()
+
+    def fetch(pending: list[str]) -> list[Job]:
+        jobs = fetch_jobs(client, pending)
+        history.update_from_jobs(jobs)
+        return jobs
+
+    label = label or "Waiting for " + (ids[0] if len(ids) == 1 else f"{len(ids)} jobs")
+    with deps.events.polling(label) as update:
+        def tick(latest: dict[str, Job], elapsed: float) -> None:
+            update(latest, elapsed)
+            if on_tick is not None:
+                on_tick(latest, elapsed)
+
+        return wait_for_jobs(fetch, ids, poll_policy(deps, timeout), sleep=deps.sleep, monotonic=deps.monotonic,
+                             on_update=tick, fresh=set(ids) if fresh else set())

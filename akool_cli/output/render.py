@@ -53,14 +53,6 @@ def json_text(payload: Any, indent: int | None = 2) -> str:
     return clean_json(json.dumps(payload, indent=indent, ensure_ascii=False, sort_keys=False))
 
 
-def human_bytes(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
-
-
 class Renderer:
     def __init__(self, out_file: IO[str], err_file: IO[str], *, out_tty: bool, err_tty: bool,
                  env: Mapping[str, str], clock: Callable[[], float] = time.time) -> None:
