@@ -14,6 +14,7 @@ from akool_cli.context import App, Runtime
 from akool_cli.core.errors import AkoolError, Interrupted
 from akool_cli.core.exit_codes import ExitCode
 from akool_cli.core.text import clean
+from akool_cli.output.errors import error_text, wants_json, wants_json_argv
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -213,7 +214,7 @@ class AkoolGroup(TyperGroup):
             sys.stdout.write((help_wanted.ctx.get_help() if help_wanted.ctx else "") + "\n")
             code = 0
         except click_errors.UsageError as error:
-            write_usage_error(error, json_errors=wants_json(argv))
+            write_usage_error(error, json_errors=wants_json_argv(argv))
             code = 2
         except typer.Abort:
             sys.stderr.write("error: interrupted\n")
@@ -244,16 +245,6 @@ def _stopped_early(stop: KeyboardInterrupt) -> "typer.Exit":
     return typer.Exit(getattr(stop, "exit_code", int(ExitCode.INTERRUPTED)))
 
 
-def wants_json(argv: list[str]) -> bool:
-    """--json, or --format json|jsonl, anywhere on the command line: errors are JSON too."""
-    for n, word in enumerate(argv):
-        if word == "--json" or word in ("--format=json", "--format=jsonl"):
-            return True
-        if word == "--format" and n + 1 < len(argv) and argv[n + 1] in ("json", "jsonl"):
-            return True
-    return False
-
-
 def write_usage_error(error: Any, *, json_errors: bool) -> None:
     import re
     import sys
@@ -264,13 +255,7 @@ def write_usage_error(error: Any, *, json_errors: bool) -> None:
     message = re.sub(r"\.? ?\(?Did you mean ([^?]+)\?\)?", r" (did you mean \1?)", message)
     path = error.ctx.command_path if getattr(error, "ctx", None) else "akool"
     hint = f"see: {path} --help"
-    if json_errors:
-        from akool_cli.output.render import json_text
-
-        sys.stderr.write(json_text({"error": {"message": message, "hint": hint, "exit_code": 2}},
-                                   indent=None) + "\n")
-    else:
-        sys.stderr.write(f"error: {clean(message)}; {hint}\n")
+    sys.stderr.write(error_text(message, hint, 2, as_json=json_errors) + "\n")
 
 
 app = typer.Typer(
@@ -338,7 +323,7 @@ def guarded(func: F) -> F:
         ctx: typer.Context = kwargs["ctx"]
         state: App = ctx.obj
         # Scripts asked for JSON: errors on stderr become one JSON object too.
-        state.renderer.json_errors = bool(kwargs.get("json_out")) or kwargs.get("fmt") in ("json", "jsonl")
+        state.renderer.json_errors = wants_json(kwargs.get("fmt"), bool(kwargs.get("json_out")))
         try:
             return func(*args, **kwargs)
         except AkoolError as error:

@@ -127,8 +127,8 @@ def test_verbose_redacts_secrets(bare, sandbox):
 def test_config_set_get_unset_list(cli):
     assert cli("config", "set", "default_resolution", "1080p").exit_code == 0
     assert cli("config", "get", "default_resolution").stdout.strip() == "1080p"
-    listing = cli("config", "list", "--json").json()
-    assert listing["default_resolution"] == {"value": "1080p", "source": "profile"}
+    listing = {s["key"]: s for s in cli("config", "list", "--json").json()}
+    assert (listing["default_resolution"]["value"], listing["default_resolution"]["source"]) == ("1080p", "profile")
     assert listing["poll_interval"]["source"] == "default"
     assert cli("config", "unset", "default_resolution").exit_code == 0
     assert cli("config", "get", "default_resolution").stdout.strip() == "720p"

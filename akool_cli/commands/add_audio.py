@@ -66,7 +66,7 @@ def add_audio(
     audio_url = None if checked is None else checked if isinstance(checked, str) else placeholder(checked)
     request = AddAudioRequest(ids[0], AudioType.CUSTOM if audio is not None else AudioType.AI, audio_url)
     if dry_run:
-        show_dry_run(state, [request.to_body()], estimate, form in ("json", "jsonl"))
+        show_dry_run(state, [request.to_body()], estimate, form)
         return
     def upload(uploader: Any, subs: list) -> None:
         if isinstance(checked, LocalFile):

@@ -6,6 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from akool_cli.options import NO_IDS, FormatOption, JsonOption, resolve_format
+from akool_cli.output.writers import record_view
 from akool_cli.app import guarded
 from akool_cli.context import App
 
@@ -32,7 +34,8 @@ def login(
     client_id: Annotated[Optional[str], typer.Option("--client-id", help="Legacy method: client id (the secret is asked for, or read from stdin with --with-key).")] = None,
     client_secret: Annotated[Optional[str], typer.Option("--client-secret", help="Legacy method: client secret. Prefer stdin: it stays out of shell history.")] = None,
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Save without checking with the service.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    fmt: FormatOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Save credentials for the profile, after one harmless call to check them."""
     from akool_cli.api.models import Credentials
@@ -40,6 +43,7 @@ def login(
     from akool_cli.core.errors import UsageError
 
     state: App = ctx.obj
+    form = resolve_format(fmt, json_out, honoured=NO_IDS, default="")
     if client_id is not None:
         if client_secret is None:
             if with_key:
@@ -77,10 +81,10 @@ def login(
             state.client().effects()
     state.credential_store.save(state.profile, creds)
     verified = "not verified (--no-verify)" if no_verify else f"verified against {state.host}"
-    if json_out:
-        state.renderer.json({"profile": state.profile, "method": creds.method, "verified": not no_verify,
-                             "key": mask(creds.api_key or creds.client_secret),
-                             "file": str(state.credential_store.path), "credit": balance})
+    if form:  # asked for a format: the result as one record; otherwise people get the lines below
+        state.renderer.show(record_view({"profile": state.profile, "method": creds.method, "verified": not no_verify,
+                                         "key": mask(creds.api_key or creds.client_secret),
+                                         "file": str(state.credential_store.path), "credit": balance}), form)
     else:
         state.renderer.info(f"Logged in to profile '{state.profile}' with {creds.method} "
                             f"{mask(creds.api_key or creds.client_secret)}: {verified}.")
@@ -93,13 +97,15 @@ def login(
 @guarded
 def auth_status(
     ctx: typer.Context,
-    json_out: Annotated[bool, typer.Option("--json", help="Print as JSON on stdout.")] = False,
+    fmt: FormatOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Which profile and method are in use, the key masked, and where it came from."""
     from akool_cli.config import mask
     from akool_cli.core.errors import AuthError
 
     state: App = ctx.obj
+    form = resolve_format(fmt, json_out, honoured=NO_IDS)
     creds = state.credentials
     info = {
         "profile": state.profile,
@@ -110,10 +116,8 @@ def auth_status(
         "base_url": state.base_url,
         "file": str(state.credential_store.path),
     }
-    if json_out:
-        state.renderer.json(info)
-    else:
-        state.renderer.key_values([(k, str(v) if v is not None else "-") for k, v in info.items()])
+    state.renderer.show(record_view(info, labels={"key": "Key", "client_id": "Client id", "base_url": "Base URL"}),
+                        form)
     if creds.method is None:
         raise AuthError(f"not logged in (profile '{state.profile}')",
                         hint="run: akool auth login (or set AKOOL_API_KEY)")
@@ -123,13 +127,15 @@ def auth_status(
 @guarded
 def logout(
     ctx: typer.Context,
-    json_out: Annotated[bool, typer.Option("--json", help="Print as JSON on stdout.")] = False,
+    fmt: FormatOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Forget the saved credentials of the profile."""
     state: App = ctx.obj
+    form = resolve_format(fmt, json_out, honoured=NO_IDS, default="")
     removed = state.credential_store.delete(state.profile)
-    if json_out:
-        state.renderer.json({"profile": state.profile, "removed": removed})
+    if form:
+        state.renderer.show(record_view({"profile": state.profile, "removed": removed}), form)
     else:
         state.renderer.info(f"Logged out of profile '{state.profile}'." if removed
                             else f"Profile '{state.profile}' had no saved credentials.")

@@ -9,7 +9,7 @@ import typer
 from akool_cli.app import guarded
 from akool_cli.completion import complete_effect, complete_model, complete_resolution
 from akool_cli.context import App
-from akool_cli.options import FormatOption, JsonOption
+from akool_cli.options import FORMATS, NO_IDS, FormatOption, JsonOption, resolve_format
 
 batch_app = typer.Typer(name="batch", help="Many videos from a CSV or JSONL manifest: run, resume, status, list, report.",
                         no_args_is_help=True)
@@ -60,6 +60,7 @@ def batch_run(
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files instead of adding a suffix.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before spending credits.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every row and print the estimate; send nothing.")] = False,
+    fmt: FormatOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Create one video (or a model's variants) per manifest row; resumable without paying twice."""
@@ -74,6 +75,7 @@ def batch_run(
     from akool_cli.pricing.plan import placeholder
 
     state: App = ctx.obj
+    form = resolve_format(fmt, json_out, honoured=NO_IDS if dry_run else FORMATS)
     check_timeout(timeout)
     share = parse_shard(shard)
     stream, fmt = open_manifest(manifest, manifest_format, state.runtime.stdin)
@@ -87,15 +89,16 @@ def batch_run(
     prepared = flow.prepare(state.plan_defaults(), rows, defaults, output, problems)
     estimates = [observed(state, p.plan.estimate) for p in prepared]
     if dry_run:
+        from akool_cli.output.writers import record_view
+
         summary = combined(estimates) if estimates else None
         videos = sum(e.count for e in estimates)
-        state.renderer.json({"rows": len(prepared), "videos": videos,
-                             "estimate": summary.to_dict() if summary else None, "target": state.target_label,
-                             "sent": False}) \
-            if json_out else state.renderer.line(
-                f"{len(prepared)} row(s), {videos} video(s): "
+        text = (f"{len(prepared)} row(s), {videos} video(s): "
                 + (f"{summary.describe()} ({summary.sources})" if summary else "nothing to send")
                 + f"; target: {state.target_label}; dry run, nothing was sent.")
+        state.renderer.show(record_view({"rows": len(prepared), "videos": videos,
+                                         "estimate": summary.to_dict() if summary else None,
+                                         "target": state.target_label, "sent": False}, text=text), form)
         return
     journal = flow.Journal(state.history(), state.runtime.clock)
     run = flow.RunRef()
@@ -123,7 +126,7 @@ def batch_run(
     _pay_rows(state, journal, run, order)
     if not no_wait:
         flow.follow(state.deps(), journal, run.id, timeout=timeout, downloads=downloads, sidecar=sidecar, force=force)
-    _emit_run(state, journal, run.id, json_out)
+    _emit_run(state, journal, run.id, form)
     flow.finish(state.deps(), journal, run.id)
 
 
@@ -154,6 +157,7 @@ def batch_resume(
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files instead of adding a suffix.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before spending credits.")] = False,
     max_credits: Annotated[Optional[int], typer.Option("--max-credits", metavar="N", min=0, help="The run's budget (default: the one it was started with), counting what it was already charged.")] = None,
+    fmt: FormatOption = None,
     accept_price_change: Annotated[bool, typer.Option("--accept-price-change", help="Go on when a job costs more than the high estimate.")] = False,
     json_out: JsonOption = False,
 ) -> None:
@@ -165,6 +169,7 @@ def batch_resume(
     from akool_cli.pricing.prices import row_estimate
 
     state: App = ctx.obj
+    form = resolve_format(fmt, json_out)
     journal = _journal(state)
     run = _run_or_fail(state, journal, run_id)
     settings = json.loads(run["settings"] or "{}")
@@ -190,15 +195,15 @@ def batch_resume(
     if not no_wait:
         flow.follow(state.deps(), journal, run_id, timeout=timeout, downloads=downloads,
                     sidecar=bool(settings.get("sidecar")), force=force)
-    _emit_run(state, journal, run_id, json_out)
+    _emit_run(state, journal, run_id, form)
     flow.finish(state.deps(), journal, run_id)
 
 
-def _emit_run(state: App, journal: Any, run_id: str, json_out: bool) -> None:
-    if json_out:
-        state.renderer.json({"run": run_id, "counts": journal.counts(run_id)})
-    else:
-        state.renderer.line(run_id)
+def _emit_run(state: App, journal: Any, run_id: str, form: str) -> None:
+    """The run id for people (RUN=$(akool batch run ...)); the run and its counts for machines."""
+    from akool_cli.output.writers import record_view
+
+    state.renderer.show(record_view({"run": run_id, "counts": journal.counts(run_id)}, text=run_id, id_key="run"), form)
 
 
 @batch_app.command("status")

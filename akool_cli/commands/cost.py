@@ -9,7 +9,8 @@ import typer
 from akool_cli.app import guarded
 from akool_cli.completion import complete_model, complete_resolution
 from akool_cli.context import App
-from akool_cli.options import FormatOption, JsonOption
+from akool_cli.options import FORMATS, NO_IDS, FormatOption, JsonOption
+from akool_cli.output.writers import record_view
 
 command_app = typer.Typer()
 
@@ -34,8 +35,7 @@ def cost(
     from akool_cli.pricing.prices import LENGTHS, RESOLUTIONS, audio_estimate, video_estimate
 
     state: App = ctx.obj
-    form = resolve_format(fmt, json_out)
-    json_out = form == "json"
+    form = resolve_format(fmt, json_out, honoured=FORMATS if history else NO_IDS)
     if history:
         from akool_cli.output.views import spend_view
 
@@ -60,9 +60,7 @@ def cost(
         estimate = video_estimate(res, secs, count)
     if state.paths.history_file.exists():  # what this account was charged for the same settings, first
         estimate = estimate.with_observed(state.history().observed_charges(estimate.key, state.base_url))
-    if json_out:
-        state.renderer.json(estimate.to_dict())
-        return
     what = (f"add audio to {count} x {secs}s video(s)" if add_audio else
             f"{count} x {secs}s {estimate.resolution} video(s)" + (f" with {estimate.model}" if estimate.model else ""))
-    state.renderer.line(f"{what}: {estimate.describe()} ({estimate.describe(1)} each: {estimate.sources})")
+    state.renderer.show(record_view(estimate.to_dict(), text=f"{what}: {estimate.describe()} "
+                                                             f"({estimate.describe(1)} each: {estimate.sources})"), form)

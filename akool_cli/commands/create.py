@@ -86,7 +86,7 @@ def create(
     res, secs, chosen_prompt = template.resolution, template.video_length, template.prompt
     submissions = plan(images, checked, template)
     if dry_run:  # reads the effect and model lists at most; spends nothing
-        show_dry_run(state, [sub.request.to_body() for sub in submissions], estimate, form in ("json", "jsonl"))
+        show_dry_run(state, [sub.request.to_body() for sub in submissions], estimate, form)
         return
 
     local_audio = audio_checked if isinstance(audio_checked, LocalFile) else None

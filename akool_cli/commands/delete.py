@@ -41,13 +41,7 @@ def delete(
             raise Declined("you answered no; nothing was deleted")
     result = state.client().delete(wanted)
     state.history().mark_deleted(result.success_ids)
-    view = delete_view(wanted, result)
-    if form == "json":  # one object: what was deleted, and why each other id was not
-        rows = list(view.rows)
-        state.renderer.json({"deleted": [r["_id"] for r in rows if r["result"] == "deleted"],
-                             "refused": [{"_id": r["_id"], "msg": r["msg"]} for r in rows if r["result"] != "deleted"]})
-    else:
-        state.renderer.show(view, form)
+    state.renderer.show(delete_view(wanted, result), form)
     not_deleted = [i for i in wanted if i not in result.success_ids]
     if not_deleted:
         raise PartialError(f"{len(not_deleted)} of {len(wanted)} video(s) were not deleted",

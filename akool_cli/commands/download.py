@@ -8,6 +8,7 @@ import typer
 
 from akool_cli.app import guarded
 from akool_cli.context import App
+from akool_cli.options import FormatOption, JsonOption
 
 command_app = typer.Typer()
 
@@ -21,16 +22,20 @@ def download_command(
     unsaved: Annotated[bool, typer.Option("--unsaved", help="Every completed job of the history with no saved file yet (this base URL).")] = False,
     expiring_within: Annotated[Optional[float], typer.Option("--expiring-within", metavar="HOURS", min=0, max=24 * 7, help="With --unsaved: only those whose files expire within this many hours.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the saved files as JSON on stdout.")] = False,
+    fmt: FormatOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Download completed videos; warns when their files are near or past the 7-day expiry."""
-    from akool_cli.api.models import JobStatus
     from akool_cli.commands.steps import download_jobs, warn_expiry
     from akool_cli.core.errors import PartialError, UsageError
     from akool_cli.core.validation import check_ids
     from akool_cli.flows.fetch import OutputTarget
+    from akool_cli.flows.wait import fetch_jobs
+    from akool_cli.options import resolve_format
+    from akool_cli.output.writers import lines_view
 
     state: App = ctx.obj
+    form = resolve_format(fmt, json_out)
     wanted = check_ids(ids or [])
     if unsaved:
         if wanted:
@@ -46,8 +51,7 @@ def download_command(
     if not wanted:
         raise UsageError("no job ids given", hint="pass ids: akool download ID..., or --unsaved")
     target = OutputTarget.parse(output, len(wanted), force)
-    client = state.client()
-    jobs = [job for start in range(0, len(wanted), 100) for job in client.results(wanted[start:start + 100])]
+    jobs = fetch_jobs(state.client(), wanted)
     state.history().update_from_jobs(jobs)
     by_id = {job.id: job for job in jobs}
     problems: list[str] = []
@@ -56,17 +60,14 @@ def download_command(
         job = by_id.get(job_id)
         if job is None:
             problems.append(f"{job_id}: not found (deleted, or made with other credentials)")
-        elif job.status != JobStatus.COMPLETED or not job.video_url:
+        elif not job.downloadable:
             problems.append(f"{job_id}: {job.status_name}, nothing to download yet")
             unfinished.append(job_id)
         else:
             warn_expiry(state, job)
     saved = download_jobs(state, [by_id[i] for i in wanted if i in by_id and i not in unfinished], target)
-    if json_out:
-        state.renderer.json([{"_id": i, "path": str(p)} for i, p in saved.items()])
-    else:
-        for job_id, path in saved.items():
-            state.renderer.line(f"{job_id}  {path}")
+    state.renderer.show(lines_view([f"{i}  {p}" for i, p in saved.items()],
+                                   [{"_id": i, "path": str(p)} for i, p in saved.items()], id_key="_id"), form)
     for problem in problems:
         state.renderer.warn(problem)
     if problems:

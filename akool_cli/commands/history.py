@@ -6,6 +6,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
+from akool_cli.api.models import RESOURCE_TTL_TEXT
 from akool_cli.app import guarded
 from akool_cli.context import App
 from akool_cli.options import FormatOption, JsonOption
@@ -22,18 +23,19 @@ def history_command(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10**9, help="Show at most this many jobs.")] = 20,
     status: Annotated[Optional[List[str]], typer.Option("--status", "-s", metavar="STATUS", help="Only jobs with this status (queueing, processing, completed, failed; repeatable).")] = None,
-    prune: Annotated[bool, typer.Option("--prune", help="Drop entries whose remote files have expired (7 days).")] = False,
+    prune: Annotated[bool, typer.Option("--prune", help=f"Drop entries whose remote files have expired ({RESOURCE_TTL_TEXT}).")] = False,
     fmt: FormatOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """The local record of jobs: ids, cost, status, downloaded file, time left before expiry."""
     from akool_cli.api.models import status_from_name
     from akool_cli.core.errors import UsageError
-    from akool_cli.options import resolve_format
+    from akool_cli.options import FORMATS, NO_IDS, resolve_format
     from akool_cli.output.views import history_view
+    from akool_cli.output.writers import record_view
 
     state: App = ctx.obj
-    form = resolve_format(fmt, json_out)
+    form = resolve_format(fmt, json_out, honoured=NO_IDS if prune else FORMATS)
     wanted = []
     for name in status or []:
         if name.lower() not in STATUS_CHOICES:
@@ -42,10 +44,9 @@ def history_command(
     history = state.history()
     if prune:
         removed = history.prune_expired()
-        if form in ("json", "jsonl"):
-            state.renderer.json({"pruned": removed})
-        else:
-            state.renderer.info(f"pruned {removed} expired entr{'y' if removed == 1 else 'ies'}")
+        state.renderer.info(f"pruned {removed} expired entr{'y' if removed == 1 else 'ies'}")
+        if fmt or json_out:  # asked for a format: the count as one record (people had the line above)
+            state.renderer.show(record_view({"pruned": removed}), form)
         return
     now = state.runtime.clock()
     expiring = history.unsaved(state.base_url, now, 24)

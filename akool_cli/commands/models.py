@@ -33,11 +33,12 @@ def models_command(
 
 @balance_app.command("balance")
 @guarded
-def balance_command(ctx: typer.Context, json_out: JsonOption = False) -> None:
+def balance_command(ctx: typer.Context, fmt: FormatOption = None, json_out: JsonOption = False) -> None:
     """Show the account's credit balance."""
+    from akool_cli.options import NO_IDS, resolve_format
+    from akool_cli.output.writers import record_view
+
     state: App = ctx.obj
+    form = resolve_format(fmt, json_out, honoured=NO_IDS)
     credit = state.client().balance()
-    if json_out:
-        state.renderer.json({"credit": credit})
-    else:
-        state.renderer.line(f"{credit:g} credits ({state.target_label})")
+    state.renderer.show(record_view({"credit": credit}, text=f"{credit:g} credits ({state.target_label})"), form)

@@ -146,19 +146,18 @@ def observed(state: App, estimate: Estimate) -> Estimate:
     return estimate.with_observed(state.history().observed_charges(estimate.key, state.base_url))
 
 
-def show_dry_run(state: App, bodies: list[dict[str, Any]], estimate: Estimate, json_out: bool) -> None:
+def show_dry_run(state: App, bodies: list[dict[str, Any]], estimate: Estimate, form: str) -> None:
     """What would be sent and what it would cost; nothing is sent."""
-    estimate = observed(state, estimate)
-    if json_out:
-        state.renderer.json({"requests": bodies, "estimate": estimate.to_dict(), "target": state.target_label,
-                             "sent": False})
-        return
     import json
 
-    state.renderer.line(json.dumps(bodies, indent=2))
+    from akool_cli.output.writers import record_view
+
+    estimate = observed(state, estimate)
     each = f" ({estimate.describe(1)} x {estimate.count})" if estimate.count > 1 else ""
-    state.renderer.line(f"Estimated cost: {estimate.describe()}{each} ({estimate.sources}); "
-                        f"target: {state.target_label}; dry run, nothing was sent.")
+    text = (json.dumps(bodies, indent=2) + f"\nEstimated cost: {estimate.describe()}{each} ({estimate.sources}); "
+            f"target: {state.target_label}; dry run, nothing was sent.")
+    state.renderer.show(record_view({"requests": bodies, "estimate": estimate.to_dict(), "target": state.target_label,
+                                     "sent": False}, text=text), form)
 
 
 def wait_jobs(state: App, ids: list[str], timeout: float | None, *, fresh: bool = False,
@@ -228,9 +227,7 @@ def emit_jobs(state: App, jobs: list[Job], *, fmt: str, single: bool = False,
     history = state.history()
     entries = {job.id: e for job in jobs if (e := history.get(job.id))}
     view = jobs_view(jobs, entries, saved, state.runtime.clock(), title)
-    if fmt == "json" and single and len(jobs) == 1 and not extra:
-        state.renderer.json(list(view.machine())[0])
-        return
+    view.single = single and len(jobs) == 1 and not extra  # create IMAGE --json: one object
     if extra and fmt in ("json", "jsonl"):
         view.records = list(view.machine()) + extra
     state.renderer.show(view, fmt)

@@ -8,6 +8,7 @@ import typer
 
 from akool_cli.app import guarded
 from akool_cli.context import App
+from akool_cli.options import FormatOption, JsonOption, resolve_format
 
 webhook_app = typer.Typer(name="webhook", help="Receive and decrypt Akool's webhook callbacks.", no_args_is_help=True)
 
@@ -66,7 +67,8 @@ def listen(
     output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="DIR", help="Download completed videos into this folder.")] = None,
     tolerance: Annotated[float, typer.Option("--tolerance", min=1, max=86400, help="Reject callbacks whose timestamp is further off than this, seconds.")] = 300.0,
     max_events: Annotated[Optional[int], typer.Option("--max-events", min=1, help="Stop after this many events.")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print events as JSON lines on stdout.")] = False,
+    fmt: FormatOption = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print events as JSON lines on stdout (--format jsonl).")] = False,
 ) -> None:
     """Receive callbacks: verify, decrypt, print, update the history; like `stripe listen`."""
     import json
@@ -79,9 +81,12 @@ def listen(
     from akool_cli.commands.steps import download_jobs
     from akool_cli.core.errors import AkoolError, UsageError
     from akool_cli.flows.fetch import OutputTarget
+    from akool_cli.output.writers import lines_view
     from akool_cli.webhook_server import Receiver
 
     state: App = ctx.obj
+    # A stream has no end to close a JSON array at: --json (and --format json) print JSON lines.
+    form = resolve_format("jsonl" if json_out or fmt == "json" else fmt, False, honoured=("table", "jsonl", "ids"))
     cid, secret = _listen_keys(state, client_id, tolerance, forward_to)
     target = OutputTarget.folder(output, force=False) if output else None
     history = state.history(shared=True)
@@ -94,11 +99,9 @@ def listen(
             job = Job.from_api({"_id": event.get("_id"), "status": event.get("status"),
                                 "video_url": event.get("url")})
             history.update_from_jobs([job])
-            if json_out:
-                state.renderer.line(json.dumps(event, ensure_ascii=False))
-            else:
-                url = f"  {event['url']}" if event.get("url") else ""
-                state.renderer.line(f"{job.id}  {_status_label(event.get('status'))}{url}")
+            url = f"  {event['url']}" if event.get("url") else ""
+            state.renderer.show(lines_view([f"{job.id}  {_status_label(event.get('status'))}{url}"], [event],
+                                           id_key="_id"), form)
             followups.put((job, event))
 
     def follow_up(job: Job, event: dict) -> None:
@@ -109,7 +112,7 @@ def listen(
             run = subprocess.run(exec_cmd, shell=True, input=json.dumps(event), text=True, capture_output=True)
             if run.returncode:
                 state.renderer.warn(f"--exec exited {run.returncode} for {job.id}")
-        if target and job.status == 3 and job.video_url:
+        if target and job.downloadable:
             try:
                 download_jobs(state, [job], target)
             except AkoolError as error:  # one failed download must not stop the listener
@@ -163,14 +166,18 @@ def decrypt_command(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(metavar="[FILE|-]", help="A callback body (JSON); - reads stdin.")] = "-",
     client_id: ClientIdOption = None,
+    fmt: FormatOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Verify and decrypt one callback body; print the event JSON. Exits 2 on a bad signature."""
     from pathlib import Path
 
     from akool_cli.api.webhook import open_callback, parse_body
     from akool_cli.core.errors import UsageError
+    from akool_cli.output.writers import record_view
 
     state: App = ctx.obj
+    form = resolve_format(fmt, json_out, default="json")
     cid, secret = _keys(state, client_id)
     if source == "-":
         # Bytes, whatever they are: a binary or non-UTF-8 stdin is a bad body, not a crash.
@@ -185,4 +192,4 @@ def decrypt_command(
         except OSError as exc:
             raise UsageError(f"cannot read '{source}': {exc.strerror}", hint="pass a file with the callback body, or -") from None
     event = open_callback(parse_body(raw), cid, secret, now=None, guard=None).event
-    state.renderer.json(event)
+    state.renderer.show(record_view(event, id_key="_id"), form)

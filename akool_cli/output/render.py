@@ -85,19 +85,15 @@ class Renderer:
         self.err.print(Text(text, style=style), soft_wrap=True)
 
     def error(self, error: "AkoolError") -> None:
-        if self.json_errors:
-            import re
+        from akool_cli.output.errors import error_text
 
-            text = f"{error.message} {error.hint or ''}"
-            payload = {"message": error.message, "hint": error.hint, "exit_code": int(error.exit_code),
-                       "kind": type(error).__name__, "job_ids": sorted(set(re.findall(r"\b[0-9a-f]{24}\b", text)))}
-            self.err_file.write(json_text({"error": payload}, indent=None) + "\n")
+        text = error_text(error.message, error.hint, int(error.exit_code), as_json=self.json_errors,
+                          kind=type(error).__name__)
+        if self.json_errors:
+            self.err_file.write(text + "\n")
             self.err_file.flush()
             return
-        line = f"error: {error.message}"
-        if error.hint:
-            line += f"; {error.hint}"
-        self._err_line(line, "bold red")
+        self._err_line(text, "bold red")
 
     def warn(self, message: str) -> None:
         self._err_line(f"warning: {message}", "yellow")
@@ -107,17 +103,9 @@ class Renderer:
 
     # ------------------------------------------------------------ stdout
 
-    def json(self, payload: Any) -> None:
-        # Written straight to the file: Rich would wrap or highlight it.
-        self.out_file.write(json_text(payload) + "\n")
-        self.out_file.flush()
-
     def line(self, text: str) -> None:
         self.out_file.write(clean(text, keep_newlines=True) + "\n")
         self.out_file.flush()
-
-    def print(self, renderable: Any) -> None:
-        self.out.print(renderable)
 
     @property
     def ascii_only(self) -> bool:
@@ -129,8 +117,11 @@ class Renderer:
         """Print a view in the chosen format (the output layer's writers)."""
         import shutil
 
+        from akool_cli.core.errors import UsageError
         from akool_cli.output.writers import write
 
+        if not view.honours(fmt):
+            raise UsageError(f"this command cannot print --format {fmt}", hint="use another --format")
         width = None
         if self.out_tty:
             columns = self.env.get("COLUMNS", "")
@@ -155,19 +146,6 @@ class Renderer:
         _add_row(grid, "Estimated cost", Text(cost, style="bold yellow"))
         # The panel is about money about to be spent, so it goes to stderr with the prompt.
         self.err.print(Panel(grid, title=title, title_align="left", expand=False))
-
-    def key_values(self, rows: list[tuple[str, str]], title: str | None = None) -> None:
-        from rich.table import Table
-        from rich.text import Text
-
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold")
-        table.add_column(overflow="fold")
-        for key, value in rows:
-            _add_row(table, key, value)
-        if title:
-            self.out.print(Text(title, style="bold"))
-        self.out.print(table)
 
     # ------------------------------------------------------------ progress
 

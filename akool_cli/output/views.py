@@ -181,7 +181,10 @@ def delete_view(wanted: list[str], result: "DeleteResult") -> View:
             rows.append({"_id": job_id, "result": "deleted", "msg": None})
         else:
             rows.append({"_id": job_id, "result": "refused", "msg": refused.get(job_id, "no answer for this id")})
-    return View(DELETE_COLUMNS, rows)
+    # JSON: one object, what was deleted and why each other id was not; CSV, TSV and ids: one row an id.
+    summary = {"deleted": [r["_id"] for r in rows if r["result"] == "deleted"],
+               "refused": [{"_id": r["_id"], "msg": r["msg"]} for r in rows if r["result"] != "deleted"]}
+    return View(DELETE_COLUMNS, rows, [summary], id_key="deleted", single=True)
 
 
 SPEND_COLUMNS = [Column("profile", "Profile", 0), Column("base_url", "Base URL", 0, whole=True),

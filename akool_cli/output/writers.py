@@ -2,7 +2,9 @@
 
 A view is the only place that knows a listing's column names and JSON field names. Writers know
 nothing of jobs or effects: `table` (Rich on a terminal, plain aligned columns elsewhere), `json`,
-`jsonl`, `csv`, `tsv` and `ids`. A new format is one writer; a new listing is one view.
+`jsonl`, `csv`, `tsv` and `ids`. A new format is one writer (one entry in WRITERS); a new listing is
+one view. Three kinds of view: a `list` (rows), a `record` (one object: a key/value table for people,
+one JSON object, one CSV row) and `lines` (people read one line a row, e.g. a run id; machines get records).
 """
 
 from __future__ import annotations
@@ -36,9 +38,35 @@ class View:
     title: str | None = None
     empty: str | None = None  # said on stderr (people only) when there is nothing to list
     extra: dict[str, Any] = field(default_factory=dict)
+    kind: str = "list"  # "list", "record" or "lines"
+    fields: list[str] | None = None  # CSV/TSV: the record keys written, raw values (default: the columns' rows)
+    text_key: str | None = None  # lines: what people see of each row
+    single: bool = False  # machines get one object (JSON), not an array of one
 
     def machine(self) -> Iterable[dict[str, Any]]:
         return self.rows if self.records is None else self.records
+
+    def honours(self, fmt: str) -> bool:
+        """`ids` needs an id field; every other format prints any view."""
+        return fmt != "ids" or bool(self.id_key)
+
+
+def record_view(record: dict[str, Any], *, labels: dict[str, str] | None = None, id_key: str = "",
+                title: str | None = None, text: str | None = None) -> View:
+    """One object: what `auth status`, `config path`, `cost` and `balance` print. People see a key/value
+    table, or `text` (one sentence) where that says it better; machines get the object."""
+    labels = labels or {}
+    columns = [Column(key, labels.get(key, key.replace("_", " ").capitalize()), 0, whole=True) for key in record]
+    rows = [{"line": text}] if text is not None else [record]
+    return View(columns, rows, [record], id_key=id_key, title=title, kind="record" if text is None else "lines",
+                fields=list(record), text_key="line", single=True)
+
+
+def lines_view(lines: list[str], records: list[dict[str, Any]], *, id_key: str = "") -> View:
+    """People read one line a record (a run id, `ID  PATH`); machines get the records."""
+    columns = [Column(key, key, 0, whole=True) for key in (records[0] if records else {})]
+    return View(columns, [{"line": line} for line in lines], records, id_key=id_key, kind="lines",
+                fields=[c.key for c in columns], text_key="line")
 
 
 def cell(value: Any) -> str:
@@ -51,27 +79,73 @@ def cell(value: Any) -> str:
 
 def write(view: View, fmt: str, out: IO[str], *, tty: bool = False, width: int | None = None,
           plain: bool = True, ascii_only: bool = False, err: IO[str] | None = None) -> None:
-    if fmt == "json":
-        _write_json(view.machine(), out)
-    elif fmt == "jsonl":
-        for record in view.machine():
-            out.write(clean_json(json.dumps(record, ensure_ascii=False)) + "\n")
-    elif fmt in ("csv", "tsv"):
-        _write_delimited(view, out, "," if fmt == "csv" else "\t")
-    elif fmt == "ids":
-        for record in view.machine():
-            if record.get(view.id_key):
-                out.write(cell(record[view.id_key]) + "\n")
-    else:
-        rows = list(view.rows)
-        if not rows and view.empty and err is not None:
-            err.write(view.empty + "\n")
-            return
-        if tty:
-            _rich_table(view, rows, out, width or 80, plain=plain, ascii_only=ascii_only)
-        else:
-            _plain_table(view, rows, out)
+    if fmt not in WRITERS:
+        raise ValueError(f"no writer for format {fmt!r}")
+    if not view.honours(fmt):
+        raise ValueError(f"this output has no ids to print for format {fmt!r}")
+    WRITERS[fmt](view, out, Shape(tty, width or 80, plain, ascii_only, err))
     out.flush()
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What the table writer needs to know about the terminal."""
+
+    tty: bool
+    width: int
+    plain: bool
+    ascii_only: bool
+    err: IO[str] | None
+
+
+def _json(view: View, out: IO[str], shape: Shape) -> None:
+    if view.single:
+        record = next(iter(view.machine()), {})
+        out.write(clean_json(json.dumps(record, indent=2, ensure_ascii=False)) + "\n")
+    else:
+        _write_json(view.machine(), out)
+
+
+def _jsonl(view: View, out: IO[str], shape: Shape) -> None:
+    for record in view.machine():
+        out.write(clean_json(json.dumps(record, ensure_ascii=False)) + "\n")
+
+
+def _ids(view: View, out: IO[str], shape: Shape) -> None:
+    for record in view.machine():
+        value = record.get(view.id_key)
+        for one in (value if isinstance(value, list) else [value]):
+            if one:
+                out.write(cell(one) + "\n")
+
+
+def _table(view: View, out: IO[str], shape: Shape) -> None:
+    if view.kind == "lines":
+        for row in view.rows:
+            value = row.get(view.text_key or "")
+            out.write(("-" if value is None else clean(str(value), keep_newlines=True)) + "\n")
+        return
+    rows = list(view.rows)
+    if not rows and view.empty and shape.err is not None:
+        shape.err.write(view.empty + "\n")
+        return
+    if view.kind == "record":
+        _key_values(view, rows[0] if rows else {}, out, shape)
+    elif shape.tty:
+        _rich_table(view, rows, out, shape.width, plain=shape.plain, ascii_only=shape.ascii_only)
+    else:
+        _plain_table(view, rows, out)
+
+
+def _key_values(view: View, record: dict[str, Any], out: IO[str], shape: Shape) -> None:
+    """One object for people: `Label  value` lines, aligned; nested values as compact JSON."""
+    if view.title:
+        out.write(clean(view.title) + "\n")
+    width = max((len(c.title) for c in view.columns), default=0)
+    for column in view.columns:
+        value = record.get(column.key)
+        text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else cell(value)
+        out.write(f"{column.title.ljust(width)}  {clean(text)}".rstrip() + "\n")
 
 
 def _write_json(records: Iterable[dict[str, Any]], out: IO[str]) -> None:
@@ -85,22 +159,47 @@ def _write_json(records: Iterable[dict[str, Any]], out: IO[str]) -> None:
     out.write("]\n" if first else "\n]\n")
 
 
-def _write_delimited(view: View, out: IO[str], delimiter: str) -> None:
-    import csv
-    import io
+# A cell a spreadsheet would run as a formula (CSV injection) starts with one of these.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
-    writer.writerow([c.key for c in view.columns])
-    out.write(buffer.getvalue())
-    for row in view.rows:
-        buffer.seek(0)
-        buffer.truncate()
-        values = ["" if row.get(c.key) is None else str(row.get(c.key)) for c in view.columns]
-        if delimiter == "\t":  # TSV has no quoting: tabs and newlines inside a value become spaces
-            values = [" ".join(v.split()) if ("\t" in v or "\n" in v) else v for v in values]
-        writer.writerow([clean(v) for v in values])
-        out.write(buffer.getvalue())
+
+def raw_cell(value: Any) -> str:
+    """A value as a spreadsheet should get it: raw (ms, credits, true/false), nested values as JSON,
+    and text that would run as a formula defused with a leading quote."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value) if isinstance(value, float) else str(value)
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
+    text = clean(text)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def _delimited(delimiter: str) -> Callable[[View, IO[str], Shape], None]:
+    def write_delimited(view: View, out: IO[str], shape: Shape) -> None:
+        import csv
+        import io
+
+        keys = view.fields or [c.key for c in view.columns]
+        source = view.machine() if view.fields else view.rows
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
+        for values in _lines_of(keys, source):
+            if delimiter == "\t":  # TSV has no quoting: tabs and newlines inside a value become spaces
+                values = [" ".join(v.split()) if ("\t" in v or "\n" in v or "\r" in v) else v for v in values]
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerow(values)
+            out.write(buffer.getvalue())
+    return write_delimited
+
+
+def _lines_of(keys: list[str], source: Iterable[dict[str, Any]]) -> Iterator[list[str]]:
+    yield list(keys)  # the header
+    for record in source:
+        yield [raw_cell(record.get(key)) for key in keys]
 
 
 def _widths(columns: list[Column], rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -155,3 +254,9 @@ def _rich_table(view: View, rows: list[dict[str, Any]], out: IO[str], width: int
 def iter_records(items: Iterable[Any], to_record: Callable[[Any], dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for item in items:
         yield to_record(item)
+
+
+WRITERS: dict[str, Callable[[View, IO[str], Shape], None]] = {
+    "table": _table, "json": _json, "jsonl": _jsonl, "csv": _delimited(","), "tsv": _delimited("\t"), "ids": _ids,
+}
+FORMATS = tuple(WRITERS)

@@ -1,0 +1,159 @@
+"""--format on every command that writes stdout, generated from the command registry x the writers.
+
+A new command with --format and no sample here fails `test_every_command_with_a_format_has_a_sample`; a
+command that prints data without --format fails `test_every_command_that_prints_data_takes_format`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import typer
+
+from akool_cli.cli import app
+from akool_cli.options import FORMATS
+from akool_cli.sandbox import SANDBOX_API_KEY, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+from akool_cli.sandbox import webhooks as sender
+
+URL = "https://example.com/cat.png"
+# What prints no data on stdout, or something that is not a listing, and why.
+NO_FORMAT = {
+    "completion": "prints a shell script to source",
+    "man": "prints a man page",
+    "mcp": "speaks MCP (JSON-RPC) on stdout",
+    "sandbox stop": "stops the background sandbox: says so on stderr",
+}
+
+
+def walk(command: Any, ctx: Any, prefix: str = "") -> dict[str, Any]:
+    found = {}
+    for name in command.list_commands(ctx):
+        sub = command.get_command(ctx, name)
+        path = f"{prefix}{name}"
+        if hasattr(sub, "list_commands"):
+            found.update(walk(sub, ctx, path + " "))
+        else:
+            found[path] = sub
+    return found
+
+
+def registry() -> dict[str, Any]:
+    root = typer.main.get_command(app)
+    with typer.Context(root) as ctx:
+        return walk(root, ctx)
+
+
+def takes_format(command: Any) -> bool:
+    return any("--format" in getattr(p, "opts", []) for p in command.params)
+
+
+class Samples:
+    """One invocation per command path; what it needs (a job, a run) is made in the sandbox on demand."""
+
+    def __init__(self, online: Any, tmp: Path) -> None:
+        self.online, self.tmp, self.n = online, tmp, 0
+
+    def job(self) -> str:
+        self.n += 1
+        return self.online("create", f"{URL}?{self.n}", "--yes", "--wait", "--json").json()["_id"]
+
+    def run(self) -> str:
+        self.n += 1
+        manifest = self.tmp / f"m{self.n}.csv"
+        manifest.write_text(f"image,key\n{URL}?r{self.n},k{self.n}\n")
+        return self.online("batch", "run", str(manifest), "--yes", "--json").json()["run"]
+
+    def folder(self) -> str:
+        self.n += 1
+        return str(self.tmp / f"out{self.n}")
+
+    def manifest(self) -> str:
+        self.n += 1
+        path = self.tmp / f"m{self.n}.csv"
+        path.write_text(f"image,key\n{URL}?m{self.n},k{self.n}\n")
+        return str(path)
+
+    def callback(self) -> str:
+        self.n += 1
+        path = self.tmp / f"callback{self.n}.json"
+        body = sender.callback_body({"_id": "689174694b4dbdd4ab3d28c9", "status": 3, "type": "image2video",
+                                     "url": "https://example.com/v.mp4"}, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET)
+        path.write_text(json.dumps(body))
+        return str(path)
+
+
+SAMPLES: dict[str, Callable[[Samples], list[str]]] = {
+    "create": lambda s: ["create", URL, "--yes"],
+    "status": lambda s: ["status", s.job()],
+    "effects": lambda s: ["effects"],
+    "add-audio": lambda s: ["add-audio", s.job(), "--ai-audio", "--yes"],
+    "delete": lambda s: ["delete", s.job(), "--yes"],
+    "history": lambda s: ["history"],
+    "download": lambda s: ["download", s.job(), "-o", s.folder()],
+    "batch run": lambda s: ["batch", "run", s.manifest(), "--yes"],
+    "batch resume": lambda s: ["batch", "resume", s.run()],
+    "batch status": lambda s: ["batch", "status", s.run()],
+    "batch list": lambda s: ["batch", "list"],
+    "batch report": lambda s: ["batch", "report", s.run()],
+    "webhook listen": lambda s: [],  # a stream: its formats are tested with a real listener in test_webhooks
+    "webhook decrypt": lambda s: ["webhook", "decrypt", s.callback()],
+    "models": lambda s: ["models"],
+    "cost": lambda s: ["cost"],
+    "balance": lambda s: ["balance"],
+    "auth login": lambda s: ["auth", "login", "--with-key", "--no-verify"],
+    "auth status": lambda s: ["auth", "status"],
+    "auth logout": lambda s: ["auth", "logout"],
+    "config list": lambda s: ["config", "list"],
+    "config get": lambda s: ["config", "get", "default_resolution"],
+    "config set": lambda s: ["config", "set", "default_length", "5"],
+    "config unset": lambda s: ["config", "unset", "default_length"],
+    "config path": lambda s: ["config", "path"],
+}
+
+
+def test_every_command_with_a_format_has_a_sample():
+    with_format = {path for path, command in registry().items() if takes_format(command)}
+    assert with_format == set(SAMPLES), "add a sample to SAMPLES for each new command with --format"
+
+
+def test_every_command_that_prints_data_takes_format():
+    assert set(NO_FORMAT) <= set(registry()), "NO_FORMAT names a command that does not exist"
+    missing = [path for path, command in registry().items() if not takes_format(command) and path not in NO_FORMAT]
+    assert missing == [], "give these --format (options.FormatOption), or say in NO_FORMAT why not"
+
+
+def well_formed(fmt: str, out: str) -> bool:
+    if fmt == "json":
+        return isinstance(json.loads(out), (list, dict))
+    if fmt == "jsonl":
+        return all(isinstance(json.loads(line), dict) for line in out.splitlines())
+    if fmt in ("csv", "tsv"):
+        rows = list(csv.reader(io.StringIO(out), delimiter="," if fmt == "csv" else "\t"))
+        return len(rows) >= 1 and len({len(r) for r in rows}) == 1
+    if fmt == "ids":
+        return all(line and " " not in line for line in out.splitlines())
+    return True
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_command_prints_every_format_or_refuses_it_cleanly(online, sandbox, tmp_path, fmt):
+    samples = Samples(online, tmp_path)
+    env = {"AKOOL_CLIENT_ID": SANDBOX_CLIENT_ID, "AKOOL_API_KEY": SANDBOX_API_KEY}
+    for path, make in SAMPLES.items():
+        args = make(samples)
+        if not args:
+            continue
+        result = online(*args, "--format", fmt, env=env, stdin=SANDBOX_API_KEY + "\n")
+        if result.exit_code == 2 and f"cannot print --format {fmt}" in result.stderr:
+            assert fmt == "ids", (path, "only ids may be refused: every view prints table, json, jsonl, csv, tsv")
+            assert result.stdout == ""
+            continue
+        assert result.exit_code == 0, (path, fmt, result.stderr)
+        assert well_formed(fmt, result.stdout), (path, fmt, result.stdout)
+        if fmt in ("json", "jsonl") and result.stdout.strip():
+            assert "\x1b" not in result.stdout
