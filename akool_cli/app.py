@@ -299,6 +299,9 @@ def scrub(text: str, secrets: list[str]) -> str:
 
 
 def report(state: App, error: AkoolError) -> None:
+    from akool_cli.output.hints import complete
+
+    complete(error, state.command)
     secrets = state.secrets()
     error.message = scrub(error.message, secrets)
     error.hint = scrub(error.hint, secrets) if error.hint else None

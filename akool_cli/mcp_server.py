@@ -260,7 +260,9 @@ def guard_tool(agent: Agent, func: Callable[..., Any]) -> Callable[..., Any]:
             try:
                 return func(**kwargs)
             except AkoolError as error:
-                scrubbed = error
+                from akool_cli.output.hints import complete
+
+                scrubbed = complete(error, agent.state.command)
                 for secret in agent.state.secrets():
                     scrubbed.message = scrubbed.message.replace(secret, "****")
                     scrubbed.hint = (scrubbed.hint or "").replace(secret, "****") or None

@@ -7,8 +7,9 @@ import pytest
 from akool_cli import __version__
 from akool_cli.api.client import AkoolClient, RetryPolicy, decode_envelope, parse_retry_after
 from akool_cli.api.models import CreateRequest
-from akool_cli.config import Credentials
+from akool_cli.api.models import Credentials
 from akool_cli.core.errors import ApiAuthError, ApiError, OutcomeUnknownError, TransportError
+from akool_cli.output.hints import advice
 from akool_cli.sandbox import SANDBOX_API_KEY, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
 
@@ -71,11 +72,16 @@ def test_a_second_1101_is_an_auth_error_not_a_loop(sandbox):
     assert sandbox.count("token") == 1 and sandbox.count("effects") == 2
 
 
+def command(*args: str) -> str:
+    return " ".join(["akool", *args])
+
+
 def test_1101_with_an_api_key_is_not_retried(sandbox):
     client, _ = make(sandbox, Credentials(api_key="not-the-key"))
     with pytest.raises(ApiAuthError) as caught:
         client.effects()
-    assert caught.value.code == 1101 and "akool auth login" in caught.value.hint
+    # The client raises the code; the CLI's hint table turns it into advice.
+    assert caught.value.code == 1101 and "akool auth login" in advice(caught.value, command)
     assert sandbox.count("effects") == 1
 
 
@@ -98,7 +104,7 @@ def test_create_is_sent_exactly_once_whatever_the_fault(sandbox, spec):
     assert sandbox.count("create") == 1
     assert sleeps == []
     assert "may or may not exist" in caught.value.message and "NOT sent again" in caught.value.message
-    assert "akool status" in caught.value.hint
+    assert caught.value.reason == "created-unknown" and "akool status" in advice(caught.value, command)
 
 
 def test_create_times_out_once_without_resending(sandbox):
@@ -184,7 +190,8 @@ def test_known_business_codes_carry_a_hint(sandbox, code):
     client, _ = make(sandbox)
     with pytest.raises(ApiError) as caught:
         client.effects()
-    assert caught.value.code == code and caught.value.hint
+    assert caught.value.code == code and advice(caught.value, command)
+    assert caught.value.hint is None or "akool" not in caught.value.hint  # no CLI text below the CLI
     assert caught.value.exit_code == (3 if code in (1101, 1102, 1200) else 4)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import akool_cli
@@ -77,3 +78,29 @@ def test_the_checker_sees_an_upward_import(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text("def f():\n    from akool_cli.output.render import Renderer\n")
     assert imports_of(probe) == {"akool_cli.output.render"}
+
+
+def string_constants(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)
+                  and isinstance(node.body[0].value, ast.Constant)}
+    return [node.value for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
+
+
+def _command_line() -> "re.Pattern[str]":
+    from akool_cli.app import COMMANDS
+
+    return re.compile(r"\bakool (" + "|".join(re.escape(name) for name in COMMANDS) + r")\b")
+
+
+COMMAND_LINE = _command_line()
+
+
+def test_the_http_client_and_the_store_hold_no_command_lines():
+    # Advice lives in output/hints.py, keyed by business code and reason: MCP and the CLI word it each their way.
+    for module in ["api/client.py", "store/history.py", "store/journal.py", "flows/wait.py", "flows/pay.py"]:
+        found = [s for s in string_constants(PACKAGE / module) if COMMAND_LINE.search(s)]
+        assert found == [], f"{module}: {found}"

@@ -47,18 +47,6 @@ IMAGE_TO_VIDEO_TYPE = 1501
 
 SUCCESS = 1000
 AUTH_CODES = frozenset({1101, 1102, 1109, 1200})
-CODE_HINTS: dict[int, str] = {
-    1003: "a parameter is missing or invalid; check the flags (see --help)",
-    1008: "that content does not exist; check the id (akool history lists your jobs)",
-    1009: "no permission; 10 s videos, --premium and Pro models need a Pro plan or above",
-    1010: "you cannot operate this content (it belongs to another account or team)",
-    1015: "the service could not create the video; the request was NOT sent again: "
-          "check 'akool history' and try again later",
-    1109: "the API key is invalid; log in again with: akool auth login",
-    1101: "the key or token is invalid or expired; log in again with: akool auth login",
-    1102: "no credentials were sent; run akool auth login or set AKOOL_API_KEY",
-    1200: "this Akool account has been banned; contact Akool support",
-}
 SECRET_HEADERS = frozenset({"x-api-key", "authorization"})
 # The API's answers are small JSON objects; anything bigger is not the API (and could exhaust memory).
 MAX_BODY = 16 * 1024 * 1024
@@ -110,7 +98,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 def api_error(code: int, msg: str) -> ApiError:
     cls = ApiAuthError if code in AUTH_CODES else ApiError
-    return cls(code, msg or "(no message)", CODE_HINTS.get(code))
+    return cls(code, msg or "(no message)")  # the CLI's hint table (output.hints) knows the codes
 
 
 def decode_envelope(status: int, body: bytes, where: str, retry_after: str | None = None) -> dict[str, Any]:
@@ -131,7 +119,7 @@ def decode_envelope(status: int, body: bytes, where: str, retry_after: str | Non
     except (ValueError, UnicodeDecodeError):
         looks = "an HTML page" if text[:1] == b"<" else "malformed JSON"
         raise TransportError(f"{looks} instead of the API's JSON (HTTP {status}) from {where}",
-                             hint="check base_url (akool config get base_url) or try again later") from None
+                             reason="not-the-api") from None
     if not isinstance(envelope, dict) or isinstance(envelope.get("code"), bool) \
             or not isinstance(envelope.get("code"), int):
         raise TransportError(f"answer without a business code (HTTP {status}) from {where}",
@@ -230,13 +218,11 @@ class AkoolClient:
         except (TransportError, ValueError, TypeError, RecursionError) as exc:
             raise OutcomeUnknownError(f"the service accepted the request to {PATH_CREATE_BATCH} but its answer is "
                                       f"unusable ({getattr(exc, 'message', type(exc).__name__)})",
-                                      hint="the jobs may exist and were NOT sent again; "
-                                           "check with 'akool status' before creating them again") from None
+                                      reason="created-unknown") from None
         bad = [job for job in jobs if not is_job_id(job.id)]
         if bad:
             raise OutcomeUnknownError(f"the answer from {PATH_CREATE_BATCH} has {len(bad)} invalid job id(s)",
-                                      hint="the jobs may exist and were NOT sent again; "
-                                           "check with 'akool status' before creating them again")
+                                      reason="created-unknown")
         items = []
         for item in errors:
             item = item if isinstance(item, dict) else {}
@@ -338,7 +324,7 @@ class AkoolClient:
                 if kind.startswith("text/") or kind in ("application/json", "application/xhtml+xml"):
                     download.close()
                     raise TransportError(f"the file server sent {kind}, not a video, for {url}",
-                                         hint="the link may have expired (7 days); check with: akool status")
+                                         reason="file-gone")
                 return download
             download.close()
             retryable = download.status == 429 or download.status >= 500
@@ -378,20 +364,18 @@ class AkoolClient:
         except (TransportError, ValueError, TypeError, RecursionError) as exc:
             raise OutcomeUnknownError(f"the service accepted the request to {where} but its answer is unusable "
                                       f"({getattr(exc, 'message', type(exc).__name__)})",
-                                      hint="the job may exist and was NOT sent again; "
-                                           "check with 'akool status' before creating it again") from None
+                                      reason="created-unknown") from None
         if not is_job_id(job.id):
             shown = "no job _id" if not job.id else "an invalid job _id"
             raise OutcomeUnknownError(f"the service accepted the request to {where} but its answer has {shown}",
-                                      hint="the job may exist and was NOT sent again; "
-                                           "check with 'akool status' before creating it again")
+                                      reason="created-unknown")
         return job
 
     def _call(self, method: str, path: str, body: Any, *, idempotent: bool,
               extra_headers: dict[str, str] | None = None) -> dict[str, Any]:
         creds = self.credentials
         if creds.method is None:
-            raise AuthError("no credentials", hint="run: akool auth login (or set AKOOL_API_KEY)")
+            raise AuthError("no credentials", reason="no-credentials")
         try:
             return self._send_with_retries(method, path, body, idempotent=idempotent, extra_headers=extra_headers)
         except ApiError as exc:
@@ -410,7 +394,7 @@ class AkoolClient:
             token = self.get_token(creds.client_id, creds.client_secret)
         except ApiError as exc:
             self._mint_failure = ApiAuthError(exc.code, f"could not get a token: {exc.msg}",
-                                              hint="check the client id and secret: akool auth login --client-id ...")
+                                              reason="bad-client-credentials")
             raise self._mint_failure from None
         except TransportError as exc:
             # get_token has had its own retries: a caller's retry loop must not multiply them.
@@ -460,7 +444,7 @@ class AkoolClient:
         return OutcomeUnknownError(
             f"{exc.message}; the request may have reached the server, so the job may or may not exist "
             "and it was NOT sent again",
-            hint="check with 'akool status' (or 'akool history') before creating it again",
+            reason="created-unknown",
         )
 
     def _send_once(self, method: str, path: str, body: Any, headers: dict[str, str], attempt: int) -> dict[str, Any]:
@@ -504,11 +488,11 @@ class AkoolClient:
         host = urlsplit(self.base_url).netloc
         if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
             return TransportError(f"cannot connect to {host} ({type(exc).__name__})",
-                                  hint="check your network and base_url (akool config get base_url)",
+                                  reason="cannot-connect",
                                   retryable=True, sent=False)
         if isinstance(exc, httpx.TimeoutException):
             return TransportError(f"timed out waiting for {where} ({self.timeout.read:g} s)",
-                                  hint="try again later or raise the timeout: akool config set timeout 60",
+                                  reason="timeout",
                                   retryable=True)
         return TransportError(f"connection to {host} broke during {where} ({type(exc).__name__})",
                               hint="try again; check your network", retryable=True)

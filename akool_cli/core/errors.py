@@ -6,12 +6,16 @@ from akool_cli.core.exit_codes import ExitCode
 
 
 class AkoolError(Exception):
+    """`reason` names what went wrong for the hint table (output.hints): code below the CLI raises a
+    reason, never a command line to type; the CLI (or MCP) turns it into advice in its own words."""
+
     exit_code: ExitCode = ExitCode.UNEXPECTED
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, *, reason: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.reason = reason
 
     def __str__(self) -> str:
         return self.message
@@ -34,8 +38,8 @@ class ApiError(AkoolError):
 
     exit_code = ExitCode.API
 
-    def __init__(self, code: int, msg: str, hint: str | None = None) -> None:
-        super().__init__(f"API error {code}: {msg}", hint)
+    def __init__(self, code: int, msg: str, hint: str | None = None, *, reason: str | None = None) -> None:
+        super().__init__(f"API error {code}: {msg}", hint, reason=reason)
         self.code = code
         self.msg = msg
 
@@ -50,8 +54,8 @@ class TransportError(AkoolError):
     exit_code = ExitCode.NETWORK
 
     def __init__(self, message: str, hint: str | None = None, *, retryable: bool = False,
-                 retry_after: float | None = None, sent: bool = True) -> None:
-        super().__init__(message, hint)
+                 retry_after: float | None = None, sent: bool = True, reason: str | None = None) -> None:
+        super().__init__(message, hint, reason=reason)
         self.retryable = retryable
         self.retry_after = retry_after
         # False only when we know no byte of the request reached the server.

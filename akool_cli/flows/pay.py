@@ -109,7 +109,7 @@ def check_spend(caps: Caps, estimate: Estimate, balance: float | None, spent_bef
     over = check_caps(caps, spent_since, estimate.high, now)
     if over is not None:
         raise OverBudgetError(f"{what}, over {over.describe()}",
-                              hint=f"wait until {over.resets}, or raise budget.{over.period} (akool config set)")
+                              hint=f"wait until {over.resets}, or raise the budget.{over.period} setting (config set)")
     if balance is not None and estimate.high > balance:
         raise OverBalanceError(f"{what} and the account has {balance:g}",
                                hint="top up the account, or make fewer or cheaper videos")

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
-from akool_cli.api.models import RESOURCE_TTL_SECONDS, Job
+from akool_cli.api.models import Job, expiry_of
 from akool_cli.output.writers import Column, View
 
 if TYPE_CHECKING:
@@ -65,6 +65,12 @@ JOB_COLUMNS = [
 ]
 
 
+# CSV/TSV of jobs: the API's names, raw values (a job's raw JSON may hold anything else: not a column).
+JOB_FIELDS = ["_id", "status", "status_name", "create_time", "update_time", "resolution", "video_duration",
+              "effect_name", "effect_code", "image_url", "prompt", "audio_type", "deduction_credit", "video_url",
+              "pre_video_id", "local_path"]
+
+
 def job_record(job: Job, entry: "HistoryEntry | None" = None, saved: Path | None = None) -> dict[str, Any]:
     record = dict(job.raw)
     record["_id"] = job.id
@@ -92,11 +98,11 @@ def jobs_view(jobs: list[Job], entries: Mapping[str, "HistoryEntry"], saved: Map
             "effect": job.effect_name or (entry.effect_name if entry else None),
             "resolution": job.resolution, "length": f"{length}s" if length else None,
             "credits": job.deduction_credit, "age": human_duration(now - created) if created else None,
-            "expires_in": expires_in(created + RESOURCE_TTL_SECONDS if created else None, now),
+            "expires_in": expires_in(expiry_of(created) if created else None, now),
             "file": str(local) if local else job.video_url,
         })
     records = [job_record(job, entries.get(job.id), saved.get(job.id)) for job in jobs]
-    return View(JOB_COLUMNS, rows, records, title=title, empty="no jobs to show")
+    return View(JOB_COLUMNS, rows, records, title=title, empty="no jobs to show", fields=JOB_FIELDS)
 
 
 # ---------------------------------------------------------------- history
@@ -115,19 +121,30 @@ HISTORY_COLUMNS = [
 ]
 
 
-def entry_record(entry: "HistoryEntry") -> dict[str, Any]:
-    import json
+# A history entry's JSON names: the API's own where it has one, the column's name otherwise.
+ENTRY_RENAMES = {"id": "_id", "created_at": "create_time", "expires_at": "expire_time", "updated_at": "update_time",
+                 "deducted": "deduction_credit"}
+_MS = {"created_at", "expires_at", "updated_at"}  # stored in seconds, said in milliseconds like the API
 
-    return {
-        "_id": entry.id, "kind": entry.kind, "status": entry.status, "status_name": entry.status_name,
-        "create_time": _ms(entry.created_at), "expire_time": _ms(entry.expires_at),
-        "resolution": entry.resolution, "video_length": entry.video_length, "effect_name": entry.effect_name,
-        "effect_code": entry.effect_code, "audio_type": entry.audio_type, "source": entry.source,
-        "image_url": entry.image_url, "video_url": entry.video_url, "pre_video_id": entry.pre_video_id,
-        "estimate": entry.estimate, "deduction_credit": entry.deducted, "local_path": entry.local_path,
-        "deleted": bool(entry.deleted), "profile": entry.profile, "base_url": entry.base_url,
-        "request": json.loads(entry.request) if entry.request else None,
-    }
+
+def entry_record(entry: "HistoryEntry") -> dict[str, Any]:
+    """Every field of the entry (a new history column appears here by itself), plus `status_name`."""
+    import json
+    from dataclasses import fields
+
+    record: dict[str, Any] = {}
+    for f in fields(entry):
+        value = getattr(entry, f.name)
+        if f.name in _MS:
+            value = _ms(value)
+        elif f.name == "deleted":
+            value = bool(value)
+        elif f.name == "request":
+            value = json.loads(value) if value else None
+        record[ENTRY_RENAMES.get(f.name, f.name)] = value
+        if f.name == "status":
+            record["status_name"] = entry.status_name
+    return record
 
 
 def _history_row(entry: "HistoryEntry", now: float) -> dict[str, Any]:
@@ -139,6 +156,20 @@ def _history_row(entry: "HistoryEntry", now: float) -> dict[str, Any]:
         "status_name": entry.status_name, "expires_in": expires_in(entry.expires_at, now),
         "local_path": entry.local_path,
     }
+
+
+def _entry_fields() -> list[str]:
+    from dataclasses import fields
+
+    from akool_cli.store.history import HistoryEntry
+
+    names = []
+    for f in fields(HistoryEntry):
+        names.append(ENTRY_RENAMES.get(f.name, f.name))
+        if f.name == "status":
+            names.append("status_name")
+    return names
+
 
 
 def history_view(entries: Callable[[], Iterable["HistoryEntry"]], now: float, count: int | None = None) -> View:
@@ -154,7 +185,8 @@ def history_view(entries: Callable[[], Iterable["HistoryEntry"]], now: float, co
 
     title = f"{count} job(s) in the local history" if count is not None else None
     return View(HISTORY_COLUMNS, Lazy(lambda e: _history_row(e, now)), Lazy(entry_record),
-                title=title, empty="No jobs in the local history yet; create one with: akool create IMAGE")
+                title=title, empty="No jobs in the local history yet; create one with: akool create IMAGE",
+                fields=_entry_fields())
 
 
 # ---------------------------------------------------------------- effects, delete, cost history

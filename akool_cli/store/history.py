@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from akool_cli.api.models import RESOURCE_TTL_SECONDS, Job, status_name
+from akool_cli.api.models import FINAL_STATUSES, Job, JobStatus, expiry_of, status_name
 from akool_cli.core.errors import ConfigError
 from akool_cli.store.migrations import migrate
 
@@ -49,11 +49,34 @@ class HistoryEntry:
 
 
 COLUMNS = [f.name for f in fields(HistoryEntry)]
+# The final statuses as an SQL list, from their one home (api.models), e.g. "(3, 4)".
+FINAL_SQL = "(" + ", ".join(str(int(s)) for s in sorted(FINAL_STATUSES)) + ")"
 _KNOWN = frozenset(COLUMNS)
 # Room proven per planned job before a paid run: a job's row with its request is well under this.
 ROW_ROOM_BYTES = 4096
 # SQLite integers are 64-bit; anything a server sends beyond this is not a credit count or a time.
 SQLITE_INT_MAX = 2**63 - 1
+
+
+SQL_TYPES = {"int": "INTEGER", "float": "REAL", "str": "TEXT"}
+
+
+def add_missing_columns(db: sqlite3.Connection, table: str, record: type) -> list[str]:
+    """A field added to HistoryEntry becomes a nullable column by itself: adding a history column is one
+    line in one file. Renames, types changes and data moves still need a numbered migration."""
+    have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+    added = []
+    for f in fields(record):
+        if f.name in have:
+            continue
+        base = str(f.type).split("|")[0].strip()
+        try:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {f.name} {SQL_TYPES.get(base, 'TEXT')}")
+            added.append(f.name)
+        except sqlite3.OperationalError as exc:
+            if "duplicate column" not in str(exc):  # another process added it first: fine
+                raise
+    return added
 
 
 def _entry(row: sqlite3.Row) -> HistoryEntry:
@@ -75,7 +98,7 @@ def entry_for_job(job: Job, *, kind: str, base_url: str, profile: str, now: floa
                   estimate_high: int | None = None) -> HistoryEntry:
     created = job.create_time / 1000 if job.create_time else now
     return HistoryEntry(
-        id=job.id, kind=kind, created_at=created, expires_at=created + RESOURCE_TTL_SECONDS,
+        id=job.id, kind=kind, created_at=created, expires_at=expiry_of(created),
         base_url=base_url, profile=profile, updated_at=now, source=source, image_url=job.image_url,
         effect_name=job.effect_name or None, effect_code=job.effect_code or None, resolution=job.resolution,
         video_length=video_length, audio_type=job.audio_type, estimate=estimate,
@@ -137,6 +160,7 @@ class History:
                 db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
                 self._wal(db)
                 migrate(db)
+                add_missing_columns(db, "jobs", HistoryEntry)
             except sqlite3.DatabaseError as exc:
                 raise HistoryError(self.path, exc) from None
             except OSError as exc:
@@ -234,7 +258,7 @@ class History:
             return
         # One transaction a tick, not one fsync a job. A final status is never taken back:
         # callbacks and polls can arrive late or out of order.
-        self._many("UPDATE jobs SET status = CASE WHEN status IN (3, 4) AND COALESCE(?, 0) NOT IN (3, 4) "
+        self._many(f"UPDATE jobs SET status = CASE WHEN status IN {FINAL_SQL} AND COALESCE(?, 0) NOT IN {FINAL_SQL} "
                    "THEN status ELSE ? END, video_url = COALESCE(?, video_url), "
                    "deducted = COALESCE(?, deducted), updated_at = ? WHERE id = ?", rows)
 
@@ -309,7 +333,8 @@ class History:
 
     def unsaved(self, base_url: str, now: float, within_hours: float | None = None) -> list[str]:
         """Completed, paid jobs with no saved file whose remote files have not expired yet."""
-        sql = ("SELECT id FROM jobs WHERE base_url = ? AND status = 3 AND local_path IS NULL AND deleted = 0 "
+        sql = (f"SELECT id FROM jobs WHERE base_url = ? AND status = {int(JobStatus.COMPLETED)} AND local_path IS NULL "
+               "AND deleted = 0 "
                "AND expires_at > ?")
         params: list[Any] = [base_url, now]
         if within_hours is not None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from akool_cli.api.models import JobStatus
 from akool_cli.store.history import History, HistoryError
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ class Journal:
         Two queries, whatever the run's size."""
         each = "COALESCE(r.estimate_high, r.estimate, 0)"
         jobs = self._run(
-            f"SELECT COALESCE(SUM(CASE WHEN j.status = 4 THEN 0 WHEN j.deducted IS NOT NULL THEN j.deducted "
+            f"SELECT COALESCE(SUM(CASE WHEN j.status = {int(JobStatus.FAILED)} THEN 0 WHEN j.deducted IS NOT NULL THEN j.deducted "
             f"ELSE {each} END), 0) FROM batch_rows r, json_each(r.job_ids) e LEFT JOIN jobs j ON j.id = e.value "
             "WHERE r.run_id = ? AND r.state IN ('sending', 'submitted', 'completed', 'saved', 'uncertain')",
             (run_id,)).fetchone()[0]
