@@ -192,8 +192,9 @@ def _validate(spec: dict, path: str, method: str, answer: dict) -> None:
 
 def test_the_spec_copy_is_the_reference(spec):
     reference = ROOT.parent / "shared" / "reference" / "akool-openapi.yaml"
-    if reference.exists():
-        assert reference.read_text() == SPEC_FILE.read_text(), "refresh tests/contract/akool-openapi.yaml"
+    if not reference.exists():  # a clone without the shared folder beside it: say so, do not pass
+        pytest.skip(f"the shared reference {reference} is not beside this clone; the copy was not compared")
+    assert reference.read_text() == SPEC_FILE.read_text(), "refresh tests/contract/akool-openapi.yaml"
 
 
 def test_every_sandbox_answer_validates_against_the_vendor_spec(spec, sandbox):

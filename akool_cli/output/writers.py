@@ -163,9 +163,10 @@ def _write_json(records: Iterable[dict[str, Any]], out: IO[str]) -> None:
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def raw_cell(value: Any) -> str:
+def raw_cell(value: Any, *, tsv: bool = False) -> str:
     """A value as a spreadsheet should get it: raw (ms, credits, true/false), nested values as JSON,
-    and text that would run as a formula defused with a leading quote."""
+    and text that would run as a formula defused with a leading quote. TSV has no quoting: tabs and
+    newlines inside a value become spaces."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -173,6 +174,8 @@ def raw_cell(value: Any) -> str:
     if isinstance(value, (int, float)):
         return repr(value) if isinstance(value, float) else str(value)
     text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
+    if tsv and any(ch in text for ch in "\t\n\r"):
+        text = " ".join(text.split())
     text = clean(text)
     return "'" + text if text.startswith(FORMULA_START) else text
 
@@ -186,9 +189,7 @@ def _delimited(delimiter: str) -> Callable[[View, IO[str], Shape], None]:
         source = view.machine() if view.fields else view.rows
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
-        for values in _lines_of(keys, source):
-            if delimiter == "\t":  # TSV has no quoting: tabs and newlines inside a value become spaces
-                values = [" ".join(v.split()) if ("\t" in v or "\n" in v or "\r" in v) else v for v in values]
+        for values in _lines_of(keys, source, tsv=delimiter == "\t"):
             buffer.seek(0)
             buffer.truncate()
             writer.writerow(values)
@@ -196,10 +197,10 @@ def _delimited(delimiter: str) -> Callable[[View, IO[str], Shape], None]:
     return write_delimited
 
 
-def _lines_of(keys: list[str], source: Iterable[dict[str, Any]]) -> Iterator[list[str]]:
+def _lines_of(keys: list[str], source: Iterable[dict[str, Any]], *, tsv: bool) -> Iterator[list[str]]:
     yield list(keys)  # the header
     for record in source:
-        yield [raw_cell(record.get(key)) for key in keys]
+        yield [raw_cell(record.get(key), tsv=tsv) for key in keys]
 
 
 def _widths(columns: list[Column], rows: list[dict[str, Any]]) -> dict[str, int]:
