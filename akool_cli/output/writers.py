@@ -252,11 +252,6 @@ def _rich_table(view: View, rows: list[dict[str, Any]], out: IO[str], width: int
     console.print(table)
 
 
-def iter_records(items: Iterable[Any], to_record: Callable[[Any], dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    for item in items:
-        yield to_record(item)
-
-
 WRITERS: dict[str, Callable[[View, IO[str], Shape], None]] = {
     "table": _table, "json": _json, "jsonl": _jsonl, "csv": _delimited(","), "tsv": _delimited("\t"), "ids": _ids,
 }

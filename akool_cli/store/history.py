@@ -47,7 +47,6 @@ class HistoryEntry:
         return "deleted" if self.deleted else status_name(self.status)
 
 
-
 COLUMNS = [f.name for f in fields(HistoryEntry)]
 # The final statuses as an SQL list, from their one home (api.models), e.g. "(3, 4)".
 FINAL_SQL = "(" + ", ".join(str(int(s)) for s in sorted(FINAL_STATUSES)) + ")"
@@ -350,7 +349,3 @@ class History:
             "COUNT(deducted) AS charged_jobs FROM jobs GROUP BY profile, base_url ORDER BY profile, base_url")
         return [dict(row) for row in rows.fetchall()]
 
-    def total_deducted(self) -> tuple[int, int]:
-        """(credits actually deducted, jobs counted) over the whole history."""
-        row = self._run("SELECT COALESCE(SUM(deducted), 0), COUNT(deducted) FROM jobs").fetchone()
-        return int(row[0]), int(row[1])

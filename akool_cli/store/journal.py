@@ -183,10 +183,6 @@ class Journal:
         except sqlite3.DatabaseError as exc:
             raise HistoryError(self.history.path, exc) from None
 
-    def set_state(self, run_id: str, row: int, state: str, error: str | None = None) -> None:
-        self._run("UPDATE batch_rows SET state = ?, error = ?, updated_at = ? WHERE run_id = ? AND row = ?",
-                  (state, error, self.clock(), run_id, row))
-
     def set_states(self, run_id: str, changes: list[tuple[int, str, str | None]]) -> None:
         """Many rows in one transaction (one a polling tick)."""
         now = self.clock()
