@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from akool_cli.api.models import AiModel, Effect
     from akool_cli.api.uploads import Uploader
     from akool_cli.flows.deps import Deps
+    from akool_cli.flows.events import Events
     from akool_cli.output.render import Renderer
     from akool_cli.pricing.plan import Defaults
     from akool_cli.store.history import History
@@ -102,6 +103,8 @@ class App:
     verbose: bool = False
     # Said when Ctrl-C stops a command: how to pick up what was already paid for.
     resume_hint: str | None = None
+    # Where flows report (flows.events): None is the renderer; MCP sets a Collector per tool call.
+    events: "Events | None" = None
     _client: "AkoolClient | None" = field(default=None, init=False)
     _history: "History | None" = field(default=None, init=False)
 
@@ -306,17 +309,14 @@ class App:
         return get_cached(lambda: self.client().models(), cache, refresh)
 
     def deps(self) -> "Deps":
-        """What a flow may use, built once: the client, history and uploader are made when first asked for."""
-        cached = self.__dict__.get("_deps")
-        if cached is None:
-            from akool_cli.flows.deps import Deps
+        """What a flow may use: the client, history and uploader are made when first asked for. Events go
+        to `self.events` when set (MCP collects them per tool call), else to the renderer."""
+        from akool_cli.flows.deps import Deps
 
-            cached = Deps(client=self.client, history=self.history, uploader=self.uploader, setting=self.setting,
-                          events=self.renderer, command=self.command, profile=self.profile, base_url=self.base_url,
-                          is_loopback=self.is_loopback, clock=self.runtime.clock, sleep=self.runtime.sleep,
-                          monotonic=self.runtime.monotonic)
-            self.__dict__["_deps"] = cached
-        return cached
+        return Deps(client=self.client, history=self.history, uploader=self.uploader, setting=self.setting,
+                    events=self.events or self.renderer, command=self.command, profile=self.profile,
+                    base_url=self.base_url, is_loopback=self.is_loopback, clock=self.runtime.clock,
+                    sleep=self.runtime.sleep, monotonic=self.runtime.monotonic)
 
     def plan_defaults(self) -> "Defaults":
         from akool_cli.pricing.plan import Defaults

@@ -30,7 +30,8 @@ def run() -> None:
 
             sys.stdout.write(f"akool-cli {__version__}\n")
             return
-        from akool_cli.cli import app
+        with signals.deferred():  # a signal during the imports is raised once they are done: one clean line
+            from akool_cli.cli import app
 
         try:
             app(prog_name="akool")

@@ -8,6 +8,7 @@ before it answers. Same credentials, profiles, `--sandbox`, history and messages
 
 from __future__ import annotations
 
+import functools
 import secrets
 import threading
 import time
@@ -49,6 +50,7 @@ class Agent:
         self.clock = clock
         self.plans: dict[str, PlannedVideo] = {}
         self.lock = threading.Lock()  # one tool at a time: the history and the client are shared
+        self.notes: list[str] = []  # the last tool's warnings (charged more than estimated, a job gone...)
 
     # ------------------------------------------------------------ free tools
 
@@ -256,9 +258,16 @@ def tool_error(error: AkoolError) -> Exception:
 def guard_tool(agent: Agent, func: Callable[..., Any]) -> Callable[..., Any]:
     """One tool at a time; every error a tool error with secrets scrubbed, never a traceback."""
     def call(**kwargs: Any) -> Any:
+        from akool_cli.flows.events import Collector
+
         with agent.lock:
+            collector = Collector()
+            agent.state.events = collector  # what the flows say goes into this tool's result, not stderr
+            agent.notes = []
             try:
-                return func(**kwargs)
+                result = func(**kwargs)
+                agent.notes = collector.warnings + [e.message for e in collector.errors]
+                return result
             except AkoolError as error:
                 from akool_cli.output.hints import complete
 
@@ -287,33 +296,43 @@ def build_server(agent: Agent) -> Any:
     def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
         return guard_tool(agent, func)
 
-    @server.tool(description="List the effects for plan_video's effect (name or code).")
+    def tool(description: str) -> Callable[[Callable[..., Any]], Any]:
+        """server.tool, with the tool's warnings (flows' events) added to its result as `warnings`."""
+        def register(func: Callable[..., dict[str, Any]]) -> Any:
+            @functools.wraps(func)
+            def noted(*args: Any, **kwargs: Any) -> dict[str, Any]:
+                result = func(*args, **kwargs)
+                return {**result, "warnings": list(agent.notes)} if agent.notes else result
+            return server.tool(description=description)(noted)
+        return register
+
+    @tool(description="List the effects for plan_video's effect (name or code).")
     def list_effects() -> dict[str, Any]:
         return {"effects": guarded(agent.list_effects)()}
 
-    @server.tool(description="List the image-to-video models: resolutions with credits per second, lengths, audio.")
+    @tool(description="List the image-to-video models: resolutions with credits per second, lengths, audio.")
     def list_models() -> dict[str, Any]:
         return {"models": guarded(agent.list_models)()}
 
-    @server.tool(description="The account's credit balance and where requests go.")
+    @tool(description="The account's credit balance and where requests go.")
     def get_balance() -> dict[str, Any]:
         return guarded(agent.get_balance)()
 
-    @server.tool(description="Estimate credits for videos (spends nothing): model, resolution, length, count.")
+    @tool(description="Estimate credits for videos (spends nothing): model, resolution, length, count.")
     def estimate_cost(model: str | None = None, resolution: str | None = None, length: int | None = None,
                       count: int = 1, generate_audio: bool = False) -> dict[str, Any]:
         return guarded(agent.estimate_cost)(model=model, resolution=resolution, length=length, count=count,
                                             generate_audio=generate_audio)
 
-    @server.tool(description="Status of jobs by id (one request for all).")
+    @tool(description="Status of jobs by id (one request for all).")
     def job_status(ids: list[str]) -> dict[str, Any]:
         return {"jobs": guarded(agent.job_status)(ids=ids)}
 
-    @server.tool(description="Jobs this machine created, newest first (optionally one status).")
+    @tool(description="Jobs this machine created, newest first (optionally one status).")
     def list_history(limit: int = 20, status: str | None = None) -> dict[str, Any]:
         return {"history": guarded(agent.list_history)(limit=limit, status=status)}
 
-    @server.tool(description="Check a video request and price it WITHOUT spending: returns plan_id, the exact "
+    @tool(description="Check a video request and price it WITHOUT spending: returns plan_id, the exact "
                              "request, the estimate and the balance. Then call execute_plan to pay.")
     def plan_video(image: str, effect: str | None = None, prompt: str | None = None,
                    negative_prompt: str | None = None, model: str | None = None, resolution: str | None = None,
@@ -323,16 +342,16 @@ def build_server(agent: Agent) -> Any:
                                          model=model, resolution=resolution, length=length, count=count,
                                          last_frame=last_frame, generate_audio=generate_audio)
 
-    @server.tool(description="SPENDS CREDITS: create the video(s) of a plan, at most once per plan, within 10 "
+    @tool(description="SPENDS CREDITS: create the video(s) of a plan, at most once per plan, within 10 "
                              "minutes of planning. Returns the job ids (already in the history).")
     def execute_plan(plan_id: str) -> dict[str, Any]:
         return guarded(agent.execute_plan)(plan_id=plan_id)
 
-    @server.tool(description="Wait until the jobs complete or fail (timeout in seconds); returns their status.")
+    @tool(description="Wait until the jobs complete or fail (timeout in seconds); returns their status.")
     def wait_for_jobs(ids: list[str], timeout: float = 300) -> dict[str, Any]:
         return {"jobs": guarded(agent.wait_for_jobs)(ids=ids, timeout=timeout)}
 
-    @server.tool(description="Save a completed video to a path inside the folder(s) allowed with --allow-dir.")
+    @tool(description="Save a completed video to a path inside the folder(s) allowed with --allow-dir.")
     def download_video(id: str, path: str) -> dict[str, Any]:  # noqa: A002 - the tool's field name
         return guarded(agent.download_video)(job_id=id, path=path)
 

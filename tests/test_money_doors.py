@@ -276,3 +276,16 @@ def test_nothing_is_sent_after_the_first_job_the_history_cannot_take(small_disk,
     assert sandbox.count("create_batch") == 1, result.stderr  # the first unrecordable job, and nothing after it
     [job_id] = set(IDS.findall(result.stderr))
     assert f"akool status --wait {job_id}" in result.stderr and "nothing more was sent" in result.stderr
+
+
+def test_an_agent_reads_the_flows_warnings_in_the_tool_result(sandbox, tmp_path):
+    # The flows report through events; MCP collects them per tool call (nothing goes to its stderr).
+    from akool_cli.mcp_server import guard_tool
+
+    agent = _agent(tmp_path, sandbox, poll_interval=0.05, poll_max_interval=0.05)
+    unknown = "0" * 24
+    jobs = guard_tool(agent, agent.wait_for_jobs)(ids=[unknown], timeout=5)
+    assert jobs == [] and any(unknown in note and "not known" in note for note in agent.notes)
+    assert agent.state.runtime.stderr.getvalue() == ""
+    guard_tool(agent, agent.get_balance)()
+    assert agent.notes == []  # each tool call starts with no warnings

@@ -6,10 +6,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from akool_cli.options import NO_IDS, FormatOption, JsonOption, resolve_format
-from akool_cli.output.writers import record_view
 from akool_cli.app import guarded
 from akool_cli.context import App
+from akool_cli.options import NO_IDS, FormatOption, JsonOption, resolve_format
+from akool_cli.output.writers import record_view
 
 auth_app = typer.Typer(name="auth", help="Log in with an API key (or client id and secret), check, log out.", no_args_is_help=True)
 

@@ -86,15 +86,16 @@ def paid(state: App, order: "PayOrder", *, output: str | None,
     ids = [job.id for _, job in report.created]
     state.resume_hint = (f"{len(ids)} paid job(s) are in the history; continue with: "
                          f"{state.command('status', '--wait', *ids)}") if ids else None
+    events = state.deps().events
     for sub, job, error in report.unrecorded:
-        state.renderer.warn(f"{sub.source}: job {job.id} was created but could NOT be written to the history "
+        events.warn(f"{sub.source}: job {job.id} was created but could NOT be written to the history "
                             f"({error.message}); note its id; follow it (free) with: {state.command('status', '--wait', job.id)}")
     lone = not report.created and not report.unrecorded and len(report.errors) == 1
     if not lone:  # a lone failure is the command's own error, printed once at the end
         for sub, error in report.errors:
-            state.renderer.error(AkoolError(f"{sub.source}: {error.message}", error.hint))
+            events.error(AkoolError(f"{sub.source}: {error.message}", error.hint))
     for note in price_notes(result):
-        state.renderer.warn(note)
+        events.warn(note)
     if report.stopped is not None:
         raise stopped_error(state.command, report, output)
     held_back = halted_error(state.command, result, output, go_on)
@@ -177,7 +178,8 @@ def wait_jobs(state: App, ids: list[str], timeout: float | None, *, fresh: bool 
         raise
     for job_id in gone:
         gone_warned(state).add(job_id)
-        state.renderer.warn(f"job {job_id} is not known to the service (deleted, or made with other credentials)")
+        state.deps().events.warn(f"job {job_id} is not known to the service (deleted, or made with other "
+                                 "credentials)")
     return latest
 
 

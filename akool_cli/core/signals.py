@@ -45,10 +45,20 @@ class _State:
     reported = False  # ...and whether someone has told the user about it
 
 
+def _in_import_machinery(frame: Any) -> bool:
+    """Inside importlib's own code (a module lock's weakref callback among others) an exception is
+    printed as "Exception ignored in ..." with a traceback and then dropped: not a place to stop."""
+    return frame is not None and str(frame.f_code.co_filename).startswith("<frozen importlib")
+
+
 def _handler(signum: int, frame: Any) -> None:
     if _State.depth:
         if _State.pending is None:
             _State.pending = signum
+        return
+    if _in_import_machinery(frame):
+        # Ask again: the handler runs once more at the next bytecode, until importlib is done.
+        signal.raise_signal(signum)
         return
     _State.raised = signum
     raise Stopped(signum)

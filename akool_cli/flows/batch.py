@@ -9,10 +9,9 @@ job together, one request a tick (in chunks) -> save each video as soon as it co
 from __future__ import annotations
 
 import json
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from akool_cli.api.models import BatchRequest, CreateRequest, Job, JobStatus, answer_jobs
@@ -320,22 +319,16 @@ def watch(deps: "Deps", journal: Journal, run_id: str) -> None:
 
 def row_target(job: Job, jrow: JournalRow, claims: Any, force: bool) -> Path | None:
     """Where a row's job is saved: its -o template (or folder) filled in; collisions get a suffix."""
-    from akool_cli.flows.naming import render
+    from akool_cli.flows.naming import place, template_values
 
     if not jrow.output:
         return None
-    index = jrow.job_ids.index(job.id) + 1
-    stem = PurePath(jrow.source.split("?")[0].rstrip("/")).stem if jrow.source else "video"
-    values = {"stem": stem, "row": jrow.row, "key": jrow.key, "index": index, "id": job.id,
-              "date": time.strftime("%Y-%m-%d"), "effect": job.effect_name or jrow.request.get("effect_code"),
-              "model": jrow.request.get("model_name"), "resolution": jrow.request.get("resolution"),
-              "length": jrow.request.get("video_length")}
+    values = template_values(job.id, source=jrow.source, row=jrow.row, key=jrow.key,
+                             index=jrow.job_ids.index(job.id) + 1, request=jrow.request, effect_name=job.effect_name)
     template = jrow.output if "{" in jrow.output else (
         jrow.output.rstrip("/") + "/{key}-{index}.mp4" if jrow.output.endswith("/") or Path(jrow.output).is_dir()
         else jrow.output)
-    path = render(template, values)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path if force else claims.claim(path)
+    return place(template, values, force=force, claims=claims)
 
 
 def _saved_before(history: Any, job_id: str) -> bool:

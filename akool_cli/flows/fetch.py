@@ -159,15 +159,12 @@ class OutputTarget:
     def for_job(self, job_id: str) -> Path:
         if self.template is not None:
             if job_id not in self.assigned:
-                import time as _time
+                from akool_cli.flows.naming import place, template_values
 
-                from akool_cli.flows.naming import render
-
-                values = {"id": job_id, "date": _time.strftime("%Y-%m-%d"), "index": 1, "row": 1,
-                          **self.fields.get(job_id, {})}
-                path = render(str(local_path(self.template)), values)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self.assigned[job_id] = path if self.force else self.claims.claim(path)
+                values = self.fields.get(job_id) or template_values(job_id, source=None, row=1, key=None, index=1,
+                                                                      request={})
+                self.assigned[job_id] = place(str(local_path(self.template)), values, force=self.force,
+                                              claims=self.claims)
             return self.assigned[job_id]
         if self.is_dir:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -177,7 +174,7 @@ class OutputTarget:
 
 def template_fields(report: "SubmitReport") -> dict[str, dict[str, Any]]:
     """The -o template's values for each job: its source, row, variant and settings."""
-    from pathlib import PurePath
+    from akool_cli.flows.naming import template_values
 
     fields: dict[str, dict[str, Any]] = {}
     rows: dict[int, int] = {}
@@ -185,13 +182,9 @@ def template_fields(report: "SubmitReport") -> dict[str, dict[str, Any]]:
     for sub, job in report.created:
         row = rows.setdefault(id(sub), len(rows) + 1)
         variants[id(sub)] = variants.get(id(sub), sub.first_index - 1) + 1
-        request = sub.request
-        stem = PurePath(sub.source.split("?")[0].rstrip("/")).stem or "video"
-        row = sub.row or row
-        fields[job.id] = {"stem": stem, "row": row, "key": getattr(sub, "key", None) or stem,
-                          "index": variants[id(sub)], "effect": job.effect_name or getattr(request, "effect_code", None),
-                          "model": getattr(request, "model_name", None), "resolution": getattr(request, "resolution", None),
-                          "length": getattr(request, "video_length", None)}
+        fields[job.id] = template_values(job.id, source=sub.source, row=sub.row or row, key=getattr(sub, "key", None),
+                                         index=variants[id(sub)], request=sub.request.to_body(),
+                                         effect_name=job.effect_name)
     return fields
 
 

@@ -59,3 +59,29 @@ class NameClaims:
             candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
         self.taken.add(candidate)
         return candidate
+
+
+def source_stem(source: str | None) -> str:
+    """`cat` for `https://x/cat.png?v=2` or `photos/cat.png`: the {stem} of a template."""
+    from pathlib import PurePath
+
+    return (PurePath(source.split("?")[0].rstrip("/")).stem if source else "") or "video"
+
+
+def template_values(job_id: str, *, source: str | None, row: int, key: str | None, index: int,
+                    request: dict[str, Any], effect_name: str | None = None) -> dict[str, Any]:
+    """Every field an -o template may use, for one job: the one filler of create, add-audio and batch."""
+    import time
+
+    stem = source_stem(source)
+    return {"id": job_id, "stem": stem, "row": row, "key": key or stem, "index": index,
+            "date": time.strftime("%Y-%m-%d"), "effect": effect_name or request.get("effect_code"),
+            "model": request.get("model_name"), "resolution": request.get("resolution"),
+            "length": request.get("video_length")}
+
+
+def place(template: str, values: dict[str, Any], *, force: bool, claims: NameClaims) -> Path:
+    """The template filled in, its folder made; a taken name gets a suffix unless --force."""
+    path = render(template, values)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path if force else claims.claim(path)
