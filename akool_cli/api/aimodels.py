@@ -17,12 +17,15 @@ def resolve_model(query: str, models: list[AiModel]) -> AiModel:
 def check_model_request(model: AiModel, *, resolution: str, length: int, count: int, last_frame: bool,
                         audio: bool) -> None:
     """Everything the model's own lists say, checked before anything is uploaded or sent."""
-    offered = [r.value for r in model.resolutions]
-    if resolution not in offered:
+    option = model.resolution(resolution)
+    if option is None:
+        offered = [r.value for r in model.resolutions]
         raise UsageError(f"{model.label} offers resolutions {', '.join(offered) or 'none'}, not '{resolution}'",
                          hint="pick one with -r (see: akool models)")
-    if length not in model.durations:
-        raise UsageError(f"{model.label} makes videos of {', '.join(map(str, model.durations))} s, not {length} s",
+    lengths = model.lengths_at(option)
+    if length not in lengths:
+        where = f" at {option.value}" if option.durations else ""
+        raise UsageError(f"{model.label} makes videos of {', '.join(map(str, lengths))} s{where}, not {length} s",
                          hint="pick one with -l (see: akool models)")
     if not 1 <= count <= model.max_count:
         raise UsageError(f"{model.label} makes 1 to {model.max_count} variants at once, not {count}",

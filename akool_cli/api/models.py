@@ -45,6 +45,8 @@ def status_from_name(name: str) -> int:
     raise ValueError(name)
 
 
+REASON_LIMIT = 300  # characters of a failure reason kept and shown
+
 # Numbers a server sends are bounded: beyond these they are not credits, times or codes.
 INT_LIMIT = 10**15
 
@@ -119,6 +121,18 @@ class Job:
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+    @property
+    def failure_reason(self) -> str | None:
+        """Why a failed job failed, where the service says: `failed_reason`, or `msg` on a failed job
+        (both seen in public clients). Bounded: it is printed and stored."""
+        if self.status != JobStatus.FAILED:
+            return None
+        for key in ("failed_reason", "msg"):
+            value = self.raw.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()[:REASON_LIMIT]
+        return None
 
     @property
     def downloadable(self) -> bool:
@@ -222,10 +236,40 @@ class AddAudioRequest:
 
 @dataclass(frozen=True)
 class ResolutionOption:
-    value: str
+    value: str  # the model's own spelling (720p, 768P, 1280x720): what a request must carry
     unit_credit: float | None  # credits per second of video (see pricing)
     width: int | None = None
     height: int | None = None
+    durations: list[int] = field(default_factory=list)  # offered at this resolution only, where they differ
+
+    def matches(self, typed: str) -> bool:
+        """`768p` for 768P, `1280x720` for 1280x720 or for 720p whose size is 1280 x 720, and `720p`
+        for a pixel size whose short side is 720 (the first such option: landscape before portrait)."""
+        import re
+
+        wanted = typed.strip().lower()
+        if wanted == self.value.lower():
+            return True
+        own = _pixel_size(self.value.lower()) or ((self.width, self.height) if self.width and self.height else None)
+        size = _pixel_size(wanted)
+        if size is not None:
+            return size == own
+        lines = re.fullmatch(r"(\d{3,4})p", wanted)
+        return lines is not None and own is not None and _pixel_size(self.value.lower()) is not None \
+            and min(own) == int(lines.group(1))
+
+
+def _pixel_size(text: str) -> tuple[int, int] | None:
+    import re
+
+    found = re.fullmatch(r"(\d{2,5})\s*[x*×]\s*(\d{2,5})", text)
+    return (int(found.group(1)), int(found.group(2))) if found else None
+
+
+def _durations(value: Any) -> list[int]:
+    if not isinstance(value, list):
+        return []
+    return [d for d in (_opt_int(x) for x in value) if d and 0 < d <= 600]
 
 
 @dataclass
@@ -250,23 +294,30 @@ class AiModel:
             if isinstance(item, dict) and isinstance(item.get("value"), str):
                 credit = _opt_float(item.get("unit_credit"))
                 resolutions.append(ResolutionOption(item["value"], credit if credit is None or credit >= 0 else None,
-                                                    _opt_int(item.get("width")), _opt_int(item.get("height"))))
+                                                    _opt_int(item.get("width")), _opt_int(item.get("height")),
+                                                    _durations(item.get("durationList"))))
         audio = data.get("generate_audio")
         multiplier = None
-        if isinstance(audio, dict):
-            multiplier = _opt_float(audio.get("extra_credit_multiplier")) or 1.0
+        if audio is not None and audio is not False:  # non-null and not false: supported (an object or `true`)
+            given = _opt_float(audio.get("extra_credit_multiplier")) if isinstance(audio, dict) else None
+            multiplier = given if given is not None and given > 0 else 1.0
         max_count = _opt_int(data.get("maxCount"))
         return cls(
             value=str(data.get("value", "")), label=str(data.get("label") or data.get("name") or data.get("value", "")),
             provider=str(data.get("provider") or data.get("group") or ""),
             resolutions=resolutions,
-            durations=[d for d in (_opt_int(x) for x in data.get("durationList") or []) if d and 0 < d <= 600],
+            durations=_durations(data.get("durationList")),
             audio_multiplier=multiplier, last_frame=data.get("supportedLastFrame") is True,
             max_count=max(1, min(10, max_count)) if max_count else 1, is_pro=data.get("isPro") is True,
             raw=dict(data))
 
     def resolution(self, value: str) -> ResolutionOption | None:
-        return next((r for r in self.resolutions if r.value == value), None)
+        """The option a user means: its exact value first, then case and pixel size ignored."""
+        exact = next((r for r in self.resolutions if r.value == value), None)
+        return exact or next((r for r in self.resolutions if r.matches(value)), None)
+
+    def lengths_at(self, option: ResolutionOption | None) -> list[int]:
+        return option.durations if option is not None and option.durations else self.durations
 
 
 @dataclass

@@ -28,6 +28,7 @@ def sandbox_command(
     balance: Annotated[float, typer.Option("--balance", min=0, help="The account's credits; creates are charged, failed jobs refunded.")] = 100_000.0,
     price_multiplier: Annotated[Optional[List[str]], typer.Option("--price-multiplier", metavar="[ENDPOINT=]X", help="Charge X times the list price, on every endpoint or one of create, create_batch, add_audio (repeatable; create=5 charges what users report).")] = None,
     idle_timeout: Annotated[float, typer.Option("--idle-timeout", metavar="SECONDS", min=0, help="Stop after this long without a request (0: never).")] = 0.0,
+    bad_key_code: Annotated[int, typer.Option("--bad-key-code", metavar="CODE", help="What a wrong x-api-key answers: 1101 (the vendor's table) or 1109 ('Invalid API key', as Akool's demo client expects).")] = 1101,
 ) -> None:
     """Serve a local emulator of the Akool API (no account, no credits). Ctrl-C stops it; 'akool sandbox stop' stops a background one."""
     if ctx.invoked_subcommand:
@@ -38,6 +39,8 @@ def sandbox_command(
     state: App = ctx.obj
     if plan not in ("pro", "basic"):
         raise UsageError(f"unknown plan '{plan}'", hint="use --plan pro or --plan basic")
+    if bad_key_code not in (1101, 1109):
+        raise UsageError(f"--bad-key-code {bad_key_code} is not 1101 or 1109", hint="use --bad-key-code 1109")
     try:
         faults = [parse_fault(spec) for spec in fault or []]
     except ValueError as exc:
@@ -72,7 +75,7 @@ def sandbox_command(
     config = SandboxConfig(port=chosen, queue_seconds=queue_seconds, process_seconds=process_seconds,
                            latency=latency, plan=plan, faults=faults, video_bytes=video_bytes, state_file=state_file,
                            idle_timeout=idle_timeout, balance=balance, price_multiplier=every,
-                           endpoint_multipliers=per_endpoint)
+                           endpoint_multipliers=per_endpoint, bad_key_code=bad_key_code)
     try:
         server = SandboxServer(config, log_requests=state.verbose)
     except OSError as exc:

@@ -243,5 +243,7 @@ def gone_warned(state: App) -> set[str]:
 def check_final(jobs: list[Job]) -> None:
     failed = [job.id for job in jobs if job.status == JobStatus.FAILED]
     if failed:
-        raise JobFailedError(f"{len(failed)} job(s) failed: {', '.join(failed)}",
+        said = ", ".join(f"{job.id} ({job.failure_reason})" if job.failure_reason else job.id
+                         for job in jobs if job.status == JobStatus.FAILED)
+        raise JobFailedError(f"{len(failed)} job(s) failed: {said}",
                              hint="failed jobs are usually not charged; check with: akool status " + " ".join(failed))

@@ -197,7 +197,9 @@ def settle(rows: list[JournalRow], latest: dict[str, Job]) -> list[tuple[int, st
         if jrow.state == "submitted" and jobs and all(j is not None and j.is_final for j in jobs):
             ok = any(j.downloadable for j in jobs if j)
             jrow.state = "completed" if ok else "failed"
-            changes.append((jrow.row, jrow.state, None if ok else "the job(s) failed"))
+            reasons = "; ".join(dict.fromkeys(j.failure_reason for j in jobs if j and j.failure_reason))
+            changes.append((jrow.row, jrow.state, None if ok else "the job(s) failed" + (f": {reasons}" if reasons
+                                                                                         else "")))
     return changes
 
 

@@ -68,13 +68,16 @@ JOB_COLUMNS = [
 # CSV/TSV of jobs: the API's names, raw values (a job's raw JSON may hold anything else: not a column).
 JOB_FIELDS = ["_id", "status", "status_name", "create_time", "update_time", "resolution", "video_duration",
               "effect_name", "effect_code", "image_url", "prompt", "audio_type", "deduction_credit", "video_url",
-              "pre_video_id", "local_path"]
+              "pre_video_id", "local_path", "failure_reason"]
 
 
 def job_record(job: Job, entry: "HistoryEntry | None" = None, saved: Path | None = None) -> dict[str, Any]:
     record = dict(job.raw)
     record["_id"] = job.id
     record["status_name"] = job.status_name
+    reason = job.failure_reason or (entry.failure_reason if entry else None)
+    if reason:
+        record["failure_reason"] = reason
     path = saved or (Path(entry.local_path) if entry and entry.local_path else None)
     if path is not None:
         record["local_path"] = str(path)
@@ -99,7 +102,7 @@ def jobs_view(jobs: list[Job], entries: Mapping[str, "HistoryEntry"], saved: Map
             "resolution": job.resolution, "length": f"{length}s" if length else None,
             "credits": job.deduction_credit, "age": human_duration(now - created) if created else None,
             "expires_in": expires_in(expiry_of(created) if created else None, now),
-            "file": str(local) if local else job.video_url,
+            "file": str(local) if local else (f"failed: {job.failure_reason}" if job.failure_reason else job.video_url),
         })
     records = [job_record(job, entries.get(job.id), saved.get(job.id)) for job in jobs]
     return View(JOB_COLUMNS, rows, records, title=title, empty="no jobs to show", fields=JOB_FIELDS)
@@ -154,7 +157,7 @@ def _history_row(entry: "HistoryEntry", now: float) -> dict[str, Any]:
         "profile": entry.profile, "kind": entry.kind, "effect": entry.effect_name,
         "res_len": f"{entry.resolution or '-'}/{entry.video_length or '-'}s", "credits": credits,
         "status_name": entry.status_name, "expires_in": expires_in(entry.expires_at, now),
-        "local_path": entry.local_path,
+        "local_path": entry.local_path or (f"failed: {entry.failure_reason}" if entry.failure_reason else None),
     }
 
 

@@ -114,6 +114,7 @@ def plan_create(options: CreateOptions, defaults: Defaults) -> Plan:
         variants = o.count or 1
         check_model_request(model, resolution=res, length=secs, count=variants, last_frame=last is not None,
                             audio=o.generate_audio)
+        res = model.resolution(res).value  # type: ignore[union-attr]  # checked above: the model's own spelling
         template = BatchRequest(
             image_url="", prompt=prompt, model_name=model.value, resolution=res, video_length=secs, count=variants,
             negative_prompt=negative or None,

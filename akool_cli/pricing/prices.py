@@ -166,6 +166,7 @@ def audio_estimate(length: int, count: int = 1) -> Estimate:
 def model_estimate(model: "AiModel", resolution: str, length: int, count: int = 1, audio: bool = False) -> Estimate:
     """A batch create's price: unit_credit x seconds (x the audio multiplier), per variant."""
     option = model.resolution(resolution)
+    resolution = option.value if option is not None else resolution  # the model's own spelling, in the key too
     multiplier = (model.audio_multiplier or 1.0) if audio else 1.0
     if option is not None and option.unit_credit is not None:
         per_item = math.ceil(option.unit_credit * length * multiplier - 1e-9)

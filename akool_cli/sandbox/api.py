@@ -54,15 +54,19 @@ class Api:
         self.effects = {e["effect_code"]: e for e in data.EFFECTS}
 
     def check_auth(self, headers: Any) -> None:
+        """Akool's docs: a non-empty Authorization header wins and x-api-key is then not looked at."""
         config = self.state.config
         key = headers.get("x-api-key")
-        auth = headers.get("Authorization") or ""
-        if key:
-            require(secrets.compare_digest(key, config.api_key), "Invalid authorization", 1101)
-            return
-        if auth.startswith("Bearer ") and auth[7:].strip():
+        auth = (headers.get("Authorization") or "").strip()
+        if auth:
+            token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
             with self.state.lock:
-                require(auth[7:].strip() in self.state.tokens, "Invalid authorization or token has expired", 1101)
+                require(bool(token) and token in self.state.tokens, "Invalid authorization or token has expired",
+                        1101)
+            return
+        if key:
+            require(secrets.compare_digest(key, config.api_key),
+                    "Invalid API key" if config.bad_key_code == 1109 else "Invalid authorization", config.bad_key_code)
             return
         raise ApiFailure(1102, "Authorization cannot be empty")
 
@@ -96,7 +100,7 @@ class Api:
         code = body.get("effect_code")
         require(code is None or (isinstance(code, str) and code in self.effects),
                  f"effect_code {code!r} does not exist")
-        webhook = body.get("webhookurl")
+        webhook = body.get("webhookurl") or None  # "" is absent, as on the batch endpoint (clients send it)
         require(webhook is None or _is_url(webhook), "webhookurl must be an http(s) URL")
         if self.state.config.plan != "pro":
             require(body["video_length"] != 10, "10s videos are only available for pro and above", 1009)
@@ -135,7 +139,8 @@ class Api:
         return each
 
     def models(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
-        types = query.get("types[]") or query.get("types") or []
+        # Clients encode the array as types=1501, types[]=1501 or types[0]=1501 (percent-encoded or not).
+        types = [v for key, values in query.items() if re.fullmatch(r"types(\[\d*\])?", key) for v in values]
         require(bool(types), "types is required (1501 Image to Video, 1502 Text to Video, 2101 Character Faceswap)")
         require(all(t in ("1501", "1502", "2101") for t in types), "types must be 1501, 1502 or 2101")
         return [dict(m) for m in data.MODELS] if "1501" in types else []
@@ -153,8 +158,9 @@ class Api:
         require(isinstance(body.get("prompt"), str) and body["prompt"].strip() != "", "prompt is required")
         offered = {r["value"]: r for r in model["resolutionList"]}
         require(body.get("resolution") in offered, f"resolution must be one of {', '.join(offered)} for {name}")
-        require(_is_int(body.get("video_length")) and body["video_length"] in model["durationList"],
-                f"video_length must be one of {model['durationList']} for {name}")
+        lengths = offered[body["resolution"]].get("durationList") or model["durationList"]
+        require(_is_int(body.get("video_length")) and body["video_length"] in lengths,
+                f"video_length must be one of {lengths} for {name} at {body['resolution']}")
         count = body.get("count", 1)
         require(_is_int(count) and 1 <= count <= min(10, model["maxCount"]),
                 f"count must be 1 to {min(10, model['maxCount'])} for {name}")
@@ -170,7 +176,7 @@ class Api:
         if model["isPro"] and self.state.config.plan != "pro":
             raise ApiFailure(1009, f"{model['label']} is only for pro and above")
         price = offered[body["resolution"]]["unit_credit"] * body["video_length"]
-        if audio:
+        if audio and isinstance(model["generate_audio"], dict):  # a bare `true` costs no more
             price *= model["generate_audio"]["extra_credit_multiplier"]
         made = count - 1 if partial and count > 1 else count
         each = self._charge(price, made, "create_batch")

@@ -48,14 +48,19 @@ EFFECTS = [
 # others offer 768p, 6 and 8 s, audio at a multiplier, a last frame, up to 10 variants, or are free.
 def _model(value: str, label: str, provider: str, resolutions: list[tuple[str, int, int, float]],
            durations: list[int], *, pro: bool, max_count: int, last_frame: bool = False,
-           audio_multiplier: float | None = None, sort: int = 100) -> dict:
+           audio_multiplier: float | None = None, audio_flag: bool = False, sort: int = 100,
+           per_resolution: dict[str, list[int]] | None = None) -> dict:
+    """`audio_flag`: generate_audio as a bare `true` (a third-party client's shape), not an object.
+    `per_resolution`: durations offered at some resolutions only (a `durationList` inside the item)."""
+    per_resolution = per_resolution or {}
     return {
         "sort": sort, "group": provider, "provider": provider, "type": 1501, "value": value, "name": value,
         "label": label, "description": f"{label} by {provider}", "isPro": pro, "requiresPay": pro,
-        "resolutionList": [{"label": r, "value": r, "width": w, "height": h, "unit_credit": c}
+        "resolutionList": [{"label": r, "value": r, "width": w, "height": h, "unit_credit": c,
+                            **({"durationList": per_resolution[r]} if r in per_resolution else {})}
                            for r, w, h, c in resolutions],
         "durationList": durations,
-        "generate_audio": None if audio_multiplier is None else
+        "generate_audio": True if audio_flag else None if audio_multiplier is None else
         {"required": False, "type": True, "default": False, "extra_credit_multiplier": audio_multiplier},
         "supportedLastFrame": last_frame, "supportedExtendPrompt": True, "maxImageCount": 2 if last_frame else 1,
         "maxCount": max_count,
@@ -78,6 +83,17 @@ MODELS = [
            pro=True, max_count=4, sort=60),
     _model("AkoolImage2VideoFree", "Akool Free", "akool", [("720p", 1280, 720, 0)], [5],
            pro=False, max_count=1, sort=50),
+    # Shapes seen in public clients' model lists (akool-api-notes.md): a value with a slash and audio as a
+    # bare boolean; upper-case resolution values; pixel-size values; durations per resolution.
+    _model("alibaba/wan2.5-i2v-preview", "Wan 2.5 Preview", "alibaba",
+           [("480p", 854, 480, 4), ("1080p", 1920, 1080, 10)], [5, 10], pro=False, max_count=1,
+           audio_flag=True, sort=40),
+    _model("doubao-seedance-1-0-lite-i2v-250428", "Doubao Lite 250428", "bytedance",
+           [("768P", 1366, 768, 5), ("1080P", 1920, 1080, 9)], [5, 10], pro=False, max_count=2, sort=30),
+    _model("pixverse-v4", "PixVerse V4", "pixverse", [("1280x720", 1280, 720, 6), ("720x1280", 720, 1280, 6)],
+           [5, 8], pro=False, max_count=1, sort=20),
+    _model("vidu-q1", "Vidu Q1", "vidu", [("720p", 1280, 720, 5), ("1080p", 1920, 1080, 8)], [4, 8],
+           pro=False, max_count=1, per_resolution={"1080p": [4]}, sort=10),
 ]
 DEFAULT_MODEL = "AkoolImage2VideoFastV1"
 # What a create that does not fit the balance answers: undocumented by Akool; the sandbox's choice.

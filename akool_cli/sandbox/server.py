@@ -42,6 +42,11 @@ def _sample_video() -> bytes:
     return resources.files("akool_cli.sandbox").joinpath("assets/sample.mp4").read_bytes()
 
 
+# What an unknown /api/... path answers, in the envelope; undocumented by Akool: the sandbox's choice
+# (1008, "the requested content does not exist", is the closest documented code).
+UNKNOWN_API_CODE = 1008
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so clients can reuse one connection
     server: "SandboxServer"
@@ -218,6 +223,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._control(method, path)
         endpoint = ENDPOINTS.get((method, path.rstrip("/") if path != "/" else path))
         raw = self._read_body()
+        if endpoint is None and path.startswith("/api/"):
+            # An API path it does not know: the API's own envelope (the code is the sandbox's choice).
+            body = {"code": UNKNOWN_API_CODE, "msg": f"api {method} {path[:200]} does not exist", "data": None}
+            return self._send(404, json.dumps(body).encode())
         if endpoint is None:
             return self._send(404, b"<html><body><h1>404 Not Found</h1></body></html>", "text/html")
         self._api(endpoint, raw)

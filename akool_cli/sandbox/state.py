@@ -71,6 +71,9 @@ def parse_fault(spec: str) -> Fault:
     return fault
 
 
+FAILED_REASON = "the image did not pass content moderation (sandbox: an injected failure)"
+
+
 @dataclass
 class SandboxConfig:
     host: str = "127.0.0.1"
@@ -94,6 +97,9 @@ class SandboxConfig:
     # Per endpoint ("create", "create_batch", "add_audio"), instead of price_multiplier: e.g.
     # {"create": 5} charges the single-create endpoint what users report (100 for 720p / 5 s).
     endpoint_multipliers: dict[str, float] = field(default_factory=dict)
+    # What a wrong x-api-key answers: 1101 (the vendor's table) or 1109 ("Invalid API key", handled by
+    # Akool's own demo client on every call).
+    bad_key_code: int = 1101
 
     def multiplier(self, endpoint: str) -> float:
         return self.endpoint_multipliers.get(endpoint, self.price_multiplier)
@@ -293,4 +299,6 @@ class SandboxState:
                       "video_duration": 10.063 if job["_sandbox"]["length"] == 10 else 5.063})
         if status == 3:
             shown["video_url"] = f"{self.base_url}/_sandbox/videos/{job['_id']}.mp4"
+        elif status == 4:  # seen in public clients as failed_reason (and as msg): the sandbox sends both
+            shown["failed_reason"] = shown["msg"] = FAILED_REASON
         return shown

@@ -41,6 +41,7 @@ class HistoryEntry:
     model: str | None = None
     price_key: str | None = None
     estimate_high: int | None = None
+    failure_reason: str | None = None
 
     @property
     def status_name(self) -> str:
@@ -104,6 +105,7 @@ def entry_for_job(job: Job, *, kind: str, base_url: str, profile: str, now: floa
         deducted=job.deduction_credit, status=job.status, video_url=job.video_url,
         pre_video_id=job.pre_video_id, request=json.dumps(request) if request is not None else None,
         model=model or _opt_model(job), price_key=price_key, estimate_high=estimate_high,
+        failure_reason=job.failure_reason,
     )
 
 
@@ -251,15 +253,16 @@ class History:
 
     def update_from_jobs(self, jobs: Iterable[Job]) -> None:
         now = self.clock()
-        rows = [(_fit(job.status), _fit(job.status), job.video_url, _fit(job.deduction_credit), now, job.id)
-                for job in jobs]
+        rows = [(_fit(job.status), _fit(job.status), job.video_url, _fit(job.deduction_credit), job.failure_reason,
+                 now, job.id) for job in jobs]
         if not rows:
             return
         # One transaction a tick, not one fsync a job. A final status is never taken back:
         # callbacks and polls can arrive late or out of order.
         self._many(f"UPDATE jobs SET status = CASE WHEN status IN {FINAL_SQL} AND COALESCE(?, 0) NOT IN {FINAL_SQL} "
                    "THEN status ELSE ? END, video_url = COALESCE(?, video_url), "
-                   "deducted = COALESCE(?, deducted), updated_at = ? WHERE id = ?", rows)
+                   "deducted = COALESCE(?, deducted), failure_reason = COALESCE(?, failure_reason), updated_at = ? "
+                   "WHERE id = ?", rows)
 
     def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """Many rows in one transaction: one commit (one fsync) instead of one a row."""
