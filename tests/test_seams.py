@@ -226,3 +226,33 @@ def test_history_json_has_every_stored_field():
     assert {ENTRY_RENAMES.get(f.name, f.name) for f in fields(HistoryEntry)} <= set(record)
     assert record["model"] == "seedance-1" and record["price_key"].startswith("model:")
     assert record["create_time"] == 1000 and record["status_name"] == "unknown"
+
+
+# ---------------------------------------------------------------- model lists as public clients see them
+
+@pytest.mark.parametrize("audio,multiplier", [(True, 1.0), (False, None), (None, None), ({}, 1.0),
+                                              ({"extra_credit_multiplier": 1.5}, 1.5),
+                                              ({"extra_credit_multiplier": -2}, 1.0), ("yes", 1.0)])
+def test_generate_audio_is_supported_when_non_null_and_not_false(audio, multiplier):
+    assert AiModel.from_api({"value": "m", "generate_audio": audio}).audio_multiplier == multiplier
+
+
+def test_resolutions_match_by_case_and_pixel_size_and_keep_the_model_s_spelling():
+    model = AiModel.from_api({"value": "m", "durationList": [5, 10], "resolutionList": [
+        {"value": "768P", "width": 1366, "height": 768},
+        {"value": "1280x720", "durationList": [5]},
+        {"value": "720x1280"}]})
+    assert model.resolution("768p").value == "768P"
+    assert model.resolution("1366X768").value == "768P"
+    assert model.resolution("720p").value == "1280x720"  # short side 720, landscape first
+    assert model.resolution("720x1280").value == "720x1280"
+    assert model.resolution("4k") is None
+    assert model.lengths_at(model.resolution("1280x720")) == [5]
+    assert model.lengths_at(model.resolution("768P")) == [5, 10]
+
+
+def test_a_failed_job_says_why_where_the_service_does():
+    assert Job.from_api({"_id": ID, "status": 4, "failed_reason": " moderation "}).failure_reason == "moderation"
+    assert Job.from_api({"_id": ID, "status": 4, "msg": "x" * 1000}).failure_reason == "x" * 300
+    assert Job.from_api({"_id": ID, "status": 3, "msg": "OK"}).failure_reason is None
+    assert Job.from_api({"_id": ID, "status": 4, "failed_reason": 12}).failure_reason is None
