@@ -38,12 +38,36 @@ def _akool(*args: str) -> subprocess.CompletedProcess:
     return done
 
 
+# Markdown and HTML that a server or a manifest could use to draw its own table cells, links, images or
+# headings in the job summary: each is shown as the character it is.
+_MARKDOWN = set("\\`*_{}[]()<>#+-.!|~&\"'=:;")
+
+
 def _cell(value: object) -> str:
-    return str(value if value not in (None, "") else "-").replace("|", "\\|").replace("\n", " ")
+    """A table cell for the job summary from any string a server or a manifest sent: control characters
+    (a CR ends a table row) become spaces, markdown and HTML are escaped, and the length is bounded."""
+    import unicodedata
+
+    text = str(value if value not in (None, "") else "-")[:300]
+    out = []
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):  # controls, bidi overrides, line separators
+            out.append(" ")
+        elif ch in _MARKDOWN:
+            out.append(f"&#{ord(ch)};")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _images(text: str) -> list[str]:
+    """One image a line (or separated by spaces): each is an image, never an option."""
+    return [word for line in text.splitlines() for word in (line.split() if " " in line.strip() else [line.strip()])
+            if word]
 
 
 def main() -> int:
-    images = _input("IMAGES").split()
+    images = _images(_input("IMAGES"))
     manifest = _input("MANIFEST")
     if bool(images) == bool(manifest):
         print("error: give either images or manifest; see the action's inputs", file=sys.stderr)
@@ -71,7 +95,8 @@ def main() -> int:
                              "ids": row["job_ids"].split(), "credits": row["credits_charged"],
                              "paths": (row["path"] or "").split()})
     else:
-        done = _akool(*base, "create", *images, "--yes", "-o", f"{out}/", "--json", *options)
+        # After `--`: an image such as `--webhook=https://...` is an image (refused), never an option.
+        done = _akool(*base, "create", "--yes", "-o", f"{out}/", "--json", *options, "--", *images)
         try:
             jobs = json.loads(done.stdout or "[]")
         except ValueError:

@@ -203,3 +203,24 @@ def test_readme_installs_from_the_repository_not_an_index():
     assert "uses: OWNER/akool-cli@v1" in readme or "uses: ./" in readme
     hints = subprocess.run(["grep", "-rn", "install akool-cli", str(ROOT / "akool_cli")], capture_output=True, text=True)
     assert hints.stdout == ""
+
+
+def test_no_image_word_becomes_an_option_of_the_action(tmp_path, sandbox):
+    outputs, _, codes = _run_action(tmp_path, sandbox, {
+        "images": f"{URL} --webhook=https://evil.example/hook --max-credits=100000", "sandbox": "true"})
+    assert codes[-1] == 2  # the option-looking words are images, and refused as such: nothing was sent
+    assert sandbox.count("create") == 0 and outputs.get("job-ids", "") == ""
+
+
+def test_the_action_summary_escapes_what_the_server_sends(tmp_path, sandbox):
+    sys.path.insert(0, str(ROOT / "action"))
+    try:
+        from run import _cell
+    finally:
+        sys.path.pop(0)
+    hostile = "Squish\r| evil | ![x](https://evil.example/p.png) <img src=x> [a](javascript:1)\u202e\n# head"
+    cell = _cell(hostile)
+    assert "\r" not in cell and "\n" not in cell and "\u202e" not in cell
+    for raw in ("|", "![", "](", "<img", "[a]", "# "):
+        assert raw not in cell, raw
+    assert "Squish" in cell and "evil" in cell  # still readable

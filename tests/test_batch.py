@@ -202,3 +202,29 @@ def test_download_unsaved_saves_what_would_expire(online, sandbox, tmp_path):
     again = online("download", "--unsaved")
     assert again.exit_code == 0 and "every completed job of the history is saved" in again.stderr
     assert "expire within 24 h" not in online("history", clock=lambda: later).stderr
+
+
+@pytest.mark.parametrize("cell", ["../../x.mp4", "/tmp/akool-elsewhere/x.mp4", "out/{key}/../../../x.mp4",
+                                  "/dev/null", "~/x.mp4", "out/\x00x.mp4"])
+def test_a_manifest_output_cell_cannot_leave_the_run_s_folder(online, sandbox, tmp_path, cell, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = _manifest(tmp_path / "m.jsonl", [{"image": URL, "key": "a", "output": cell},
+                                            {"image": URL + "?2", "key": "b"}], fmt="jsonl")
+    result = online("batch", "run", str(path), "--yes", "-o", "videos/{key}.mp4")
+    assert result.exit_code == 2 and "row 1" in result.stderr, result.stderr
+    assert sandbox.count("create") == 0 and not Path("/tmp/akool-elsewhere").exists()
+
+
+def test_output_cells_under_the_run_s_folder_and_output_anywhere(online, sandbox, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    inside = _manifest(tmp_path / "in.jsonl", [{"image": URL, "key": "a", "output": "videos/sub/{key}.mp4"}],
+                       fmt="jsonl")
+    assert online("batch", "run", str(inside), "--yes", "-o", "videos/{key}.mp4").exit_code == 0
+    assert (tmp_path / "videos" / "sub" / "a.mp4").exists()
+    elsewhere = tmp_path / "elsewhere"
+    outside = _manifest(tmp_path / "out.jsonl", [{"image": URL, "key": "b", "output": f"{elsewhere}/{{key}}.mp4"}],
+                        fmt="jsonl")
+    assert online("batch", "run", str(outside), "--yes", "-o", "videos/").exit_code == 2
+    done = online("batch", "run", str(outside), "--yes", "-o", "videos/", "--output-anywhere")
+    assert done.exit_code == 0, done.stderr
+    assert (elsewhere / "b.mp4").exists()

@@ -50,6 +50,7 @@ def batch_run(
     webhook: Annotated[Optional[str], typer.Option("--webhook", metavar="URL", help="Default webhook URL.")] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="TEMPLATE|DIR", help="Where to save each video, e.g. 'out/{key}-{index}.mp4' (rows may have their own).")] = None,
     sidecar: Annotated[bool, typer.Option("--sidecar", help="Write NAME.json beside each video: source, settings, credits, job id.")] = False,
+    output_anywhere: Annotated[bool, typer.Option("--output-anywhere", help="Let rows' output cells name any path (absolute, '..'); by default they stay under -o (or the working folder).")] = False,
     shard: Annotated[Optional[str], typer.Option("--shard", metavar="K/N", help="Take only this deterministic share of the rows (CI matrices).")] = None,
     concurrency: Annotated[Optional[int], typer.Option("--concurrency", "-c", min=1, max=16, help="Creates at once (default: config concurrency).")] = None,
     downloads: Annotated[int, typer.Option("--downloads", min=1, max=16, help="Downloads at once.")] = 4,
@@ -86,7 +87,7 @@ def batch_run(
                                       resolution=resolution, length=length, model=model, count=count,
                                       ai_audio=ai_audio, generate_audio=generate_audio, webhook=webhook).items()
                 if v not in (None, False)}
-    prepared = flow.prepare(state.plan_defaults(), rows, defaults, output, problems)
+    prepared = flow.prepare(state.plan_defaults(), rows, defaults, output, problems, anywhere=output_anywhere)
     estimates = [observed(state, p.plan.estimate) for p in prepared]
     if dry_run:
         from akool_cli.output.writers import record_view

@@ -42,9 +42,13 @@ class PreparedRow:
 
 
 def prepare(plan_defaults: "Defaults", rows: list[ManifestRow], defaults: dict[str, Any], output: str | None,
-            problems: list[str] | None = None) -> list[PreparedRow]:
-    """Plan every row; every problem of every row is reported at once, before anything is sent."""
-    from akool_cli.flows.naming import check_template
+            problems: list[str] | None = None, *, anywhere: bool = False) -> list[PreparedRow]:
+    """Plan every row; every problem of every row is reported at once, before anything is sent.
+    A row's own `output` must stay under the run's -o folder (the working folder without -o) unless
+    `anywhere` (--output-anywhere): a manifest from a pull request must not write elsewhere."""
+    from akool_cli.flows.naming import check_template, confine, output_root
+
+    root = output_root(output)
 
     prepared: list[PreparedRow] = []
     problems = problems if problems is not None else []
@@ -56,7 +60,10 @@ def prepare(plan_defaults: "Defaults", rows: list[ManifestRow], defaults: dict[s
             options = CreateOptions(**values)
             plan = plan_create(options, plan_defaults)
             image = check_image(str(mrow.values.get("image", "")))
-            row_output = mrow.values.get("output") or output
+            cell = mrow.values.get("output")
+            if cell and not anywhere:
+                confine(str(cell), root)
+            row_output = cell or output
             if row_output and "{" in row_output:
                 check_template(row_output)
             prepared.append(PreparedRow(mrow.row, mrow.key, str(mrow.values["image"]), image, plan, row_output))
@@ -230,7 +237,12 @@ class RunSaver:
         if not job.downloadable or job.id in self.saved or job.id in self.started \
                 or _saved_before(self.history, job.id):
             return
-        target = row_target(job, self.rows[self.job_row[job.id]], self.claims, self.force)
+        try:
+            target = row_target(job, self.rows[self.job_row[job.id]], self.claims, self.force)
+        except AkoolError as error:
+            self.failures.append(f"{job.id}: {error.message}")
+            self.saved[job.id] = Path()  # not retried on the next tick; the run ends with the error
+            return
         if target is not None:
             self.targets[job.id] = target
             self.started[job.id] = self.pool.submit(download, self.client, job.video_url or "", target,
@@ -321,7 +333,8 @@ def watch(deps: "Deps", journal: Journal, run_id: str) -> None:
 
 def row_target(job: Job, jrow: JournalRow, claims: Any, force: bool) -> Path | None:
     """Where a row's job is saved: its -o template (or folder) filled in; collisions get a suffix."""
-    from akool_cli.flows.naming import place, template_values
+    from akool_cli.core.errors import UsageError
+    from akool_cli.flows.naming import place, template_values, within
 
     if not jrow.output:
         return None
@@ -330,7 +343,13 @@ def row_target(job: Job, jrow: JournalRow, claims: Any, force: bool) -> Path | N
     template = jrow.output if "{" in jrow.output else (
         jrow.output.rstrip("/") + "/{key}-{index}.mp4" if jrow.output.endswith("/") or Path(jrow.output).is_dir()
         else jrow.output)
-    return place(template, values, force=force, claims=claims)
+    path = place(template, values, force=force, claims=claims)
+    # The filled-in name stays in the template's own folder: a field (from a server or a manifest) never climbs.
+    fixed = Path(template.split("{", 1)[0])
+    home = (fixed if template.split("{", 1)[0].endswith("/") else fixed.parent) if "{" in template else path.parent
+    if not within(path.parent, (Path.cwd() / home).resolve()):
+        raise UsageError(f"row {jrow.row}: {path} is outside {home}", hint="check the row's output template")
+    return path
 
 
 def _saved_before(history: Any, job_id: str) -> bool:

@@ -85,3 +85,40 @@ def place(template: str, values: dict[str, Any], *, force: bool, claims: NameCla
     path = render(template, values)
     path.parent.mkdir(parents=True, exist_ok=True)
     return path if force else claims.claim(path)
+
+
+def output_root(cli_output: str | None) -> Path:
+    """The folder a run's outputs must stay under: the fixed part of the command line's -o (a folder,
+    or a template's folder), else the working folder."""
+    if not cli_output:
+        return Path.cwd().resolve()
+    fixed = cli_output.split("{", 1)[0]
+    if "{" in cli_output:
+        base = Path(fixed) if fixed.endswith(("/", "\\")) or not fixed else Path(fixed).parent
+    elif cli_output.endswith(("/", "\\")) or Path(cli_output).is_dir() or not Path(cli_output).suffix:
+        base = Path(cli_output)
+    else:
+        base = Path(cli_output).parent
+    return (Path.cwd() / base.expanduser()).resolve()
+
+
+def within(path: Path, root: Path) -> bool:
+    resolved = (Path.cwd() / path).resolve()
+    return resolved == root or root in resolved.parents
+
+
+def confine(cell: str, root: Path) -> str:
+    """A manifest's `output` cell, refused unless everything it can name stays under `root`: no `..`, no
+    absolute path or `~` elsewhere, no special file. Checked before anything is sent."""
+    from pathlib import PurePath
+
+    if "\x00" in cell:
+        raise UsageError("output has a NUL character", hint="fix the cell")
+    if ".." in PurePath(cell.replace("\\", "/")).parts:
+        raise UsageError(f"output '{cell}' climbs out of its folder with '..'",
+                         hint="name a path under the run's -o folder (or pass --output-anywhere)")
+    fixed = Path(cell.split("{", 1)[0] or ".").expanduser()
+    if not within(fixed if fixed.parts else Path("."), root):
+        raise UsageError(f"output '{cell}' is outside {root}",
+                         hint="name a path under the run's -o folder (or pass --output-anywhere)")
+    return cell
