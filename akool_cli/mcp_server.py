@@ -235,7 +235,9 @@ class Agent:
         if not self.allow_dirs:
             raise UsageError("downloads are not allowed: the server was started without --allow-dir",
                              hint="restart it with: akool mcp --allow-dir DIR")
-        path = Path(text).expanduser()
+        from akool_cli.core.validation import local_path
+
+        path = local_path(text)
         if not path.is_absolute():
             path = self.allow_dirs[0] / path
         if path.suffix == "":

@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import socket
+import sqlite3
 import stat
 import threading
 import time
@@ -531,3 +532,95 @@ def test_remote_polls_are_at_least_a_second_apart(online, sandbox):
     assert poll_policy(App(runtime).deps(), None).interval == 1.0
     online.configure(base_url=sandbox.url, poll_interval=0.05)
     assert poll_policy(App(runtime).deps(), None).interval == 0.05
+
+
+# ---------------------------------------------------------------- round three (#21): odd bytes, honest advice
+
+def test_a_latin1_manifest_is_a_usage_error_not_a_bug(online, sandbox, tmp_path):
+    manifest = tmp_path / "m.csv"
+    manifest.write_bytes(b"image,key,prompt\nhttps://example.com/a.png,caf\xe9,\xe9t\xe9\n")
+    result = online("batch", "run", str(manifest), "--yes")
+    assert result.exit_code == 2 and "not UTF-8" in result.stderr and sandbox.count("create") == 0
+
+
+def test_a_cell_far_over_the_limit_is_refused_while_reading(online, sandbox, tmp_path):
+    manifest = tmp_path / "m.jsonl"
+    with manifest.open("w") as handle:
+        handle.write('{"image": "https://example.com/a.png", "prompt": "' + "x" * (30 * 1024 * 1024) + '"}\n')
+    result = online("batch", "run", str(manifest), "--yes", "--dry-run")
+    assert result.exit_code == 2 and "longer than" in result.stderr
+
+
+def test_a_nul_in_a_path_is_a_usage_error(online, sandbox, tmp_path):
+    from akool_cli.core.errors import UsageError
+    from akool_cli.core.validation import local_path
+
+    with pytest.raises(UsageError):
+        local_path("videos/a\x00.mp4")
+    result = online("download", "0" * 24, "-o", "out\x00.mp4")
+    assert result.exit_code == 2 and "NUL" in result.stderr
+
+
+def test_a_delete_retried_after_it_took_effect_reports_deleted(online, sandbox):
+    job = online("create", URL, "--yes", "--wait", "--json").json()["_id"]
+    assert online("delete", job, "--yes").exit_code == 0
+    again = online("delete", job, "--yes", "--json")
+    assert again.exit_code == 0, again.stderr
+    assert again.json()["deleted"] == [job] and again.json()["already_gone"] == [job]
+    assert "already gone" in online("delete", job, "--yes").stdout
+
+
+@pytest.mark.parametrize("error,expected,not_expected", [
+    (sqlite3.DatabaseError("database disk image is malformed"), "damaged", "writable"),
+    (sqlite3.OperationalError("database or disk is full"), "disk is full", "mv "),
+    (sqlite3.OperationalError("attempt to write a readonly database"), "not writable", "mv "),
+    (sqlite3.OperationalError("database is locked"), "another akool process", "mv "),
+])
+def test_history_errors_give_advice_that_fits(tmp_path, error, expected, not_expected):
+    from akool_cli.store.history import HistoryError
+
+    hint = HistoryError(tmp_path / "h.sqlite3", error).hint or ""
+    assert expected in hint and not_expected not in hint
+
+
+def test_a_healthy_history_on_a_read_only_mount_is_not_called_damaged(tmp_path):
+    import subprocess
+
+    from akool_cli.store.history import History, HistoryError
+
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip() or 'not root'})")
+    try:
+        healthy = History(mount / "h.sqlite3")
+        healthy.recent(1)  # a healthy file, then the mount turns read-only
+        healthy.close()
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        with pytest.raises(HistoryError) as caught:
+            history = History(mount / "h.sqlite3")
+            history.recent(1)
+            history.mark_deleted(["0" * 24])
+        hint = caught.value.hint or ""
+        assert "not writable" in hint and "mv " not in hint and "damaged" not in hint, hint
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def test_no_cell_of_a_report_or_listing_runs_in_a_spreadsheet(online, sandbox, tmp_path):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text('image,key\nhttps://example.com/a.png,"=HYPERLINK(""http://evil"",""x"")"\n'
+                        "https://example.com/b.png,+cmd|' /C calc'!A0\nhttps://example.com/c.png,@SUM(A1)\n")
+    assert online("batch", "run", str(manifest), "--yes").exit_code == 0
+    run = online("batch", "list", "--json").json()[0]["id"]
+    for fmt, delimiter in (("csv", ","), ("tsv", "\t")):
+        import csv
+        import io
+
+        report = list(csv.DictReader(io.StringIO(online("batch", "report", run, "--format", fmt).stdout),
+                                     delimiter=delimiter))
+        assert sorted(r["key"] for r in report) == ["'+cmd|' /C calc'!A0", "'=HYPERLINK(\"http://evil\",\"x\")",
+                                                    "'@SUM(A1)"]
+    keys = sorted(r["key"] for r in online("batch", "report", run, "--format", "json").json())
+    assert keys[0].startswith(("+", "=", "@"))  # JSON keeps the raw value

@@ -65,7 +65,8 @@ def test_create_is_never_resent_and_the_user_is_told(online, sandbox, fault):
     sandbox.fault(f"create:{fault}")
     result = online("create", URL, "--yes", "--wait")
     assert result.exit_code == 9
-    assert "may or may not exist" in result.stderr and "akool status" in result.stderr
+    assert "may or may not exist" in result.stderr and "web console" in result.stderr
+    assert "akool status" not in result.stderr and "akool history" not in result.stderr  # they cannot show it
     assert sandbox.count("create") == 1
 
 

@@ -39,10 +39,13 @@ def delete(
                              hint="pass --yes in scripts and CI")
         if not state.confirm(f"Delete {len(wanted)} video(s) for good?"):
             raise Declined("you answered no; nothing was deleted")
+    history = state.history()
     result = state.client().delete(wanted)
-    state.history().mark_deleted(result.success_ids)
-    state.renderer.show(delete_view(wanted, result), form)
-    not_deleted = [i for i in wanted if i not in result.success_ids]
+    history.mark_deleted(result.success_ids)
+    # Refused because it is gone, and this machine deleted it before: a retry of a delete that took effect.
+    already = {r.id for r in result.refused if (e := history.get(r.id)) is not None and e.deleted}
+    state.renderer.show(delete_view(wanted, result, already), form)
+    not_deleted = [i for i in wanted if i not in result.success_ids and i not in already]
     if not_deleted:
         raise PartialError(f"{len(not_deleted)} of {len(wanted)} video(s) were not deleted",
                            hint="see the reasons above; processing videos can be deleted once finished")

@@ -25,7 +25,10 @@ def check_ids(ids: list[str]) -> list[str]:
 
 
 def local_path(text: str) -> Path:
-    """A path as typed, with ~ expanded where it names a real home directory."""
+    """A path as typed, with ~ expanded where it names a real home directory. A NUL cannot be in a
+    file name on any system we run on: refused here, as a usage error, not a crash in the OS call."""
+    if "\x00" in text:
+        raise UsageError(f"the path {safe_repr(text)} contains a NUL character", hint="give a plain file path")
     path = Path(text)
     try:
         return path.expanduser()

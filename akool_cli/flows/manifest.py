@@ -10,7 +10,7 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Iterator
 
 from akool_cli.core.errors import UsageError
 from akool_cli.core.text import clean
@@ -86,9 +86,36 @@ def _typed(row: int, raw: dict[str, Any], problems: list[str]) -> dict[str, Any]
     return values
 
 
+class _TooLong(str):
+    """A physical line cut at MAX_LINE characters (the rest was read and dropped, never held)."""
+
+
+def _bounded_lines(stream: IO[str]) -> Iterator[str]:
+    """The stream's lines, none held longer than MAX_LINE: a 100 MB cell costs 1 MiB of memory, not 100 MB."""
+    while True:
+        line = stream.readline(MAX_LINE + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE and not line.endswith("\n"):
+            while True:  # drop the rest of this line in bounded pieces
+                rest = stream.readline(MAX_LINE)
+                if not rest or rest.endswith("\n"):
+                    break
+            yield _TooLong(line[:80])
+            continue
+        yield line
+
+
+def _csv_lines(stream: IO[str]) -> Iterator[str]:
+    for number, line in enumerate(_bounded_lines(stream), start=1):
+        if isinstance(line, _TooLong):
+            raise ManifestError([f"line {number}: longer than {MAX_LINE} bytes"])
+        yield line
+
+
 def _csv_rows(stream: IO[str], problems: list[str]) -> list[ManifestRow]:
     rows: list[ManifestRow] = []
-    reader = csv.DictReader(stream)
+    reader = csv.DictReader(_csv_lines(stream))
     unknown = [c for c in (reader.fieldnames or []) if c not in COLUMNS]
     if unknown:
         raise ManifestError([f"header: unknown column '{clean(c)}' (known: {', '.join(COLUMNS)})" for c in unknown])
@@ -109,8 +136,8 @@ def _csv_rows(stream: IO[str], problems: list[str]) -> list[ManifestRow]:
 
 def _jsonl_rows(stream: IO[str], problems: list[str]) -> list[ManifestRow]:
     rows: list[ManifestRow] = []
-    for number, line in enumerate(stream, start=1):
-        if len(line) > MAX_LINE:
+    for number, line in enumerate(_bounded_lines(stream), start=1):
+        if isinstance(line, _TooLong):
             problems.append(f"row {number}: longer than {MAX_LINE} bytes")
             continue
         if not line.strip():
@@ -147,7 +174,11 @@ def read_manifest(stream: IO[str], fmt: str, problems: list[str] | None = None) 
     own and reports all at once); otherwise they are raised here."""
     collect = problems is not None
     problems = problems if problems is not None else []
-    rows = _csv_rows(stream, problems) if fmt == "csv" else _jsonl_rows(stream, problems)
+    try:
+        rows = _csv_rows(stream, problems) if fmt == "csv" else _jsonl_rows(stream, problems)
+    except UnicodeDecodeError as exc:
+        raise ManifestError([f"the manifest is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} near byte "
+                             f"{exc.start} of a read; save it as UTF-8, e.g. iconv -f latin1 -t utf-8)"]) from None
     _assign_keys(rows, problems)
     if not rows:
         raise ManifestError(problems + ["no rows"])

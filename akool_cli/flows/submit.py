@@ -79,7 +79,7 @@ def collect_answer(report: SubmitReport, sub: Submission, future: "Future[Any]",
     except Exception as exc:  # noqa: BLE001 - one odd answer must not lose the others
         report.errors.append((sub, OutcomeUnknownError(
             f"the answer could not be read ({type(exc).__name__}); the job may or may not exist "
-            "and it was NOT sent again", hint="check with 'akool status' before creating it again")))
+            "and it was NOT sent again", reason="created-unknown")))
         return
     for job in answer_jobs(answer):  # a batch answer holds several jobs: each one is recorded on its own
         try:

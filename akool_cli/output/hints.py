@@ -29,8 +29,10 @@ CODE_HINTS: dict[int, Callable[[Command], str]] = {
 
 REASON_HINTS: dict[str, Callable[[Command], str]] = {
     "not-the-api": lambda c: f"check base_url ({c('config', 'get', 'base_url')}) or try again later",
-    "created-unknown": lambda c: f"the job(s) may exist and were NOT sent again; check with '{c('status')}' "
-                                 f"(or '{c('history')}') before creating anything again",
+    # The id never arrived, so neither `status` nor `history` can show the job: say what can.
+    "created-unknown": lambda c: "it was NOT sent again; the service may have made the job without sending its id, "
+                                 "so no listing here can show it: look in Akool's web console for a job created in "
+                                 "the last minutes (with this image) before sending it again",
     "file-gone": lambda c: f"the link may have expired ({RESOURCE_TTL_TEXT}); check with: {c('status')}",
     "no-credentials": lambda c: f"run: {c('auth', 'login')} (or set AKOOL_API_KEY)",
     "bad-client-credentials": lambda c: f"check the client id and secret: {c('auth', 'login', '--client-id', 'ID')}",

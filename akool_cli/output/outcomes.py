@@ -85,9 +85,10 @@ def stopped_error(command: Command, report: "SubmitReport", output: str | None) 
     if report.in_doubt:
         parts.append(f"{len(report.in_doubt)} request(s) got no answer and may have created jobs: "
                      + ", ".join(s.source for s in report.in_doubt))
-    hint = f"continue (free) with: {continue_command(command, ids, output)}" if ids else \
-        "check with: " + command("status") + " before sending anything again"
-    return Interrupted("; ".join(parts), hint=hint, signum=report.stopped)
+    hint = f"continue (free) with: {continue_command(command, ids, output)}" if ids else None
+    stopped = Interrupted("; ".join(parts), hint=hint, signum=report.stopped)
+    stopped.reason = "created-unknown" if report.in_doubt else None
+    return stopped
 
 
 def continue_command(command: Command, ids: list[str], output: str | None) -> str:
@@ -107,7 +108,7 @@ def worst_error(report: "SubmitReport") -> AkoolError:
         return OutcomeUnknownError(
             f"{len(report.errors) + len(report.unrecorded) + len(report.in_doubt)} of {total} paid request(s) "
             "may have created jobs the history cannot account for; nothing was sent again",
-            hint="check with 'akool status' and 'akool history' before creating anything again")
+            reason="created-unknown")
     if not report.created and len(report.errors) == 1:
         return report.errors[0][1]
     return PartialError(f"{len(report.errors)} of {total} video(s) were not created",

@@ -208,17 +208,22 @@ def effects_view(effects: list["Effect"]) -> View:
 DELETE_COLUMNS = [Column("_id", "ID", 0, whole=True), Column("result", "Result", 0), Column("msg", "Reason", 1)]
 
 
-def delete_view(wanted: list[str], result: "DeleteResult") -> View:
+def delete_view(wanted: list[str], result: "DeleteResult", already: set[str] | frozenset[str] = frozenset()) -> View:
+    """`already`: ids the service no longer has that this machine deleted before (a retried delete)."""
     refused = {r.id: r.msg for r in result.refused}
     rows = []
     for job_id in wanted:  # only the ids the user asked about, in their order
         if job_id in result.success_ids:
             rows.append({"_id": job_id, "result": "deleted", "msg": None})
+        elif job_id in already:
+            rows.append({"_id": job_id, "result": "deleted", "msg": "already gone (deleted earlier)"})
         else:
             rows.append({"_id": job_id, "result": "refused", "msg": refused.get(job_id, "no answer for this id")})
     # JSON: one object, what was deleted and why each other id was not; CSV, TSV and ids: one row an id.
-    summary = {"deleted": [r["_id"] for r in rows if r["result"] == "deleted"],
+    summary: dict[str, Any] = {"deleted": [r["_id"] for r in rows if r["result"] == "deleted"],
                "refused": [{"_id": r["_id"], "msg": r["msg"]} for r in rows if r["result"] != "deleted"]}
+    if already & set(wanted):
+        summary["already_gone"] = sorted(already & set(wanted))
     return View(DELETE_COLUMNS, rows, [summary], id_key="deleted", single=True)
 
 

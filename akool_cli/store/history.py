@@ -127,16 +127,32 @@ class HistoryError(ConfigError):
 
     def __init__(self, path: Path, exc: BaseException) -> None:
         text = str(exc) or type(exc).__name__
-        if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
-            hint = "another akool process holds it; wait for it to finish and try again"
-        elif "readonly" in text or "read-only" in text:
-            hint = "make it writable (check the file and folder permissions) or set AKOOL_DATA_DIR"
-        elif "full" in text or "disk" in text.lower():
-            hint = "free some disk space and try again"
-        else:
-            hint = f"move it away to start a new history (mv {path} {path}.bak)"
-        super().__init__(f"job history {path} cannot be used ({text})", hint)
+        super().__init__(f"job history {path} cannot be used ({text})", history_advice(path, exc, text))
         self.path = path
+
+
+def history_advice(path: Path, exc: BaseException, text: str) -> str:
+    """Advice that fits the error: moving a file away is only for one that is damaged, never for a healthy
+    one on a read-only mount or a full disk (it holds the ids of paid jobs)."""
+    import errno
+    import os
+
+    lower = text.lower()
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in lower or "busy" in lower):
+        return "another akool process holds it; wait for it to finish and try again"
+    if "full" in lower or getattr(exc, "errno", None) == errno.ENOSPC:
+        return "the disk is full: free some space and try again"
+    folder = path.parent
+    writable = os.access(folder, os.W_OK) if folder.exists() else os.access(folder.parent, os.W_OK)
+    if "readonly" in lower or "read-only" in lower or not writable or "unable to open" in lower:
+        return (f"{folder} is not writable here (permissions, or a read-only mount): make it writable or point "
+                "AKOOL_DATA_DIR at a writable folder; the file itself is fine, keep it")
+    if "malformed" in lower or "not a database" in lower or "corrupt" in lower:
+        return (f"the file is damaged: keep a copy and start a new history (mv {path} {path}.damaged); the copy "
+                "still lists the ids of paid jobs (sqlite3 .recover can read them)")
+    if "disk i/o" in lower or isinstance(exc, OSError):
+        return "the disk answered an I/O error: check the drive (dmesg) and try again"
+    return f"if the file is damaged, keep a copy and start a new history (mv {path} {path}.damaged)"
 
 
 class History:
