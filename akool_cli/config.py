@@ -147,6 +147,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("connect_timeout", _seconds(0.1, 600), 10.0, "connect timeout for each HTTP request, seconds"),
         Setting("request_deadline", _seconds(1, 3600), 60.0,
                 "longest one API request may take, connect and all reads, seconds"),
+        Setting("command_deadline", _seconds(1, 86400), 120.0,
+                "longest the API calls of a command that does not wait may take, retries included, seconds"),
         Setting("retries", _int_between(0, 10), 4, "retries of safe requests on HTTP 429/5xx and network errors"),
         Setting("concurrency", _int_between(1, 16), 2, "jobs submitted at once by a batch create"),
         Setting("max_credits", _int_between(0, 10**9), None,

@@ -103,6 +103,8 @@ class App:
     verbose: bool = False
     # Said when Ctrl-C stops a command: how to pick up what was already paid for.
     resume_hint: str | None = None
+    # The API calls' overall time: "default" is command_deadline; limit_time() sets --timeout or None.
+    time_limit: "float | None | str" = "default"
     # Where flows report (flows.events): None is the renderer; MCP sets a Collector per tool call.
     events: "Events | None" = None
     _client: "AkoolClient | None" = field(default=None, init=False)
@@ -228,7 +230,16 @@ class App:
                 env=self.runtime.env,
                 deadline=float(self.setting("request_deadline")),
             )
+            limit = self.time_limit
+            self._client.limit(float(self.setting("command_deadline")) if isinstance(limit, str) else limit)
         return self._client
+
+    def limit_time(self, seconds: float | None) -> None:
+        """This command's overall time for its API calls: --timeout, or None for a command that waits for
+        jobs without one (each call is still bounded by request_deadline and its retries)."""
+        self.time_limit = seconds
+        if self._client is not None:
+            self._client.limit(seconds)
 
     def _log_request(self, log: "RequestLog") -> None:
         outcome = str(log.status) if log.status is not None else (log.error or "no answer")

@@ -368,6 +368,7 @@ def serve(state: "App", allow_dirs: list[Path], session_credits: int | None = No
 
     runtime = replace(state.runtime, stdout=sys.stderr, stdout_tty=False, stdin_tty=False)
     app = App(runtime, profile_flag=state.profile_flag, sandbox=state.sandbox, verbose=state.verbose)
+    app.limit_time(None)  # a server for as long as the agent wants; each tool call's requests are bounded
     agent = Agent(app, allow_dirs, session_credits=session_credits)
     app.history(shared=True)  # tools may run on the SDK's worker threads
     build_server(agent).run("stdio")

@@ -19,6 +19,9 @@ MAX_BODY = 1024 * 1024
 
 
 MAX_WORKERS = 32
+# A connection has this long to send its whole request (headers and body), however it trickles it;
+# a per-read timeout alone lets one byte every few seconds hold a slot for ever.
+REQUEST_DEADLINE = 10.0
 
 
 class Receiver(ThreadingHTTPServer):
@@ -36,24 +39,65 @@ class Receiver(ThreadingHTTPServer):
         self.on_reject = on_reject
         self.clock = clock
         self.workers = threading.BoundedSemaphore(MAX_WORKERS)
+        self.reading: dict[Any, float] = {}  # connections still sending their request -> when they began
+        self.reading_lock = threading.Lock()
+        threading.Thread(target=self._reap, daemon=True).start()
+
+    def _reap(self) -> None:
+        """Close every connection that has not sent its whole request within REQUEST_DEADLINE."""
+        while True:
+            time.sleep(0.25)
+            now = time.monotonic()
+            with self.reading_lock:
+                late = [sock for sock, began in self.reading.items() if now - began > REQUEST_DEADLINE]
+            for sock in late:
+                self._cut(sock)
+
+    def _cut(self, sock: Any) -> None:
+        import socket
+
+        with self.reading_lock:
+            self.reading.pop(sock, None)
+        try:
+            sock.shutdown(socket.SHUT_RDWR)  # its handler's read returns at once and the slot is freed
+        except OSError:
+            pass
+
+    def _evict_slowest(self) -> bool:
+        """When every slot is taken, the connection that has been sending longest makes room."""
+        with self.reading_lock:
+            oldest = min(self.reading.items(), key=lambda item: item[1], default=None)
+        if oldest is None:
+            return False
+        self._cut(oldest[0])
+        return self.workers.acquire(timeout=2.0)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        # At most MAX_WORKERS connections are served at once; more are refused at once, not queued
-        # in threads (300 half-sent POSTs must not hold 300 threads).
-        if not self.workers.acquire(blocking=False):
+        # At most MAX_WORKERS connections are served at once (300 half-sent POSTs must not hold 300
+        # threads); when full, the slowest sender is closed to make room, else the newcomer gets 503.
+        if not self.workers.acquire(blocking=False) and not self._evict_slowest():
             try:
                 request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             except OSError:
                 pass
             self.shutdown_request(request)
             return
+        with self.reading_lock:
+            self.reading[request] = time.monotonic()
         super().process_request(request, client_address)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
+            with self.reading_lock:
+                self.reading.pop(request, None)
             self.workers.release()
+
+    def request_read(self, request: Any) -> None:
+        """The whole request is in: the connection no longer counts as a slow sender."""
+        with self.reading_lock:
+            self.reading.pop(request, None)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that misbehaves or hangs up gets no traceback on our stderr
@@ -85,6 +129,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(413, "body too large")
         raw = self.rfile.read(length) if length > 0 else b""
         server = self.server
+        if len(raw) < length:  # cut off (the deadline, or the sender hung up): nothing to answer
+            self.close_connection = True
+            return
+        server.request_read(self.request)
         try:
             callback = open_callback(parse_body(raw), server.client_id, server.client_secret,
                                      now=server.clock(), guard=server.guard)

@@ -286,3 +286,59 @@ def test_missing_crypto_library_is_a_clear_error(tmp_path):
     done = subprocess.run([sys.executable, "-m", "akool_cli", "webhook", "decrypt", "-"], input=json.dumps(BODY),
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and ".[webhooks]" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_signed_callbacks_are_answered_under_a_drip_from_100_connections(tmp_path):
+    # 100 connections each send a byte now and then (headers never end): the listener closes the slowest
+    # when full, and each connection within its whole-request deadline, so real callbacks get 200.
+    port = free_port()
+    proc = start_listener(tmp_path, port, "--json")
+    drips: list[socket.socket] = []
+    try:
+        for _ in range(100):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            sock.sendall(b"POST /hook HTTP/1.1\r\nHost: x\r\n")
+            drips.append(sock)
+        answered = []
+        for n in range(5):
+            for sock in drips[n * 20:(n + 1) * 20]:
+                try:
+                    sock.sendall(b"X-Drip: 1\r\n")
+                except OSError:
+                    pass  # already closed by the listener: as intended
+            body = fresh_body({"_id": f"{n:024x}", "status": 2, "type": "image2video"})
+            answered.append(post(port, body))
+        assert answered == [200] * 5
+    finally:
+        for sock in drips:
+            sock.close()
+        proc.terminate()
+        proc.communicate(timeout=20)
+
+
+def test_a_connection_that_never_finishes_its_request_is_closed(tmp_path):
+    from akool_cli.webhook_server import REQUEST_DEADLINE
+
+    port = free_port()
+    proc = start_listener(tmp_path, port, "--json")
+    try:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=REQUEST_DEADLINE + 20)
+        sock.sendall(b"POST /hook HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        closed = False
+        for _ in range(int(REQUEST_DEADLINE) + 15):  # one byte a second: every read is quick, the whole is not
+            try:
+                sock.sendall(b" ")
+                if sock.recv(1, socket.MSG_DONTWAIT) == b"":
+                    closed = True
+                    break
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed = True
+                break
+            time.sleep(1)
+        assert closed, "the listener kept a dripping connection past its whole-request deadline"
+        sock.close()
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)

@@ -180,6 +180,9 @@ class AkoolClient:
         self._mint_failure: AkoolError | None = None
         self.timeout = httpx.Timeout(timeout, connect=connect_timeout)
         self.deadline = deadline
+        # The command's own end (monotonic): safe requests and their retries stop there; a paid request
+        # is never cut short by it (it has its own request deadline and is never resent).
+        self.ends_at: float | None = None
         self.max_body = max_body
         self.env: Mapping[str, str] = env if env is not None else {}
         # Proxy and CAs come from net (the same for downloads), not from httpx's own reading of os.environ.
@@ -337,6 +340,13 @@ class AkoolClient:
 
         return self._with_retries(attempt)
 
+    def limit(self, seconds: float | None) -> None:
+        """The command's time from now (None: no overall limit). Retries and backoff fit inside it."""
+        self.ends_at = None if seconds is None else time.monotonic() + seconds
+
+    def _remaining(self) -> float | None:
+        return None if self.ends_at is None else self.ends_at - time.monotonic()
+
     def _with_retries(self, attempt: Callable[[int], T]) -> T:
         number = 0
         slept = 0.0
@@ -347,7 +357,8 @@ class AkoolClient:
                 if not exc.retryable or number >= self.retry.retries:
                     raise
                 delay = self._delay(exc, number)
-                if slept + delay > self.retry.max_total:
+                left = self._remaining()
+                if slept + delay > self.retry.max_total or (left is not None and delay >= left):
                     raise
                 self._sleep(delay)
                 slept += delay
@@ -423,7 +434,8 @@ class AkoolClient:
             return found
 
         if idempotent:
-            return self._with_retries(lambda number: self._send_once(method, path, body, headers(), number))
+            return self._with_retries(lambda number: self._send_once(method, path, body, headers(), number,
+                                                                     bounded=True))
         # Minting a token happens first, on its own: its failures say nothing about the paid request.
         ready = headers()
         try:
@@ -447,13 +459,24 @@ class AkoolClient:
             reason="created-unknown",
         )
 
-    def _send_once(self, method: str, path: str, body: Any, headers: dict[str, str], attempt: int) -> dict[str, Any]:
+    def _send_once(self, method: str, path: str, body: Any, headers: dict[str, str], attempt: int,
+                   bounded: bool = False) -> dict[str, Any]:
+        """One request. `bounded` (safe requests only): cut short by the command's own end."""
         url = self.base_url + path
         started = time.monotonic()
-        payload = {"content": body} if isinstance(body, bytes) else {"json": body}
+        payload: dict[str, Any] = {"content": body} if isinstance(body, bytes) else {"json": body}
+        limit = self.deadline
+        left = self._remaining() if bounded else None
+        if left is not None:
+            if left <= 0:
+                raise TransportError(f"the command's time ran out before {path} (--timeout, or command_deadline)",
+                                     hint="raise --timeout or command_deadline, or try again later", sent=False)
+            limit = min(limit, left)
+            payload["timeout"] = httpx.Timeout(min(self.timeout.read or left, left),
+                                               connect=min(self.timeout.connect or left, left))
         try:
             with self._http.stream(method, url, headers=headers, **payload) as response:
-                content = self._read_bounded(response, path, started)
+                content = self._read_bounded(response, path, started, limit)
         except httpx.HTTPError as exc:
             error = self._transport_error(exc, path)
             self._log(method, url, None, started, attempt, headers, error.message)
@@ -464,7 +487,7 @@ class AkoolClient:
         self._log(method, url, response.status_code, started, attempt, headers)
         return decode_envelope(response.status_code, content, path, response.headers.get("retry-after"))
 
-    def _read_bounded(self, response: httpx.Response, where: str, started: float) -> bytes:
+    def _read_bounded(self, response: httpx.Response, where: str, started: float, limit: float) -> bytes:
         """The body, read as it streams in: never more than max_body bytes, never past the deadline
         (a server dripping a byte a second defeats a per-read timeout, not this)."""
         declared = response.headers.get("content-length", "")
@@ -478,8 +501,9 @@ class AkoolClient:
             if size > self.max_body:
                 raise TransportError(f"the answer from {where} is over the {self.max_body // 1048576} MiB limit",
                                      hint="check base_url; this is not the API")
-            if time.monotonic() - started > self.deadline:
-                raise TransportError(f"the answer from {where} took over {self.deadline:g} s (request_deadline)",
+            if time.monotonic() - started > limit:
+                what = "request_deadline" if limit >= self.deadline else "the command's time: --timeout or command_deadline"
+                raise TransportError(f"the answer from {where} took over {limit:g} s ({what})",
                                      hint="the service is too slow; try again later", retryable=True)
             chunks.append(chunk)
         return b"".join(chunks)

@@ -45,6 +45,8 @@ def add_audio(
     state: App = ctx.obj
     form = resolve_format(fmt, json_out)
     check_timeout(timeout)
+    if wait or output:  # a waiting command: --timeout is its whole time (none: wait for the jobs)
+        state.limit_time(timeout)
     ids = check_ids([video_id])
     if len(ids) != 1:
         raise UsageError("add-audio takes exactly one video id", hint="run it once per video")

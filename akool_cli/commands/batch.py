@@ -78,6 +78,8 @@ def batch_run(
     state: App = ctx.obj
     form = resolve_format(fmt, json_out, honoured=NO_IDS if dry_run else FORMATS)
     check_timeout(timeout)
+    if not no_wait:  # following the run: --timeout is its whole time (none: follow until every job ends)
+        state.limit_time(timeout)
     share = parse_shard(shard)
     stream, fmt = open_manifest(manifest, manifest_format, state.runtime.stdin)
     problems: list[str] = []
@@ -170,6 +172,8 @@ def batch_resume(
     from akool_cli.pricing.prices import row_estimate
 
     state: App = ctx.obj
+    if not no_wait:
+        state.limit_time(timeout)
     form = resolve_format(fmt, json_out)
     journal = _journal(state)
     run = _run_or_fail(state, journal, run_id)
@@ -226,6 +230,7 @@ def batch_status(
     journal = _journal(state)
     _run_or_fail(state, journal, run_id)
     if watch:
+        state.limit_time(None)  # follows the run until every row is final
         flow.watch(state.deps(), journal, run_id)
     counts = journal.counts(run_id)
     state.renderer.info(f"run {run_id}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))

@@ -65,6 +65,8 @@ def create(
     state: App = ctx.obj
     # ---- everything that can be checked without the network, before anything is sent
     check_timeout(timeout)
+    if wait or output:  # a waiting command: --timeout is its whole time (none: wait for the jobs)
+        state.limit_time(timeout)
     if quiet and (json_out or fmt not in (None, "ids")):
         raise UsageError("--quiet and --json/--format cannot be used together", hint="pick one")
     form = resolve_format("ids" if quiet else fmt, json_out)

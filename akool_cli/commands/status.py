@@ -38,6 +38,8 @@ def status(
     state: App = ctx.obj
     form = resolve_format(fmt, json_out)
     check_timeout(timeout)
+    if wait or output:  # a waiting command: --timeout is its whole time (none: wait for the jobs)
+        state.limit_time(timeout)
     wanted = check_ids(ids or [])
     if not wanted:
         recent = state.history().recent(RECENT, base_url=state.base_url, include_deleted=False)

@@ -85,6 +85,7 @@ def listen(
     from akool_cli.webhook_server import Receiver
 
     state: App = ctx.obj
+    state.limit_time(None)  # a listener runs until stopped: each download's calls are bounded on their own
     # A stream has no end to close a JSON array at: --json (and --format json) print JSON lines.
     form = resolve_format("jsonl" if json_out or fmt == "json" else fmt, False, honoured=("table", "jsonl", "ids"))
     cid, secret = _listen_keys(state, client_id, tolerance, forward_to)
