@@ -1,6 +1,7 @@
 """Performance figures of akool-cli, each as a ratio against a baseline measured in the same run.
 
-    python benchmarks/run.py            # all five targets; exits 1 if any target is missed
+    python benchmarks/run.py            # every target; exits 1 if any target is missed
+    python benchmarks/run.py --only manifest_dry_run   # one group
     python benchmarks/run.py --quick    # fewer runs, a 256 MiB download, 1,000 rows, for a first look
 
 Run it with the interpreter of the environment akool is installed in (a regular, non-editable
@@ -308,19 +309,50 @@ def history_scale(count: int, home: Path) -> list[Row]:
     ]
 
 
+def manifest_dry_run(rows: int, home: Path) -> list[Row]:
+    """`batch run --dry-run` over a big manifest against reading the same file with the csv module
+    (the floor: every byte parsed once), at rows/10 and rows to show the growth."""
+    env = cli_env("http://127.0.0.1:9", home)
+    figures = []
+    for count in (rows // 10, rows):
+        path = home / f"manifest-{count}.csv"
+        with path.open("w") as handle:
+            handle.write("image,key,prompt\n")
+            for n in range(count):
+                handle.write(f"https://example.com/img{n}.png,k{n},a cat number {n}\n")
+        floor = timed([sys.executable, "-c", f"import csv; sum(1 for _ in csv.DictReader(open({str(path)!r})))"])
+        ours, peak_bytes = run_measured(akool_command() + ["--sandbox", "batch", "run", str(path), "--dry-run"], env)
+        peak = peak_bytes / 1024 / 1024
+        figures.append((count, ours, floor, peak))
+    (small, small_t, _, _), (big, big_t, big_floor, big_peak) = figures
+    growth = (big_t / small_t) / (big / small)
+    return [
+        Row(f"batch --dry-run, {big} rows: wall", f"{big_t:.1f} s = {big_t / big_floor:.1f}x csv.DictReader alone",
+            "< 60 s", big_t < 60),
+        Row(f"batch --dry-run, {big} rows: peak RSS", f"{big_peak:.0f} MB", "< 500 MB", big_peak < 500),
+        Row(f"batch --dry-run: growth {small} -> {big} rows", f"{growth:.2f}x linear", "<= 1.3x", growth <= 1.3),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer runs and a smaller download")
+    parser.add_argument("--only", help="run one group: startup, polling, batch, download, connections, scale, "
+                                       "history_scale, manifest_dry_run")
     args = parser.parse_args()
     runs = 5 if args.quick else 15
     size = 256 * 1024 ** 2 if args.quick else 1024 ** 3
     home = Path(tempfile.mkdtemp(prefix="akool-bench-home-", dir=ROOT))
     rows: list[Row] = []
     try:
-        for step in (lambda: startup(runs, home), polling, lambda: batch(50, home),
-                     lambda: download(size, home, 3), lambda: connections(home),
-                     lambda: scale(1000 if args.quick else 10_000, home),
-                     lambda: history_scale(100_000, home)):
+        steps = {"startup": lambda: startup(runs, home), "polling": polling, "batch": lambda: batch(50, home),
+                 "download": lambda: download(size, home, 3), "connections": lambda: connections(home),
+                 "scale": lambda: scale(1000 if args.quick else 10_000, home),
+                 "history_scale": lambda: history_scale(100_000, home),
+                 "manifest_dry_run": lambda: manifest_dry_run(100_000 if args.quick else 1_000_000, home)}
+        for name, step in steps.items():
+            if args.only and name != args.only:
+                continue
             try:
                 rows += step()
             except Exception as exc:  # one broken figure must not hide the others

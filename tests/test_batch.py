@@ -228,3 +228,18 @@ def test_output_cells_under_the_run_s_folder_and_output_anywhere(online, sandbox
     done = online("batch", "run", str(outside), "--yes", "-o", "videos/", "--output-anywhere")
     assert done.exit_code == 0, done.stderr
     assert (elsewhere / "b.mp4").exists()
+
+
+def test_a_dry_run_streams_the_manifest_and_prices_it_whole(online, sandbox, tmp_path):
+    manifest = tmp_path / "m.csv"
+    rows = ["image,key,model,resolution"] + [f"{URL}?{n},k{n},," for n in range(300)] + \
+        [f"{URL}?m{n},m{n},AkoolImage2VideoFastV1,1080p" for n in range(200)]
+    manifest.write_text("\n".join(rows) + "\n")
+    result = online("batch", "run", str(manifest), "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    summary = result.json()
+    assert summary["rows"] == 500 and summary["videos"] == 500
+    assert summary["estimate"]["low"] == 300 * 20 + 200 * 25 and sandbox.count("create") == 0
+    manifest.write_text("image,key\n" + f"{URL},a\n{URL}?2,a\n")
+    repeated = online("batch", "run", str(manifest), "--dry-run")
+    assert repeated.exit_code == 2 and "repeats row 1" in repeated.stderr

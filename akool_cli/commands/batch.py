@@ -70,8 +70,7 @@ def batch_run(
     from akool_cli.commands.steps import caps_for, observed
     from akool_cli.core.validation import check_timeout
     from akool_cli.flows import batch as flow
-    from akool_cli.flows.manifest import in_shard, open_manifest, parse_shard, read_manifest
-    from akool_cli.flows.pay import combined
+    from akool_cli.flows.manifest import in_shard, iter_manifest, open_manifest, parse_shard
     from akool_cli.flows.submit import Submission
     from akool_cli.pricing.plan import placeholder
 
@@ -83,26 +82,29 @@ def batch_run(
     share = parse_shard(shard)
     stream, fmt = open_manifest(manifest, manifest_format, state.runtime.stdin)
     problems: list[str] = []
-    with stream:
-        rows = [r for r in read_manifest(stream, fmt, problems) if in_shard(r.key, share)]
     defaults = {k: v for k, v in dict(effect=effect, prompt=prompt, negative_prompt=negative_prompt,
                                       resolution=resolution, length=length, model=model, count=count,
                                       ai_audio=ai_audio, generate_audio=generate_audio, webhook=webhook).items()
                 if v not in (None, False)}
-    prepared = flow.prepare(state.plan_defaults(), rows, defaults, output, problems, anywhere=output_anywhere)
-    estimates = [observed(state, p.plan.estimate) for p in prepared]
-    if dry_run:
-        from akool_cli.output.writers import record_view
+    read = [0]
 
-        summary = combined(estimates) if estimates else None
-        videos = sum(e.count for e in estimates)
-        text = (f"{len(prepared)} row(s), {videos} video(s): "
-                + (f"{summary.describe()} ({summary.sources})" if summary else "nothing to send")
-                + f"; target: {state.target_label}; dry run, nothing was sent.")
-        state.renderer.show(record_view({"rows": len(prepared), "videos": videos,
-                                         "estimate": summary.to_dict() if summary else None,
-                                         "target": state.target_label, "sent": False}, text=text), form)
-        return
+    def counted_rows() -> Any:
+        for row in iter_manifest(stream, fmt, problems):
+            read[0] += 1
+            yield row
+
+    with stream:
+        rows = (r for r in counted_rows() if in_shard(r.key, share))
+        if dry_run:  # streamed: a million rows in bounded memory
+            counted, estimates = flow.dry_run_estimates(state.plan_defaults(), rows, defaults, output, problems,
+                                                        anywhere=output_anywhere)
+            _show_dry_run(state, counted, [observed(state, e) for e in estimates], form)
+            return
+        kept = list(rows)
+    if not read[0]:
+        raise flow.ManifestError(problems + ["no rows"])
+    prepared = flow.prepare(state.plan_defaults(), kept, defaults, output, problems, anywhere=output_anywhere)
+    estimates = [observed(state, p.plan.estimate) for p in prepared]
     journal = flow.Journal(state.history(), state.runtime.clock)
     run = flow.RunRef()
     subs = []
@@ -131,6 +133,20 @@ def batch_run(
         flow.follow(state.deps(), journal, run.id, timeout=timeout, downloads=downloads, sidecar=sidecar, force=force)
     _emit_run(state, journal, run.id, form)
     flow.finish(state.deps(), journal, run.id)
+
+
+def _show_dry_run(state: App, counted: int, estimates: list, form: str) -> None:
+    from akool_cli.flows.pay import combined
+    from akool_cli.output.writers import record_view
+
+    summary = combined(estimates) if estimates else None
+    videos = sum(e.count for e in estimates)
+    text = (f"{counted} row(s), {videos} video(s): "
+            + (f"{summary.describe()} ({summary.sources})" if summary else "nothing to send")
+            + f"; target: {state.target_label}; dry run, nothing was sent.")
+    state.renderer.show(record_view({"rows": counted, "videos": videos,
+                                     "estimate": summary.to_dict() if summary else None,
+                                     "target": state.target_label, "sent": False}, text=text), form)
 
 
 def _pay_rows(state: App, journal: Any, run: Any, order: Any) -> None:

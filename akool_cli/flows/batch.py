@@ -12,7 +12,7 @@ import json
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 from akool_cli.api.models import BatchRequest, CreateRequest, Job, JobStatus, answer_jobs
 from akool_cli.api.uploads import LocalFile, check_image
@@ -41,38 +41,74 @@ class PreparedRow:
     output: str | None
 
 
-def prepare(plan_defaults: "Defaults", rows: list[ManifestRow], defaults: dict[str, Any], output: str | None,
+def prepare(plan_defaults: "Defaults", rows: Iterable[ManifestRow], defaults: dict[str, Any], output: str | None,
             problems: list[str] | None = None, *, anywhere: bool = False) -> list[PreparedRow]:
     """Plan every row; every problem of every row is reported at once, before anything is sent.
     A row's own `output` must stay under the run's -o folder (the working folder without -o) unless
     `anywhere` (--output-anywhere): a manifest from a pull request must not write elsewhere."""
-    from akool_cli.flows.naming import check_template, confine, output_root
-
-    root = output_root(output)
-
-    prepared: list[PreparedRow] = []
     problems = problems if problems is not None else []
-    for mrow in rows:
-        if mrow.values.get("_invalid"):
-            continue  # its cells were already reported
-        values = {**defaults, **{k: v for k, v in mrow.values.items() if k not in ("image", "output", "key")}}
-        try:
-            options = CreateOptions(**values)
-            plan = plan_create(options, plan_defaults)
-            image = check_image(str(mrow.values.get("image", "")))
-            cell = mrow.values.get("output")
-            if cell and not anywhere:
-                confine(str(cell), root)
-            row_output = cell or output
-            if row_output and "{" in row_output:
-                check_template(row_output)
-            prepared.append(PreparedRow(mrow.row, mrow.key, str(mrow.values["image"]), image, plan, row_output))
-        except AkoolError as error:
-            problems.append(f"row {mrow.row}: {error.message}")
+    planner = RowPlanner(plan_defaults, defaults, output, problems, anywhere)
+    prepared = [p for p in map(planner.plan, rows) if p is not None]
+    _raise_problems(problems)
+    return prepared
+
+
+def dry_run_estimates(plan_defaults: "Defaults", rows: Iterable[ManifestRow], defaults: dict[str, Any],
+                      output: str | None, problems: list[str], *, anywhere: bool = False) -> tuple[int, list[Estimate]]:
+    """What --dry-run prints, in bounded memory: each row planned and dropped, its estimate added to
+    the one of its price (a million rows hold their keys and a handful of estimates)."""
+    from dataclasses import replace
+
+    planner = RowPlanner(plan_defaults, defaults, output, problems, anywhere)
+    counts: dict[Estimate, int] = {}
+    number = 0
+    for row in rows:
+        number += 1
+        planned = planner.plan(row)
+        if planned is not None:
+            one = replace(planned.plan.estimate, count=1)
+            counts[one] = counts.get(one, 0) + planned.plan.estimate.count
+    _raise_problems(problems)
+    return number, [estimate.with_count(count) for estimate, count in counts.items()]
+
+
+def _raise_problems(problems: list[str]) -> None:
     if problems:
         raise ManifestError(sorted(problems, key=lambda p: int(p.split()[1].rstrip(",:")) if p.startswith("row ")
                                    and p.split()[1].rstrip(",:").isdigit() else 0))
-    return prepared
+
+
+class RowPlanner:
+    """One manifest row checked and priced (nothing sent); its problems go to the shared list."""
+
+    def __init__(self, plan_defaults: "Defaults", defaults: dict[str, Any], output: str | None,
+                 problems: list[str], anywhere: bool) -> None:
+        from akool_cli.flows.naming import output_root
+
+        self.plan_defaults, self.defaults, self.output = plan_defaults, defaults, output
+        self.problems, self.anywhere = problems, anywhere
+        self.root = output_root(output)
+
+    def plan(self, mrow: ManifestRow) -> PreparedRow | None:
+        from akool_cli.flows.naming import check_template, confine
+
+        if mrow.values.get("_invalid"):
+            return None  # its cells were already reported
+        values = {**self.defaults, **{k: v for k, v in mrow.values.items() if k not in ("image", "output", "key")}}
+        try:
+            options = CreateOptions(**values)
+            plan = plan_create(options, self.plan_defaults)
+            image = check_image(str(mrow.values.get("image", "")))
+            cell = mrow.values.get("output")
+            if cell and not self.anywhere:
+                confine(str(cell), self.root)
+            row_output = cell or self.output
+            if row_output and "{" in row_output:
+                check_template(row_output)
+            return PreparedRow(mrow.row, mrow.key, str(mrow.values["image"]), image, plan, row_output)
+        except AkoolError as error:
+            self.problems.append(f"row {mrow.row}: {error.message}")
+            return None
 
 
 def _request_from_body(endpoint: str, body: dict[str, Any]) -> CreateRequest | BatchRequest:

@@ -10,7 +10,7 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass, field
-from typing import IO, Any, Iterator
+from typing import IO, Any, Iterable, Iterator
 
 from akool_cli.core.errors import UsageError
 from akool_cli.core.text import clean
@@ -113,29 +113,27 @@ def _csv_lines(stream: IO[str]) -> Iterator[str]:
         yield line
 
 
-def _csv_rows(stream: IO[str], problems: list[str]) -> list[ManifestRow]:
-    rows: list[ManifestRow] = []
+def _csv_rows(stream: IO[str], problems: list[str]) -> Iterator[ManifestRow]:
     reader = csv.DictReader(_csv_lines(stream))
     unknown = [c for c in (reader.fieldnames or []) if c not in COLUMNS]
     if unknown:
         raise ManifestError([f"header: unknown column '{clean(c)}' (known: {', '.join(COLUMNS)})" for c in unknown])
     if "image" not in (reader.fieldnames or []):
         raise ManifestError(["header: no 'image' column"])
+    number = 0
     try:
         for number, raw in enumerate(reader, start=1):
             if None in raw:
                 problems.append(f"row {number}: more cells than columns")
                 raw.pop(None)
-            rows.append(ManifestRow(number, _typed(number, raw, problems)))
             if number > MAX_ROWS:
                 raise ManifestError([f"more than {MAX_ROWS} rows"])
+            yield ManifestRow(number, _typed(number, raw, problems))
     except csv.Error as exc:
-        problems.append(f"row {len(rows) + 1}: {exc}")
-    return rows
+        problems.append(f"row {number + 1}: {exc}")
 
 
-def _jsonl_rows(stream: IO[str], problems: list[str]) -> list[ManifestRow]:
-    rows: list[ManifestRow] = []
+def _jsonl_rows(stream: IO[str], problems: list[str]) -> Iterator[ManifestRow]:
     for number, line in enumerate(_bounded_lines(stream), start=1):
         if isinstance(line, _TooLong):
             problems.append(f"row {number}: longer than {MAX_LINE} bytes")
@@ -149,14 +147,14 @@ def _jsonl_rows(stream: IO[str], problems: list[str]) -> list[ManifestRow]:
         if not isinstance(raw, dict):
             problems.append(f"row {number}: not a JSON object")
             continue
-        rows.append(ManifestRow(number, _typed(number, raw, problems)))
         if number > MAX_ROWS:
             raise ManifestError([f"more than {MAX_ROWS} rows"])
-    return rows
+        yield ManifestRow(number, _typed(number, raw, problems))
 
 
-def _assign_keys(rows: list[ManifestRow], problems: list[str]) -> None:
-    """Each row's identity: its `key` cell, else its number and a hash of its content; repeats are problems."""
+def _keyed(rows: Iterable[ManifestRow], problems: list[str]) -> Iterator[ManifestRow]:
+    """Each row's identity: its `key` cell, else its number and a hash of its content; repeats are problems.
+    Streamed: only the keys seen so far are held (a million rows cost their keys, not their cells)."""
     keys: dict[str, int] = {}
     for row in rows:
         if "image" not in row.values:
@@ -167,6 +165,16 @@ def _assign_keys(rows: list[ManifestRow], problems: list[str]) -> None:
         if row.key in keys:
             problems.append(f"row {row.row}, column key: '{clean(row.key)}' repeats row {keys[row.key]}")
         keys[row.key] = row.row
+        yield row
+
+
+def iter_manifest(stream: IO[str], fmt: str, problems: list[str]) -> Iterator[ManifestRow]:
+    """The rows one at a time, keyed; problems are appended as they are found. A decode error ends it."""
+    try:
+        yield from _keyed(_csv_rows(stream, problems) if fmt == "csv" else _jsonl_rows(stream, problems), problems)
+    except UnicodeDecodeError as exc:
+        raise ManifestError([f"the manifest is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} near byte "
+                             f"{exc.start} of a read; save it as UTF-8, e.g. iconv -f latin1 -t utf-8)"]) from None
 
 
 def read_manifest(stream: IO[str], fmt: str, problems: list[str] | None = None) -> list[ManifestRow]:
@@ -174,12 +182,7 @@ def read_manifest(stream: IO[str], fmt: str, problems: list[str] | None = None) 
     own and reports all at once); otherwise they are raised here."""
     collect = problems is not None
     problems = problems if problems is not None else []
-    try:
-        rows = _csv_rows(stream, problems) if fmt == "csv" else _jsonl_rows(stream, problems)
-    except UnicodeDecodeError as exc:
-        raise ManifestError([f"the manifest is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} near byte "
-                             f"{exc.start} of a read; save it as UTF-8, e.g. iconv -f latin1 -t utf-8)"]) from None
-    _assign_keys(rows, problems)
+    rows = list(iter_manifest(stream, fmt, problems))
     if not rows:
         raise ManifestError(problems + ["no rows"])
     if problems and not collect:
