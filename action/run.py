@@ -92,8 +92,8 @@ def main() -> int:
             report = _akool(*base, "batch", "report", run_id, "--format", "json")
             for row in json.loads(report.stdout or "[]"):
                 rows.append({"image": row["source"], "what": _input("EFFECT") or _input("MODEL"),
-                             "ids": row["job_ids"].split(), "credits": row["credits_charged"],
-                             "paths": (row["path"] or "").split()})
+                             "ids": row["job_ids"], "credits": row["credits_charged"],
+                             "paths": row["paths"]})
     else:
         # After `--`: an image such as `--webhook=https://...` is an image (refused), never an option.
         done = _akool(*base, "create", "--yes", "-o", f"{out}/", "--json", *options, "--", *images)

@@ -43,6 +43,8 @@ COMMANDS: dict[str, Entry] = {
                      "The local record of jobs: ids, cost, status, downloaded file, time left before expiry."),
     "download": Entry("download", "command_app", "Videos",
                       "Download completed videos; warns when their files are near or past the 7-day expiry."),
+    "sync": Entry("sync", "command_app", "Videos",
+                  "Refresh the history from the service; --save saves completed videos before they expire."),
     "batch": Entry("batch", "batch_app", "Videos",
                    "Many videos from a CSV or JSONL manifest: run, resume, status, list, report."),
     "webhook": Entry("webhook", "webhook_app", "Videos", "Receive and decrypt Akool's webhook callbacks."),
@@ -71,6 +73,9 @@ def load_command(name: str) -> Any:
 
     entry = COMMANDS[name]
     typer_app = getattr(importlib.import_module(f"akool_cli.commands.{entry.module}"), entry.attribute)
+    # Completion ships as generated scripts (akool completion SHELL): no Typer --install-completion
+    # on every subcommand (one use of it appended a line to ~/.bashrc).
+    typer_app._add_completion = False
     command = get_command(typer_app)
     command.name = name
     setattr(command, "rich_help_panel", entry.panel)  # Typer's own attribute on its commands

@@ -108,9 +108,9 @@ def test_estimate_in_dry_run_for_every_combination(online, sandbox, resolution, 
 def test_dry_run_sends_nothing_and_prints_the_bodies(online, sandbox):
     result = online("create", URL, "--effect", "squish", "--dry-run")
     assert result.exit_code == 0
-    bodies = json.loads(result.stdout.split("\nEstimated")[0])
+    bodies = json.loads(result.stdout)  # stdout: the bodies alone; the estimate on stderr
     assert bodies[0]["effect_code"] == "squish_89244231312"
-    assert "20-100 credits" in result.stdout
+    assert "20-100 credits" in result.stderr
     assert sandbox.count("create") == 0 and sandbox.count("upload") == 0
 
 

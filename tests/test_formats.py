@@ -94,6 +94,7 @@ SAMPLES: dict[str, Callable[[Samples], list[str]]] = {
     "add-audio": lambda s: ["add-audio", s.job(), "--ai-audio", "--yes"],
     "delete": lambda s: ["delete", s.job(), "--yes"],
     "history": lambda s: ["history"],
+    "sync": lambda s: ["sync", "--expiring-within", "0"],
     "download": lambda s: ["download", s.job(), "-o", s.folder()],
     "batch run": lambda s: ["batch", "run", s.manifest(), "--yes"],
     "batch resume": lambda s: ["batch", "resume", s.run()],

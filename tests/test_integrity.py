@@ -350,7 +350,7 @@ def test_sandbox_ignores_a_real_base_url_and_key(cli, sandbox):
 def test_dry_run_and_cost_panel_name_the_target(cli, sandbox):
     cli.configure("sandbox", sandbox_port=sandbox.server.server_address[1])
     dry = cli("--sandbox", "create", URL, "--dry-run")
-    assert "sandbox at 127.0.0.1" in dry.stdout and "no credits" in dry.stdout
+    assert "sandbox at 127.0.0.1" in dry.stderr and "no credits" in dry.stderr
     asked = cli("--sandbox", "create", URL, stdin_tty=True, confirm=lambda q: False)
     assert asked.exit_code == 10 and "sandbox at 127.0.0.1" in asked.stderr
 

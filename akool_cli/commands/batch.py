@@ -275,4 +275,4 @@ def batch_report(ctx: typer.Context, run_id: RunArg, fmt: FormatOption = None, j
     state: App = ctx.obj
     journal = _journal(state)
     _run_or_fail(state, journal, run_id)
-    state.renderer.show(batch_rows_view(flow.report_rows(state.history(), journal, run_id)), resolve_format(fmt or "csv", json_out))
+    state.renderer.show(batch_rows_view(flow.report_rows(state.history(), journal, run_id)), resolve_format(fmt, json_out, default="csv"))

@@ -47,5 +47,7 @@ def delete(
     state.renderer.show(delete_view(wanted, result, already), form)
     not_deleted = [i for i in wanted if i not in result.success_ids and i not in already]
     if not_deleted:
+        busy = any("process" in r.msg.lower() for r in result.refused if r.id in not_deleted)
         raise PartialError(f"{len(not_deleted)} of {len(wanted)} video(s) were not deleted",
-                           hint="see the reasons above; processing videos can be deleted once finished")
+                           hint="see each id's reason above" + ("; a video still processing can be deleted once "
+                                                                "it has finished" if busy else ""))

@@ -40,10 +40,14 @@ def download_command(
     if unsaved:
         if wanted:
             raise UsageError("--unsaved takes no ids", hint="drop the ids, or drop --unsaved")
-        wanted = state.history().unsaved(state.base_url, state.runtime.clock(), expiring_within)
+        from akool_cli.flows.sync import sync
+
+        # Jobs made with --no-wait or --quiet may have finished since: ask the service first.
+        wanted = sync(state.deps(), expiring_within).unsaved
         if not wanted:
             state.renderer.info("every completed job of the history is saved" + (
                 f" (or expires later than {expiring_within:g} h)" if expiring_within is not None else ""))
+            state.renderer.show(lines_view([], [], id_key="_id"), form)  # `[]` for machines, nothing for people
             return
         state.renderer.info(f"{len(wanted)} unsaved job(s) to save")
     elif expiring_within is not None:

@@ -148,17 +148,19 @@ def observed(state: App, estimate: Estimate) -> Estimate:
 
 
 def show_dry_run(state: App, bodies: list[dict[str, Any]], estimate: Estimate, form: str) -> None:
-    """What would be sent and what it would cost; nothing is sent."""
+    """What would be sent (stdout: the request bodies, JSON) and what it would cost (stderr for people,
+    in the record for machines); nothing is sent."""
     import json
 
     from akool_cli.output.writers import record_view
 
     estimate = observed(state, estimate)
     each = f" ({estimate.describe(1)} x {estimate.count})" if estimate.count > 1 else ""
-    text = (json.dumps(bodies, indent=2) + f"\nEstimated cost: {estimate.describe()}{each} ({estimate.sources}); "
-            f"target: {state.target_label}; dry run, nothing was sent.")
+    if form == "table":
+        state.renderer.info(f"Estimated cost: {estimate.describe()}{each} ({estimate.sources}); "
+                            f"target: {state.target_label}; dry run, nothing was sent.")
     state.renderer.show(record_view({"requests": bodies, "estimate": estimate.to_dict(), "target": state.target_label,
-                                     "sent": False}, text=text), form)
+                                     "sent": False}, text=json.dumps(bodies, indent=2)), form)
 
 
 def wait_jobs(state: App, ids: list[str], timeout: float | None, *, fresh: bool = False,

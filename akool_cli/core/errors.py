@@ -111,3 +111,9 @@ class OverBalanceError(AkoolError):
 
 class PriceChangedError(AkoolError):
     exit_code = ExitCode.PRICE_CHANGED
+
+
+class ExpiringError(AkoolError):
+    """`akool sync`: something paid for will be lost soon unless it is saved."""
+
+    exit_code = ExitCode.EXPIRING

@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     OVER_BUDGET = 12
     OVER_BALANCE = 13
     PRICE_CHANGED = 14
+    EXPIRING = 15
     HANGUP = 129
     INTERRUPTED = 130
     TERMINATED = 143
@@ -42,6 +43,7 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ExitCode.OVER_BUDGET: "the high estimate is above --max-credits, max_credits or a daily/monthly cap; nothing (more) was sent",
     ExitCode.OVER_BALANCE: "the estimate is above the account's credit balance; nothing was sent",
     ExitCode.PRICE_CHANGED: "a job cost more than estimated, or the next request could cross the budget; the rest were not sent",
+    ExitCode.EXPIRING: "sync: a paid, completed video expires within --expiring-within hours and is not saved",
     ExitCode.HANGUP: "stopped by SIGHUP (the terminal closed); paid jobs are kept in the history",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C, once or twice); paid jobs are kept in the history",
     ExitCode.TERMINATED: "stopped by SIGTERM (CI cancel, timeout, docker stop); paid jobs are kept in the history",

@@ -426,8 +426,8 @@ def report_rows(history: "History", journal: Journal, run_id: str) -> list[dict[
         charged = [e.deducted for i in r.job_ids if (e := history.get(i)) and e.deducted is not None]
         variants = r.request.get("count", 1)
         out.append({"row": r.row, "key": r.key, "source": r.source, "status": r.state,
-                    "job_ids": " ".join(r.job_ids), "credits_estimated": (r.estimate or 0) * variants,
-                    "credits_charged": sum(charged) if charged else None, "path": " ".join(r.paths) or None,
+                    "job_ids": list(r.job_ids), "credits_estimated": (r.estimate or 0) * variants,
+                    "credits_charged": sum(charged) if charged else None, "paths": list(r.paths),
                     "error": r.error})
     return out
 

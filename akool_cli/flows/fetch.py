@@ -156,13 +156,16 @@ class OutputTarget:
         check_target(path, force)
         return cls(path, False, force)
 
-    def for_job(self, job_id: str) -> Path:
+    def for_job(self, job_id: str, job: Job | None = None) -> Path:
+        """`job`: where no create filled the fields (download, status -o), they come from the job itself."""
         if self.template is not None:
             if job_id not in self.assigned:
                 from akool_cli.flows.naming import place, template_values
 
-                values = self.fields.get(job_id) or template_values(job_id, source=None, row=1, key=None, index=1,
-                                                                      request={})
+                values = self.fields.get(job_id) or template_values(
+                    job_id, source=job.image_url if job else None, row=1, key=None, index=1,
+                    request={"model_name": job.raw.get("model_name"), "resolution": job.resolution} if job else {},
+                    effect_name=job.effect_name if job else None)
                 self.assigned[job_id] = place(str(local_path(self.template)), values, force=self.force,
                                               claims=self.claims)
             return self.assigned[job_id]
@@ -206,7 +209,7 @@ def save_jobs(deps: "Deps", jobs: Iterable[Job], target: "OutputTarget") -> Save
     for job in jobs:
         if job.status == JobStatus.FAILED:
             continue
-        path = target.for_job(job.id)
+        path = target.for_job(job.id, job)
         if not job.downloadable:
             result.failures.append((job, TransportError(f"job {job.id} has no video to save yet ({job.status_name})"),
                                     path))

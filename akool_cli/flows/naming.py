@@ -36,7 +36,10 @@ def check_template(text: str) -> str:
 
 
 def safe_part(value: Any) -> str:
-    text = re.sub(r"[^A-Za-z0-9._ -]", "_", str(value if value is not None else ""))[:80].strip()
+    """A template field as a file name part: spaces become '-' ("Sakura Bloom" -> Sakura-Bloom), anything
+    else outside [A-Za-z0-9._-] becomes '_', never a leading dot or dash, at most 80 characters."""
+    text = re.sub(r"\s+", "-", str(value if value is not None else "").strip())
+    text = re.sub(r"[^A-Za-z0-9._-]", "_", text)[:80]
     return text.lstrip(".-") or "_"
 
 

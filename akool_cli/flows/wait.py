@@ -61,7 +61,8 @@ def wait_for_jobs(
             return latest, gone
         if policy.timeout is not None and elapsed + delay > policy.timeout:
             # The caller adds the hint: only it knows the free command that picks these jobs up again.
-            error = WaitTimeoutError(f"gave up waiting after {elapsed:.0f} s; {len(pending)} job(s) still running")
+            took = f"{elapsed:.0f}" if elapsed >= 10 else f"{elapsed:.1f}"
+            error = WaitTimeoutError(f"gave up waiting after {took} s; {len(pending)} job(s) still running")
             error.pending = pending
             raise error
         sleep(delay)

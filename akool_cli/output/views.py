@@ -98,7 +98,8 @@ def jobs_view(jobs: list[Job], entries: Mapping[str, "HistoryEntry"], saved: Map
         local = saved.get(job.id) or (entry.local_path if entry and entry.local_path else None)
         rows.append({
             "_id": job.id, "status_name": job.status_name,
-            "effect": job.effect_name or (entry.effect_name if entry else None),
+            "effect": job.effect_name or (entry.effect_name if entry else None) or job.raw.get("model_name")
+            or (entry.model if entry else None),
             "resolution": job.resolution, "length": f"{length}s" if length else None,
             "credits": job.deduction_credit, "age": human_duration(now - created) if created else None,
             "expires_in": expires_in(expiry_of(created) if created else None, now),
@@ -154,7 +155,7 @@ def _history_row(entry: "HistoryEntry", now: float) -> dict[str, Any]:
     credits = entry.deducted if entry.deducted is not None else entry.estimate
     return {
         "_id": entry.id, "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.created_at)),
-        "profile": entry.profile, "kind": entry.kind, "effect": entry.effect_name,
+        "profile": entry.profile, "kind": entry.kind, "effect": entry.effect_name or entry.model,
         "res_len": f"{entry.resolution or '-'}/{entry.video_length or '-'}s", "credits": credits,
         "status_name": entry.status_name, "expires_in": expires_in(entry.expires_at, now),
         "local_path": entry.local_path or (f"failed: {entry.failure_reason}" if entry.failure_reason else None),
@@ -265,7 +266,9 @@ BATCH_ROW_COLUMNS = [Column("row", "Row", 0), Column("key", "Key", 2, whole=True
 
 
 def batch_rows_view(rows: list[dict[str, Any]]) -> View:
-    return View(BATCH_ROW_COLUMNS, rows, id_key="job_ids", empty="no rows")
+    """Records keep lists (`job_ids`, `paths`); people and CSV read them space-separated."""
+    shown = [{**r, "job_ids": " ".join(r["job_ids"]), "path": " ".join(r["paths"]) or None} for r in rows]
+    return View(BATCH_ROW_COLUMNS, shown, rows, id_key="job_ids", empty="no rows")
 
 
 BATCH_RUN_COLUMNS = [Column("id", "Run", 0, whole=True), Column("created", "Created", 2), Column("rows", "Rows", 0),

@@ -349,6 +349,12 @@ class History:
                          (price_key, base_url, limit)).fetchall()
         return [int(row[0]) for row in rows]
 
+    def unfinished(self, base_url: str, now: float) -> list[str]:
+        """Jobs of this base URL not known to be final yet (and not past their expiry): what a sync asks about."""
+        sql = (f"SELECT id FROM jobs WHERE base_url = ? AND deleted = 0 AND expires_at > ? "
+               f"AND (status IS NULL OR status NOT IN {FINAL_SQL}) ORDER BY created_at")
+        return [row[0] for row in self._run(sql, (base_url, now)).fetchall()]
+
     def unsaved(self, base_url: str, now: float, within_hours: float | None = None) -> list[str]:
         """Completed, paid jobs with no saved file whose remote files have not expired yet."""
         sql = (f"SELECT id FROM jobs WHERE base_url = ? AND status = {int(JobStatus.COMPLETED)} AND local_path IS NULL "

@@ -1,0 +1,62 @@
+"""akool sync: refresh the history from the service and save what would otherwise expire."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from akool_cli.app import guarded
+from akool_cli.context import App
+from akool_cli.options import FormatOption, JsonOption
+
+command_app = typer.Typer()
+
+
+@command_app.command("sync")
+@guarded
+def sync_command(
+    ctx: typer.Context,
+    save: Annotated[bool, typer.Option("--save", help="Save every completed, unsaved video (to -o).")] = False,
+    output: Annotated[str, typer.Option("--output", "-o", metavar="DIR|TEMPLATE", help="Where --save puts videos, e.g. 'videos/' or 'videos/{date}-{id}.mp4'.")] = "videos/",
+    expiring_within: Annotated[float, typer.Option("--expiring-within", metavar="HOURS", min=0, max=24 * 7, help="Exit 15 when a completed video expires within this many hours and is not saved.")] = 24.0,
+    force: Annotated[bool, typer.Option("--force", help="With --save: overwrite existing files.")] = False,
+    fmt: FormatOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Refresh the history from the service; --save saves completed videos before they expire.
+
+    Asks about every unfinished job of the history (one request per 100 ids), records the answers, and
+    lists the completed videos not saved yet. For cron and CI: exit 15 says one expires within
+    --expiring-within hours and is not saved."""
+    from akool_cli.commands.steps import download_jobs
+    from akool_cli.core.errors import AkoolError, ExpiringError
+    from akool_cli.flows.fetch import OutputTarget
+    from akool_cli.flows.sync import sync
+    from akool_cli.flows.wait import fetch_jobs
+    from akool_cli.options import resolve_format
+    from akool_cli.output.views import jobs_view
+
+    state: App = ctx.obj
+    form = resolve_format(fmt, json_out)
+    result = sync(state.deps())
+    state.renderer.info(f"asked about {len(result.asked)} unfinished job(s); "
+                        f"{len(result.unsaved)} completed video(s) not saved")
+    history = state.history()
+    jobs = fetch_jobs(state.client(), result.unsaved) if result.unsaved else []  # fresh links for the saves
+    saved: dict = {}
+    failure: AkoolError | None = None
+    if save and jobs:
+        try:
+            saved = download_jobs(state, jobs, OutputTarget.parse(output, len(jobs), force))
+        except AkoolError as error:  # the ones that were saved are in the history; said at the end
+            failure = error
+    entries = {job.id: e for job in jobs if (e := history.get(job.id))}
+    state.renderer.show(jobs_view(jobs, entries, saved, state.runtime.clock(), "not saved yet" if not save
+                                  else "saved"), form)
+    if failure is not None:
+        raise failure
+    left = set(history.unsaved(state.base_url, state.runtime.clock(), expiring_within))
+    if left:
+        raise ExpiringError(f"{len(left)} paid video(s) expire within {expiring_within:g} h and are not saved",
+                            hint="save them (free) with: " + state.command("sync", "--save", "-o", output))
