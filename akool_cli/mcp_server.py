@@ -8,7 +8,7 @@ before it answers. Same credentials, profiles, `--sandbox`, history and messages
 
 from __future__ import annotations
 
-import functools
+import json
 import secrets
 import threading
 import time
@@ -42,6 +42,9 @@ class Agent:
     def __init__(self, state: "App", allow_dirs: list[Path], clock: Callable[[], float] = time.monotonic,
                  session_credits: int | None = None) -> None:
         self.state = state
+        # Advice and "continue with" hints name tools, not command lines (the flows and the hint table
+        # render commands through App.command).
+        setattr(state, "command", agent_command)
         # Everything this server session may spend, over all its plans (with max_credits, the lower).
         self.session_credits = session_credits if session_credits is not None \
             else state.setting("mcp.session_credits")
@@ -250,10 +253,43 @@ class Agent:
         return resolved
 
 
+# The CLI flags an error may name, as the tool parameters an agent has.
+FLAG_PARAMS = {"-r": "resolution", "-l": "length", "-n": "count", "-e": "effect", "-m": "model", "-o": "path"}
+
+
+def agent_command(*args: str) -> str:
+    """What an agent should do where a person would run `akool ARGS`: a tool call, or ask the user."""
+    import shlex
+
+    from akool_cli.core.validation import is_job_id
+
+    ids = [a for a in args if is_job_id(a)]
+    verb = args[0] if args else ""
+    if verb == "status" and ids:
+        return f"call wait_for_jobs with job_ids {json.dumps(ids)} (free)"
+    if verb == "status":
+        return "call job_status or list_history (free)"
+    if verb == "history":
+        return "call list_history (free)"
+    if verb == "download" and ids:
+        return f"call download_video with job_id {ids[0]} (free)"
+    return "ask the user to run: " + shlex.join(["akool", *args])
+
+
+def for_agent(text: str) -> str:
+    """CLI flags in a message become the tools' parameter names (`--negative-prompt` -> negative_prompt)."""
+    import re
+
+    text = text.replace("akool models", "list_models").replace("akool effects", "list_effects")
+    text = re.sub(r"(?<![\w-])(-[rlnemo])\b", lambda m: FLAG_PARAMS[m.group(1)], text)
+    return re.sub(r"(?<![\w-])--([a-z][a-z-]+)", lambda m: m.group(1).replace("-", "_"), text)
+
+
 def tool_error(error: AkoolError) -> Exception:
     from mcp.server.mcpserver.exceptions import ToolError
 
-    text = f"error: {error.message}" + (f"; {error.hint}" if error.hint else "") + f" (exit code {int(error.exit_code)})"
+    text = f"error: {for_agent(error.message)}" + (f"; {for_agent(error.hint)}" if error.hint else "") + \
+        f" (exit code {int(error.exit_code)})"
     return ToolError(text)
 
 
@@ -298,65 +334,9 @@ def build_server(agent: Agent) -> Any:
     def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
         return guard_tool(agent, func)
 
-    def tool(description: str) -> Callable[[Callable[..., Any]], Any]:
-        """server.tool, with the tool's warnings (flows' events) added to its result as `warnings`."""
-        def register(func: Callable[..., dict[str, Any]]) -> Any:
-            @functools.wraps(func)
-            def noted(*args: Any, **kwargs: Any) -> dict[str, Any]:
-                result = func(*args, **kwargs)
-                return {**result, "warnings": list(agent.notes)} if agent.notes else result
-            return server.tool(description=description)(noted)
-        return register
+    from akool_cli.mcp_tools import register_tools
 
-    @tool(description="List the effects for plan_video's effect (name or code).")
-    def list_effects() -> dict[str, Any]:
-        return {"effects": guarded(agent.list_effects)()}
-
-    @tool(description="List the image-to-video models: resolutions with credits per second, lengths, audio.")
-    def list_models() -> dict[str, Any]:
-        return {"models": guarded(agent.list_models)()}
-
-    @tool(description="The account's credit balance and where requests go.")
-    def get_balance() -> dict[str, Any]:
-        return guarded(agent.get_balance)()
-
-    @tool(description="Estimate credits for videos (spends nothing): model, resolution, length, count.")
-    def estimate_cost(model: str | None = None, resolution: str | None = None, length: int | None = None,
-                      count: int = 1, generate_audio: bool = False) -> dict[str, Any]:
-        return guarded(agent.estimate_cost)(model=model, resolution=resolution, length=length, count=count,
-                                            generate_audio=generate_audio)
-
-    @tool(description="Status of jobs by id (one request for all).")
-    def job_status(ids: list[str]) -> dict[str, Any]:
-        return {"jobs": guarded(agent.job_status)(ids=ids)}
-
-    @tool(description="Jobs this machine created, newest first (optionally one status).")
-    def list_history(limit: int = 20, status: str | None = None) -> dict[str, Any]:
-        return {"history": guarded(agent.list_history)(limit=limit, status=status)}
-
-    @tool(description="Check a video request and price it WITHOUT spending: returns plan_id, the exact "
-                             "request, the estimate and the balance. Then call execute_plan to pay.")
-    def plan_video(image: str, effect: str | None = None, prompt: str | None = None,
-                   negative_prompt: str | None = None, model: str | None = None, resolution: str | None = None,
-                   length: int | None = None, count: int | None = None, last_frame: str | None = None,
-                   generate_audio: bool = False) -> dict[str, Any]:
-        return guarded(agent.plan_video)(image=image, effect=effect, prompt=prompt, negative_prompt=negative_prompt,
-                                         model=model, resolution=resolution, length=length, count=count,
-                                         last_frame=last_frame, generate_audio=generate_audio)
-
-    @tool(description="SPENDS CREDITS: create the video(s) of a plan, at most once per plan, within 10 "
-                             "minutes of planning. Returns the job ids (already in the history).")
-    def execute_plan(plan_id: str) -> dict[str, Any]:
-        return guarded(agent.execute_plan)(plan_id=plan_id)
-
-    @tool(description="Wait until the jobs complete or fail (timeout in seconds); returns their status.")
-    def wait_for_jobs(ids: list[str], timeout: float = 300) -> dict[str, Any]:
-        return {"jobs": guarded(agent.wait_for_jobs)(ids=ids, timeout=timeout)}
-
-    @tool(description="Save a completed video to a path inside the folder(s) allowed with --allow-dir.")
-    def download_video(id: str, path: str) -> dict[str, Any]:  # noqa: A002 - the tool's field name
-        return guarded(agent.download_video)(job_id=id, path=path)
-
+    register_tools(server, agent, guarded)
     return server
 
 

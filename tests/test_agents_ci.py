@@ -63,11 +63,15 @@ def test_an_agent_plans_then_pays_once_then_waits_and_downloads(tmp_path, sandbo
                 unknown = await client.call_tool("execute_plan", {"plan_id": "plan_nope"})
                 seen["unknown"] = (unknown.is_error, _text(unknown))
                 ids = seen["first"]["job_ids"]
-                waited = await client.call_tool("wait_for_jobs", {"ids": ids, "timeout": 60})
+                waited = await client.call_tool("wait_for_jobs", {"job_ids": ids, "timeout": 60})
                 seen["waited"] = json.loads(_text(waited))
-                saved = await client.call_tool("download_video", {"id": ids[0], "path": "cat.mp4"})
+                saved = await client.call_tool("download_video", {"job_id": ids[0], "path": "cat.mp4"})
                 seen["saved"] = json.loads(_text(saved))
-                outside = await client.call_tool("download_video", {"id": ids[0], "path": str(tmp_path / "x.mp4")})
+                outside = await client.call_tool("download_video", {"job_id": ids[0],
+                                                                    "path": str(tmp_path / "x.mp4")})
+                wrong = await client.call_tool("plan_video", {"image": URL, "effect": "squish",
+                                                              "model": "AkoolImage2VideoFastV1"})
+                seen["wrong"] = (wrong.is_error, _text(wrong))
                 seen["outside"] = (outside.is_error, _text(outside))
                 history = await client.call_tool("list_history", {})
                 seen["history"] = json.loads(_text(history))
@@ -84,6 +88,18 @@ def test_an_agent_plans_then_pays_once_then_waits_and_downloads(tmp_path, sandbo
                           "plan_video", "execute_plan", "wait_for_jobs", "download_video"}
     assert all(t.description and t.input_schema.get("type") == "object" for t in tools.values())
     assert "SPENDS CREDITS" in tools["execute_plan"].description
+    # What an agent's host reads before calling: which tools spend, and what each parameter means.
+    paying = tools["execute_plan"].annotations
+    assert paying.destructive_hint is True and paying.idempotent_hint is False and paying.read_only_hint is False
+    for name in ("list_effects", "list_models", "get_balance", "estimate_cost", "job_status", "list_history",
+                 "plan_video", "wait_for_jobs"):
+        assert tools[name].annotations.read_only_hint is True, name
+    for name, spec in tools.items():
+        for field, schema in spec.input_schema.get("properties", {}).items():
+            assert schema.get("description"), (name, field)
+    assert all("job_ids" in tools[n].input_schema["properties"] for n in ("job_status", "wait_for_jobs"))
+    assert tools["list_history"].input_schema["properties"]["status"]["anyOf"][0]["enum"] == [
+        "queueing", "processing", "completed", "failed"]
     plan = seen["plan"]
     assert plan["estimate"]["credits_total"] == 20 and plan["spent"] == 0 and plan["request"]["effect_code"]
     assert "sandbox" in plan["target"] and seen["creates_after_plan"] == 0
@@ -94,6 +110,9 @@ def test_an_agent_plans_then_pays_once_then_waits_and_downloads(tmp_path, sandbo
     assert seen["waited"]["jobs"][0]["status"] == 3
     assert (allowed / "cat.mp4").read_bytes()[4:8] == b"ftyp" and seen["saved"]["path"] == str(allowed / "cat.mp4")
     assert seen["outside"][0] and "outside the allowed folder" in seen["outside"][1]
+    # Errors are written for an agent: parameter names, not CLI flags.
+    assert seen["wrong"][0] and "model cannot be combined with effect" in seen["wrong"][1]
+    assert "--" not in seen["wrong"][1]
     assert not (tmp_path / "x.mp4").exists()
     assert seen["history"]["history"][0]["_id"] == seen["first"]["job_ids"][0]
     assert seen["cost"]["credits_total"] == 200 and seen["balance"]["credit"] > 0

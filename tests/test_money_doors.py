@@ -289,3 +289,18 @@ def test_an_agent_reads_the_flows_warnings_in_the_tool_result(sandbox, tmp_path)
     assert agent.state.runtime.stderr.getvalue() == ""
     guard_tool(agent, agent.get_balance)()
     assert agent.notes == []  # each tool call starts with no warnings
+
+
+def test_advice_to_an_agent_names_tools_or_asks_the_user(sandbox, tmp_path):
+    from akool_cli.core.errors import ApiError
+    from akool_cli.mcp_server import for_agent
+    from akool_cli.output.hints import complete
+
+    agent = _agent(tmp_path, sandbox)
+    job = "0123456789abcdef01234567"
+    assert "call wait_for_jobs" in agent.state.command("status", "--wait", job)
+    assert agent.state.command("auth", "login") == "ask the user to run: akool auth login"
+    error = complete(ApiError(1101, "token expired"), agent.state.command)
+    assert "ask the user to run: akool auth login" in (error.hint or "")
+    assert for_agent("pass --count 4 or fewer; pick one with -r (see: akool models)") == \
+        "pass count 4 or fewer; pick one with resolution (see: list_models)"

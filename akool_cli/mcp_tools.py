@@ -1,0 +1,108 @@
+"""The MCP tools as an agent sees them: names, described parameters, allowed values, annotations.
+
+No `from __future__ import annotations` here: the SDK reads these annotations at run time to build each
+tool's JSON schema (descriptions, bounds, enums). Imported only by `akool mcp` (the mcp extra).
+"""
+
+from typing import Annotated, Any, Callable, Literal
+
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+free = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
+paying = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
+saving = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
+
+JobIds = Annotated[list[str], Field(description="Job ids (24 hex characters each), as execute_plan returned "
+                                                "them", min_length=1, max_length=1000)]
+Model = Annotated[str | None, Field(description="A model's value or label from list_models (uses the batch "
+                                                "endpoint; omit for the default single endpoint)")]
+Resolution = Annotated[str | None, Field(description="720p, 1080p or 4k; with a model, one of its resolutions "
+                                                     "(case and pixel sizes such as 1280x720 are accepted)")]
+Length = Annotated[int | None, Field(description="Seconds: 5 or 10; with a model, one of its lengths", ge=1,
+                                     le=600)]
+
+
+
+def register_tools(server: Any, agent: Any, guarded: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+    """Every tool of `akool mcp`. Free ones are marked read-only; execute_plan destructive and not idempotent."""
+    import functools
+
+    def tool(description: str, annotations: ToolAnnotations = free) -> Callable[[Callable[..., Any]], Any]:
+        """server.tool, with the tool's warnings (flows' events) added to its result as `warnings`."""
+        def register(func: Callable[..., dict[str, Any]]) -> Any:
+            @functools.wraps(func)
+            def noted(*args: Any, **kwargs: Any) -> dict[str, Any]:
+                result = func(*args, **kwargs)
+                return {**result, "warnings": list(agent.notes)} if agent.notes else result
+            return server.tool(description=description, annotations=annotations)(noted)
+        return register
+
+    @tool(description="List the effects for plan_video's effect (name or code). Free.")
+    def list_effects() -> dict[str, Any]:
+        return {"effects": guarded(agent.list_effects)()}
+
+    @tool(description="List the image-to-video models: resolutions with credits per second, lengths, audio. Free.")
+    def list_models() -> dict[str, Any]:
+        return {"models": guarded(agent.list_models)()}
+
+    @tool(description="The account's credit balance and where requests go. Free.")
+    def get_balance() -> dict[str, Any]:
+        return guarded(agent.get_balance)()
+
+    @tool(description="Estimate credits for videos without spending: a range (low-high) and its sources. Free.")
+    def estimate_cost(model: Model = None, resolution: Resolution = None, length: Length = None,
+                      count: Annotated[int, Field(description="How many videos", ge=1, le=100000)] = 1,
+                      generate_audio: Annotated[bool, Field(description="With a model that can: price "
+                                                                        "generated audio too")] = False) -> dict[str, Any]:
+        return guarded(agent.estimate_cost)(model=model, resolution=resolution, length=length, count=count,
+                                            generate_audio=generate_audio)
+
+    @tool(description="Status of jobs by id, one request for all. Free.")
+    def job_status(job_ids: JobIds) -> dict[str, Any]:
+        return {"jobs": guarded(agent.job_status)(ids=job_ids)}
+
+    @tool(description="Jobs this machine created, newest first (optionally one status). Free.")
+    def list_history(limit: Annotated[int, Field(description="At most this many jobs", ge=1, le=1000)] = 20,
+                     status: Annotated[Literal["queueing", "processing", "completed", "failed"] | None,
+                                       Field(description="Only jobs with this status")] = None) -> dict[str, Any]:
+        return {"history": guarded(agent.list_history)(limit=limit, status=status)}
+
+    @tool(description="Check a video request and price it WITHOUT spending: returns plan_id, the exact "
+                      "request, the estimate and the balance. Show the estimate to the user, then call "
+                      "execute_plan to pay. Free.")
+    def plan_video(image: Annotated[str, Field(description="An https URL of the image, or a file path on this "
+                                                           "machine (uploaded at execute time)")],
+                   effect: Annotated[str | None, Field(description="An effect's name or code from list_effects "
+                                                                   "(not with model)")] = None,
+                   prompt: Annotated[str | None, Field(description="What should happen in the video")] = None,
+                   negative_prompt: Annotated[str | None, Field(description="What to avoid")] = None,
+                   model: Model = None, resolution: Resolution = None, length: Length = None,
+                   count: Annotated[int | None, Field(description="With a model: variants of the image (up to the "
+                                                                  "model's maxCount)", ge=1, le=10)] = None,
+                   last_frame: Annotated[str | None, Field(description="With a model that supports it: the image "
+                                                                       "the video ends on (URL or path)")] = None,
+                   generate_audio: Annotated[bool, Field(description="With a model that can: generate "
+                                                                     "sound")] = False) -> dict[str, Any]:
+        return guarded(agent.plan_video)(image=image, effect=effect, prompt=prompt, negative_prompt=negative_prompt,
+                                         model=model, resolution=resolution, length=length, count=count,
+                                         last_frame=last_frame, generate_audio=generate_audio)
+
+    @tool(description="SPENDS CREDITS: create the video(s) of a plan, at most once per plan, within 10 "
+                      "minutes of planning. Returns the job ids (already in the history). Never call it twice "
+                      "for the same user request.", annotations=paying)
+    def execute_plan(plan_id: Annotated[str, Field(description="The plan_id plan_video returned")]) -> dict[str, Any]:
+        return guarded(agent.execute_plan)(plan_id=plan_id)
+
+    @tool(description="Wait until the jobs complete or fail; returns their status. Free.")
+    def wait_for_jobs(job_ids: JobIds, timeout: Annotated[float, Field(description="Seconds to wait at most; the "
+                                                                                   "jobs go on after it", ge=1,
+                                                                        le=3600)] = 300) -> dict[str, Any]:
+        return {"jobs": guarded(agent.wait_for_jobs)(ids=job_ids, timeout=timeout)}
+
+    @tool(description="Save a completed video to a path inside the folder(s) allowed with --allow-dir. Free.",
+          annotations=saving)
+    def download_video(job_id: Annotated[str, Field(description="One completed job's id")],
+                       path: Annotated[str, Field(description="A file name or path inside an allowed folder "
+                                                              "(.mp4 is added)")]) -> dict[str, Any]:
+        return guarded(agent.download_video)(job_id=job_id, path=path)
