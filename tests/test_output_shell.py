@@ -254,3 +254,16 @@ def test_the_command_registry_matches_the_commands():
         command = load_command(name)
         assert (command.help or "").strip().splitlines()[0] == entry.summary, name
         assert command.rich_help_panel == entry.panel
+
+
+def test_history_at_120_columns_keeps_the_effect_and_the_local_file(online, sandbox):
+    import shutil
+    import tempfile
+
+    out = Path(tempfile.mkdtemp(prefix="v", dir="/tmp"))  # a path as long as a home folder's, not pytest's
+    try:
+        assert online("create", URL, "--effect", "squish", "--yes", "-o", str(out) + "/").exit_code == 0
+        table = online("history", stdout_tty=True, env={"COLUMNS": "120"}).stdout
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    assert "Effect" in table and "Local file" in table and "Squish" in table

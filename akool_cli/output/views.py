@@ -111,17 +111,17 @@ def jobs_view(jobs: list[Job], entries: Mapping[str, "HistoryEntry"], saved: Map
 
 # ---------------------------------------------------------------- history
 
-HISTORY_COLUMNS = [
+HISTORY_COLUMNS = [  # on a narrow terminal the highest numbers go first: kind and profile, then res/len
     Column("_id", "ID", 0, whole=True),
-    Column("created", "Created", 3),
-    Column("profile", "Profile", 6),
-    Column("kind", "Kind", 7),
-    Column("effect", "Effect", 5),
+    Column("created", "Created", 4),
+    Column("profile", "Profile", 7),
+    Column("kind", "Kind", 8),
+    Column("effect", "Effect", 3),
     Column("res_len", "Res/Len", 6),
     Column("credits", "Credits", 2),
     Column("status_name", "Status", 0, style=_status_style),
     Column("expires_in", "Expires in", 1),
-    Column("local_path", "Local file", 4, whole=True),
+    Column("local_path", "Local file", 3, whole=True),
 ]
 
 
