@@ -77,10 +77,19 @@ def load_command(name: str) -> Any:
     # on every subcommand (one use of it appended a line to ~/.bashrc).
     typer_app._add_completion = False
     command = get_command(typer_app)
+    plain_help(command)
     command.name = name
     setattr(command, "rich_help_panel", entry.panel)  # Typer's own attribute on its commands
     tidy_help(command)
     return command
+
+
+def plain_help(command: Any) -> None:
+    """Click's own help layout for every subcommand, like the root help: Typer's Rich layout imports rich,
+    markdown-it and pygments (about 80 ms, 3x `import typer`) just to print a page of text."""
+    command.rich_markup_mode = None
+    for sub in getattr(command, "commands", {}).values():
+        plain_help(sub)
 
 
 def tidy_help(command: Any) -> None:

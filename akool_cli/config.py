@@ -6,7 +6,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
 
-from akool_cli.api.models import Credentials
+from akool_cli.api.credentials import Credentials
 from akool_cli.core.errors import ConfigError, UsageError
 from akool_cli.pricing.prices import LENGTHS, RESOLUTIONS
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, Callable, Mapping
 
-from akool_cli.api.models import Credentials
+from akool_cli.api.credentials import Credentials
 from akool_cli.config import (
     DEFAULT_PROFILE,
     SANDBOX_PROFILE,

@@ -7,7 +7,7 @@ import pytest
 from akool_cli import __version__
 from akool_cli.api.client import AkoolClient, RetryPolicy, decode_envelope, parse_retry_after
 from akool_cli.api.models import CreateRequest
-from akool_cli.api.models import Credentials
+from akool_cli.api.credentials import Credentials
 from akool_cli.core.errors import ApiAuthError, ApiError, OutcomeUnknownError, TransportError
 from akool_cli.output.hints import advice
 from akool_cli.sandbox import SANDBOX_API_KEY, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET

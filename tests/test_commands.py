@@ -428,3 +428,19 @@ def test_download_unsaved_asks_the_service_first(online, sandbox_factory, tmp_pa
     assert [r["_id"] for r in result.json()] == [made]
     empty = online("download", "--unsaved", "--json")
     assert empty.exit_code == 0 and empty.json() == []
+
+
+def test_a_subcommand_s_help_loads_neither_rich_nor_markdown(tmp_path):
+    # Typer's Rich help layout imports rich, markdown-it and pygments (about 3x `import typer`); the
+    # help timing itself is in benchmarks/run.py (startup group).
+    import subprocess
+    import sys
+
+    code = ("import sys, runpy; sys.argv = ['akool', 'create', '--help']\n"
+            "try:\n    runpy.run_module('akool_cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'markdown_it', 'pygments')),"
+            " file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "AKOOL_CONFIG_DIR": str(tmp_path)})
+    assert "Usage: akool create" in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr

@@ -111,7 +111,7 @@ def test_a_1109_answer_is_an_auth_error_with_advice(online, sandbox_factory):
 
 def test_an_unknown_api_path_is_an_api_error_not_an_html_page(online, sandbox):
     from akool_cli.api.client import AkoolClient
-    from akool_cli.api.models import Credentials
+    from akool_cli.api.credentials import Credentials
     from akool_cli.core.errors import ApiError
 
     client = AkoolClient(sandbox.url, Credentials(api_key=SANDBOX_API_KEY))

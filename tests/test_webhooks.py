@@ -217,7 +217,8 @@ def test_sandbox_retries_until_the_receiver_answers_200(sandbox_factory, tmp_pat
     box = sandbox_factory(webhook_attempts=3, webhook_retry_seconds=0.05)
     port = free_port()  # nobody listens here: every attempt fails
     from akool_cli.api.client import AkoolClient
-    from akool_cli.api.models import CreateRequest, Credentials
+    from akool_cli.api.credentials import Credentials
+    from akool_cli.api.models import CreateRequest
 
     with AkoolClient(box.url, Credentials(api_key=SANDBOX_API_KEY)) as client:
         client.create_video(CreateRequest("https://example.com/a.png", "p", "", "720p", 5,

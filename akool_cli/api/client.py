@@ -20,7 +20,6 @@ from akool_cli.api.models import (
     BatchRequest,
     BatchResult,
     CreateRequest,
-    Credentials,
     DeleteResult,
     Effect,
     Job,
@@ -28,6 +27,7 @@ from akool_cli.api.models import (
 )
 from akool_cli.api.net import proxy_for, ssl_context
 from akool_cli.core.errors import AkoolError, ApiAuthError, ApiError, AuthError, OutcomeUnknownError, TransportError
+from akool_cli.api.credentials import Credentials
 from akool_cli.core.validation import is_job_id
 
 T = TypeVar("T")

@@ -363,23 +363,3 @@ class BatchResult:
 def answer_jobs(answer: "Job | BatchResult") -> list[Job]:
     """The jobs of a create's answer: one for the single endpoint, a batch answer's successList."""
     return answer.jobs if isinstance(answer, BatchResult) else [answer]
-
-
-@dataclass
-class Credentials:
-    api_key: str | None = None
-    client_id: str | None = None
-    client_secret: str | None = None
-    token: str | None = None
-    source: str = "none"  # "env", "file", "sandbox" or "none"
-
-    @property
-    def method(self) -> str | None:
-        if self.api_key:
-            return "api-key"
-        if self.client_id and self.client_secret:
-            return "client-credentials"
-        return None
-
-    def secrets(self) -> list[str]:
-        return [s for s in (self.api_key, self.client_secret, self.token) if s]

@@ -38,7 +38,7 @@ def login(
     json_out: JsonOption = False,
 ) -> None:
     """Save credentials for the profile, after one harmless call to check them."""
-    from akool_cli.api.models import Credentials
+    from akool_cli.api.credentials import Credentials
     from akool_cli.config import mask
     from akool_cli.core.errors import UsageError
 
