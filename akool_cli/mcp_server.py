@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from akool_cli.core.errors import AkoolError, UsageError
+from akool_cli.flows.events import Collector
 
 if TYPE_CHECKING:
     from akool_cli.context import App
@@ -197,7 +198,9 @@ class Agent:
                 "errors": [e.message for _, e in report.errors],
                 "next": "call wait_for_jobs with these ids, then download_video"}
 
-    def wait_for_jobs(self, ids: list[str], timeout: float) -> list[dict[str, Any]]:
+    def wait_for_jobs(self, ids: list[str], timeout: float,
+                      on_progress: Callable[[int, int, str], None] | None = None) -> list[dict[str, Any]]:
+        """`on_progress(final, total, message)` after each poll: the tool's progress notifications."""
         from akool_cli.commands.steps import wait_jobs
         from akool_cli.core.errors import WaitTimeoutError
         from akool_cli.core.validation import check_ids
@@ -206,6 +209,12 @@ class Agent:
         wanted = check_ids(ids)
         if not wanted:
             raise UsageError("no job ids given", hint="pass the ids execute_plan returned")
+        events = self.state.events
+        if on_progress is not None and isinstance(events, Collector):
+            def tick(jobs: dict[str, Any], elapsed: float) -> None:
+                final = sum(1 for job in jobs.values() if job.is_final)
+                on_progress(final, len(wanted), f"{final} of {len(wanted)} job(s) final after {elapsed:.0f} s")
+            events.on_poll = tick
         try:
             latest = wait_jobs(self.state, wanted, max(1.0, min(float(timeout), 3600.0)))
         except WaitTimeoutError as error:

@@ -6,6 +6,8 @@ tool's JSON schema (descriptions, bounds, enums). Imported only by `akool mcp` (
 
 from typing import Annotated, Any, Callable, Literal
 
+import anyio.from_thread
+from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
@@ -26,6 +28,12 @@ Length = Annotated[int | None, Field(description="Seconds: 5 or 10; with a model
 
 def register_tools(server: Any, agent: Any, guarded: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
     """Every tool of `akool mcp`. Free ones are marked read-only; execute_plan destructive and not idempotent."""
+    tool = _decorator(server, agent)
+    _free_tools(tool, agent, guarded)
+    _plan_and_pay_tools(tool, agent, guarded)
+
+
+def _decorator(server: Any, agent: Any) -> Callable[..., Callable[[Callable[..., Any]], Any]]:
     import functools
 
     def tool(description: str, annotations: ToolAnnotations = free) -> Callable[[Callable[..., Any]], Any]:
@@ -37,7 +45,10 @@ def register_tools(server: Any, agent: Any, guarded: Callable[[Callable[..., Any
                 return {**result, "warnings": list(agent.notes)} if agent.notes else result
             return server.tool(description=description, annotations=annotations)(noted)
         return register
+    return tool
 
+
+def _free_tools(tool: Callable[..., Any], agent: Any, guarded: Callable[..., Any]) -> None:
     @tool(description="List the effects for plan_video's effect (name or code). Free.")
     def list_effects() -> dict[str, Any]:
         return {"effects": guarded(agent.list_effects)()}
@@ -68,6 +79,8 @@ def register_tools(server: Any, agent: Any, guarded: Callable[[Callable[..., Any
                                        Field(description="Only jobs with this status")] = None) -> dict[str, Any]:
         return {"history": guarded(agent.list_history)(limit=limit, status=status)}
 
+
+def _plan_and_pay_tools(tool: Callable[..., Any], agent: Any, guarded: Callable[..., Any]) -> None:
     @tool(description="Check a video request and price it WITHOUT spending: returns plan_id, the exact "
                       "request, the estimate and the balance. Show the estimate to the user, then call "
                       "execute_plan to pay. Free.")
@@ -94,11 +107,17 @@ def register_tools(server: Any, agent: Any, guarded: Callable[[Callable[..., Any
     def execute_plan(plan_id: Annotated[str, Field(description="The plan_id plan_video returned")]) -> dict[str, Any]:
         return guarded(agent.execute_plan)(plan_id=plan_id)
 
-    @tool(description="Wait until the jobs complete or fail; returns their status. Free.")
-    def wait_for_jobs(job_ids: JobIds, timeout: Annotated[float, Field(description="Seconds to wait at most; the "
-                                                                                   "jobs go on after it", ge=1,
-                                                                        le=3600)] = 300) -> dict[str, Any]:
-        return {"jobs": guarded(agent.wait_for_jobs)(ids=job_ids, timeout=timeout)}
+    @tool(description="Wait until the jobs complete or fail; returns their status, with progress notifications "
+                      "after each poll. Free.")
+    def wait_for_jobs(job_ids: JobIds, ctx: Context,
+                      timeout: Annotated[float, Field(description="Seconds to wait at most; the jobs go on after it",
+                                                      ge=1, le=3600)] = 300) -> dict[str, Any]:
+        def progress(final: int, total: int, message: str) -> None:
+            try:  # this tool runs in a worker thread; the notification is sent from the event loop
+                anyio.from_thread.run(ctx.report_progress, final, total, message)
+            except Exception:  # noqa: BLE001 - progress is a courtesy: never fail the wait over it
+                pass
+        return {"jobs": guarded(agent.wait_for_jobs)(ids=job_ids, timeout=timeout, on_progress=progress)}
 
     @tool(description="Save a completed video to a path inside the folder(s) allowed with --allow-dir. Free.",
           annotations=saving)

@@ -63,7 +63,14 @@ def test_an_agent_plans_then_pays_once_then_waits_and_downloads(tmp_path, sandbo
                 unknown = await client.call_tool("execute_plan", {"plan_id": "plan_nope"})
                 seen["unknown"] = (unknown.is_error, _text(unknown))
                 ids = seen["first"]["job_ids"]
-                waited = await client.call_tool("wait_for_jobs", {"job_ids": ids, "timeout": 60})
+                progress: list = []
+
+                async def on_progress(done: float, total: float | None, message: str | None) -> None:
+                    progress.append((done, total, message))
+
+                waited = await client.call_tool("wait_for_jobs", {"job_ids": ids, "timeout": 60},
+                                                progress_callback=on_progress)
+                seen["progress"] = progress
                 seen["waited"] = json.loads(_text(waited))
                 saved = await client.call_tool("download_video", {"job_id": ids[0], "path": "cat.mp4"})
                 seen["saved"] = json.loads(_text(saved))
@@ -108,6 +115,7 @@ def test_an_agent_plans_then_pays_once_then_waits_and_downloads(tmp_path, sandbo
     assert seen["unknown"][0] and "unknown plan" in seen["unknown"][1]
     assert sandbox.count("create") == 1  # the second execute spent nothing
     assert seen["waited"]["jobs"][0]["status"] == 3
+    assert seen["progress"] and seen["progress"][-1][:2] == (1, 1) and "final" in seen["progress"][-1][2]
     assert (allowed / "cat.mp4").read_bytes()[4:8] == b"ftyp" and seen["saved"]["path"] == str(allowed / "cat.mp4")
     assert seen["outside"][0] and "outside the allowed folder" in seen["outside"][1]
     # Errors are written for an agent: parameter names, not CLI flags.

@@ -33,11 +33,12 @@ class Events(Protocol):
 class Collector:
     """Events kept as data: what an agent reads in a tool result, what a seam test asserts on."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_poll: PollUpdate | None = None) -> None:
         self.infos: list[str] = []
         self.warnings: list[str] = []
         self.errors: list["AkoolError"] = []
         self.ticks = 0
+        self.on_poll = on_poll  # each poll's jobs, as they come (MCP turns them into progress notifications)
 
     def info(self, message: str) -> None:
         self.infos.append(message)
@@ -52,6 +53,8 @@ class Collector:
     def polling(self, label: str) -> Iterator[PollUpdate]:
         def update(jobs: "dict[str, Job]", elapsed: float) -> None:
             self.ticks += 1
+            if self.on_poll is not None:
+                self.on_poll(jobs, elapsed)
         yield update
 
     @contextmanager
