@@ -30,7 +30,7 @@ def test_sandbox_serves_prints_its_key_and_keeps_state_until_stopped(tmp_path):
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         first = server.stdout.readline()
-        assert first.strip() == f"base_url  http://127.0.0.1:{port}"
+        assert first.split() == ["base_url", f"http://127.0.0.1:{port}"]
         assert server.stdout.readline().split() == ["api_key", "sandbox-secret-key-24byt"]
         created = akool(tmp_path, "--sandbox", "create", str(PNG), "--effect", "cakeify", "--yes", "-q")
         assert created.returncode == 0, created.stderr

@@ -81,15 +81,12 @@ def sandbox_command(
     except OSError as exc:
         raise UsageError(f"cannot listen on 127.0.0.1:{chosen} ({exc.strerror})",
                          hint="another sandbox may be running; pick another --port") from None
-    out = state.renderer
-    if json_out:
-        import json
+    from akool_cli.output.writers import record_view
 
-        out.line(json.dumps({"base_url": server.base_url, "api_key": SANDBOX_API_KEY, "client_id": SANDBOX_CLIENT_ID}))
-    else:
-        out.line(f"base_url  {server.base_url}")
-        out.line(f"api_key   {SANDBOX_API_KEY}")
-        out.line(f"client_id {SANDBOX_CLIENT_ID}")
+    out = state.renderer
+    # One JSON line (a script reads it while the server keeps running), or `key  value` lines for people.
+    where = {"base_url": server.base_url, "api_key": SANDBOX_API_KEY, "client_id": SANDBOX_CLIENT_ID}
+    out.show(record_view(where, labels={k: k for k in where}), "jsonl" if json_out else "table")
     out.info("Sandbox listening; in another terminal: akool --sandbox create examples/photo.png --effect squish"
              + ("" if chosen == configured else f" (after: akool --sandbox config set sandbox_port {chosen})"))
     out.info("Press Ctrl-C to stop.")
