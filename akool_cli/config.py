@@ -65,6 +65,11 @@ class Paths(NamedTuple):
     def sandbox_state_file(self) -> Path:
         return self.data_dir / "sandbox-state.json"
 
+    @property
+    def sandbox_token_file(self) -> Path:
+        """The secret that lets `akool sandbox stop` stop this user's sandbox, and no one else's (0600)."""
+        return self.data_dir / "sandbox-control.token"
+
 
 # ---------------------------------------------------------------- settings
 

@@ -108,3 +108,25 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     command = "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest"
     assert readme.count(command) == 1 and command in ci
+
+
+def test_sandbox_stop_stops_only_this_user_s_sandbox(tmp_path):
+    port = free_port()
+    owner, other = tmp_path / "owner", tmp_path / "other"
+    for home in (owner, other):
+        assert akool(home, "--sandbox", "config", "set", "sandbox_port", str(port)).returncode == 0
+    server = CapturedPopen([sys.executable, "-m", "akool_cli", "sandbox", "--fresh"], env=process_env(owner),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().split()[0] == "base_url"
+        refused = akool(other, "--sandbox", "sandbox", "stop")  # same port, another user's data folder
+        assert refused.returncode == 2 and "not started by this user" in refused.stderr
+        assert server.poll() is None  # still serving
+        stopped = akool(owner, "--sandbox", "sandbox", "stop")
+        assert stopped.returncode == 0 and "stopped" in stopped.stderr
+        server.communicate(timeout=20)
+        assert server.returncode == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate(timeout=20)

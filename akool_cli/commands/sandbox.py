@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+from pathlib import Path
 from typing import Annotated, List, Optional
 
 import typer
@@ -75,7 +77,8 @@ def sandbox_command(
     config = SandboxConfig(port=chosen, queue_seconds=queue_seconds, process_seconds=process_seconds,
                            latency=latency, plan=plan, faults=faults, video_bytes=video_bytes, state_file=state_file,
                            idle_timeout=idle_timeout, balance=balance, price_multiplier=every,
-                           endpoint_multipliers=per_endpoint, bad_key_code=bad_key_code)
+                           endpoint_multipliers=per_endpoint, bad_key_code=bad_key_code,
+                           control_token=secrets.token_urlsafe(24))
     try:
         server = SandboxServer(config, log_requests=state.verbose)
     except OSError as exc:
@@ -83,6 +86,7 @@ def sandbox_command(
                          hint="another sandbox may be running; pick another --port") from None
     from akool_cli.output.writers import record_view
 
+    _save_control_token(state.paths.sandbox_token_file, config.control_token or "")
     out = state.renderer
     # One JSON line (a script reads it while the server keeps running), or `key  value` lines for people.
     where = {"base_url": server.base_url, "api_key": SANDBOX_API_KEY, "client_id": SANDBOX_CLIENT_ID}
@@ -101,6 +105,17 @@ def sandbox_command(
     out.info("sandbox stopped")
 
 
+def _save_control_token(path: Path, token: str) -> None:
+    """This server's secret, in a 0600 file only this user can read (written once the port is ours: a
+    process that lost the race for the port must not overwrite the winner's token)."""
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token)
+
+
 @sandbox_app.command("stop")
 @guarded
 def sandbox_stop(ctx: typer.Context) -> None:
@@ -116,10 +131,19 @@ def sandbox_stop(ctx: typer.Context) -> None:
     if probe_sandbox(port) != "sandbox":
         state.renderer.info(f"no sandbox is running on port {port}")
         return
+    from akool_cli.core.errors import UsageError
+
+    token_file = state.paths.sandbox_token_file
+    token = token_file.read_text().strip() if token_file.exists() else ""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
-        conn.request("POST", "/_sandbox/control/shutdown", body=b"")
-        conn.getresponse().read()
+        conn.request("POST", "/_sandbox/control/shutdown", body=b"", headers={"X-Sandbox-Token": token})
+        answer = conn.getresponse()
+        answer.read()
     finally:
         conn.close()
+    if answer.status == 403:
+        raise UsageError(f"the sandbox on port {port} was not started by this user (its control token differs); "
+                         "it was not stopped", hint="stop it from the account that started it, or use another "
+                                                     "sandbox_port")
     state.renderer.info(f"sandbox on port {port} stopped")

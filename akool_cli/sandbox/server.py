@@ -9,6 +9,7 @@ for tests: fault injection, request statistics and a reset.
 from __future__ import annotations
 
 import json
+import secrets
 import queue
 import re
 import socket
@@ -373,6 +374,9 @@ class Handler(BaseHTTPRequestHandler):
         if action == "health":
             return self._send(200, json.dumps({"sandbox": True}).encode())
         if action == "shutdown" and method == "POST":
+            wanted = self.server.state.config.control_token
+            if wanted and not secrets.compare_digest(self.headers.get("X-Sandbox-Token", ""), wanted):
+                return self._send(403, json.dumps({"error": "not your sandbox: wrong control token"}).encode())
             self._send(200, b"{}")
             threading.Thread(target=self.server.shutdown, daemon=True).start()
             return

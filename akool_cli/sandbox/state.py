@@ -100,6 +100,9 @@ class SandboxConfig:
     # What a wrong x-api-key answers: 1101 (the vendor's table) or 1109 ("Invalid API key", handled by
     # Akool's own demo client on every call).
     bad_key_code: int = 1101
+    # When set, stopping the server over HTTP needs this token (X-Sandbox-Token): another user on the
+    # machine can reach the port but cannot read the token file, so cannot stop it.
+    control_token: str | None = None
 
     def multiplier(self, endpoint: str) -> float:
         return self.endpoint_multipliers.get(endpoint, self.price_multiplier)
