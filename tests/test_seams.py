@@ -256,3 +256,14 @@ def test_a_failed_job_says_why_where_the_service_does():
     assert Job.from_api({"_id": ID, "status": 4, "msg": "x" * 1000}).failure_reason == "x" * 300
     assert Job.from_api({"_id": ID, "status": 3, "msg": "OK"}).failure_reason is None
     assert Job.from_api({"_id": ID, "status": 4, "failed_reason": 12}).failure_reason is None
+
+
+@pytest.mark.parametrize("prefix,expected", [
+    ("/home/me/.local/pipx/venvs/akool-cli", "pipx inject akool-cli 'mcp>=2,<3'"),
+    ("/home/me/.local/share/uv/tools/akool-cli", "uv tool install --reinstall --with 'mcp>=2,<3' akool-cli"),
+    ("/home/me/project/.venv", "/home/me/project/.venv/bin/python -m pip install 'mcp>=2,<3'"),
+])
+def test_install_hints_fit_how_akool_was_installed(prefix, expected):
+    from akool_cli.core.install import add_package_hint
+
+    assert add_package_hint("mcp>=2,<3", prefix=prefix, executable=f"{prefix}/bin/python") == expected

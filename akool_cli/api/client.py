@@ -13,6 +13,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from akool_cli import __version__
+from akool_cli.api.credentials import Credentials
 from akool_cli.api.models import (
     AddAudioRequest,
     AiModel,
@@ -27,7 +28,6 @@ from akool_cli.api.models import (
 )
 from akool_cli.api.net import proxy_for, ssl_context
 from akool_cli.core.errors import AkoolError, ApiAuthError, ApiError, AuthError, OutcomeUnknownError, TransportError
-from akool_cli.api.credentials import Credentials
 from akool_cli.core.validation import is_job_id
 
 T = TypeVar("T")

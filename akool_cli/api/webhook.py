@@ -19,6 +19,7 @@ from typing import Any
 
 from akool_cli.core.errors import AkoolError, UsageError
 from akool_cli.core.exit_codes import ExitCode
+from akool_cli.core.install import add_package_hint
 
 DEFAULT_TOLERANCE = 300.0
 CALLBACK_FIELDS = ("signature", "dataEncrypt", "timestamp", "nonce")
@@ -44,7 +45,7 @@ def _cipher(client_id: str, client_secret: str) -> Any:
         from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     except ImportError:
         raise UsageError("webhooks need the 'cryptography' package",
-                         hint="install it from this repository: pip install '.[webhooks]' (or pip install cryptography)") from None
+                         hint="install it with: " + add_package_hint("cryptography>=42")) from None
     key, iv = client_secret.encode(), client_id.encode()
     if len(key) not in (16, 24, 32) or len(iv) != 16:
         raise UsageError("the client id must be 16 bytes and the client secret 16, 24 or 32 bytes",

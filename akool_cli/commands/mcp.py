@@ -22,13 +22,14 @@ def mcp_command(
 ) -> None:
     """Serve akool to AI agents over stdio (MCP): plan_video prices, only execute_plan spends."""
     from akool_cli.core.errors import UsageError
+    from akool_cli.core.install import add_package_hint
 
     state: App = ctx.obj
     try:
         import mcp  # noqa: F401
     except ImportError:
         raise UsageError("akool mcp needs the 'mcp' package (the official MCP Python SDK)",
-                         hint="install it from this repository: pip install '.[mcp]' (or pip install 'mcp>=2,<3')") from None
+                         hint="install it with: " + add_package_hint("mcp>=2,<3")) from None
     folders = []
     for folder in allow_dir or []:
         if not folder.expanduser().is_dir():

@@ -9,9 +9,9 @@ for tests: fault injection, request statistics and a reset.
 from __future__ import annotations
 
 import json
-import secrets
 import queue
 import re
+import secrets
 import socket
 import threading
 import time
