@@ -337,11 +337,51 @@ def manifest_dry_run(rows: int, home: Path) -> list[Row]:
     ]
 
 
+MINIMAL_MCP = """
+from mcp.server.mcpserver import MCPServer
+server = MCPServer("minimal")
+@server.tool(description="x")
+def ping(x: int = 1) -> dict:
+    return {"x": x}
+server.run("stdio")
+"""
+
+
+def mcp_startup(home: Path, runs: int = 5) -> list[Row]:
+    """`akool mcp` from spawn to initialize + tools/list, against a one-tool server on the same SDK."""
+    import anyio
+    from mcp import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    async def once(params: StdioServerParameters) -> float:
+        started = time.perf_counter()
+        with open(os.devnull, "w") as sink:
+            async with stdio_client(params, errlog=sink) as (read, write):
+                async with ClientSession(read, write) as client:
+                    await client.initialize()
+                    await client.list_tools()
+        return time.perf_counter() - started
+
+    minimal = home / "minimal_mcp.py"
+    minimal.write_text(MINIMAL_MCP)
+    env = cli_env("http://127.0.0.1:9", home)
+    ours = StdioServerParameters(command=akool_command()[0], args=akool_command()[1:] + ["--sandbox", "mcp"],
+                                 env=env)
+    base = StdioServerParameters(command=sys.executable, args=[str(minimal)], env=env)
+    a, b = [], []
+    for _ in range(runs):  # interleaved
+        a.append(anyio.run(once, ours))
+        b.append(anyio.run(once, base))
+    ratio = statistics.median(a) / statistics.median(b)
+    return [Row("mcp: spawn, initialize, tools/list", f"{ratio:.2f}x a one-tool SDK server "
+                f"({statistics.median(a):.2f} s vs {statistics.median(b):.2f} s)", "<= 1.5x", ratio <= 1.5)]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer runs and a smaller download")
     parser.add_argument("--only", help="run one group: startup, polling, batch, download, connections, scale, "
-                                       "history_scale, manifest_dry_run")
+                                       "history_scale, manifest_dry_run, mcp")
     args = parser.parse_args()
     runs = 5 if args.quick else 15
     size = 256 * 1024 ** 2 if args.quick else 1024 ** 3
@@ -352,7 +392,8 @@ def main() -> int:
                  "download": lambda: download(size, home, 3), "connections": lambda: connections(home),
                  "scale": lambda: scale(1000 if args.quick else 10_000, home),
                  "history_scale": lambda: history_scale(100_000, home),
-                 "manifest_dry_run": lambda: manifest_dry_run(100_000 if args.quick else 1_000_000, home)}
+                 "manifest_dry_run": lambda: manifest_dry_run(100_000 if args.quick else 1_000_000, home),
+                 "mcp": lambda: mcp_startup(home)}
         for name, step in steps.items():
             if args.only and name != args.only:
                 continue
