@@ -243,3 +243,11 @@ def test_a_dry_run_streams_the_manifest_and_prices_it_whole(online, sandbox, tmp
     manifest.write_text("image,key\n" + f"{URL},a\n{URL}?2,a\n")
     repeated = online("batch", "run", str(manifest), "--dry-run")
     assert repeated.exit_code == 2 and "repeats row 1" in repeated.stderr
+
+
+def test_an_empty_manifest_is_refused_with_or_without_dry_run(online, sandbox, tmp_path):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("image,key\n")
+    for extra in ([], ["--dry-run"]):
+        result = online("batch", "run", str(manifest), "--yes", *extra)
+        assert result.exit_code == 2 and "no rows" in result.stderr, (extra, result.stderr)

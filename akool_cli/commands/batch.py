@@ -98,11 +98,13 @@ def batch_run(
         if dry_run:  # streamed: a million rows in bounded memory
             counted, estimates = flow.dry_run_estimates(state.plan_defaults(), rows, defaults, output, problems,
                                                         anywhere=output_anywhere)
-            _show_dry_run(state, counted, [observed(state, e) for e in estimates], form)
-            return
-        kept = list(rows)
-    if not read[0]:
+        else:
+            kept = list(rows)
+    if not read[0]:  # an empty manifest is an error with or without --dry-run
         raise flow.ManifestError(problems + ["no rows"])
+    if dry_run:
+        _show_dry_run(state, counted, [observed(state, e) for e in estimates], form)
+        return
     prepared = flow.prepare(state.plan_defaults(), kept, defaults, output, problems, anywhere=output_anywhere)
     estimates = [observed(state, p.plan.estimate) for p in prepared]
     journal = flow.Journal(state.history(), state.runtime.clock)
