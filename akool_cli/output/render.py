@@ -65,10 +65,6 @@ class Renderer:
         self.json_errors = False
 
     @cached_property
-    def out(self) -> "Console":
-        return make_console(self.out_file, self.out_tty, self.env)
-
-    @cached_property
     def err(self) -> "Console":
         return make_console(self.err_file, self.err_tty, self.env)
 
