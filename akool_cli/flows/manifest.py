@@ -177,19 +177,6 @@ def iter_manifest(stream: IO[str], fmt: str, problems: list[str]) -> Iterator[Ma
                              f"{exc.start} of a read; save it as UTF-8, e.g. iconv -f latin1 -t utf-8)"]) from None
 
 
-def read_manifest(stream: IO[str], fmt: str, problems: list[str] | None = None) -> list[ManifestRow]:
-    """The rows. Problems of single cells are appended to `problems` when given (the caller adds its
-    own and reports all at once); otherwise they are raised here."""
-    collect = problems is not None
-    problems = problems if problems is not None else []
-    rows = list(iter_manifest(stream, fmt, problems))
-    if not rows:
-        raise ManifestError(problems + ["no rows"])
-    if problems and not collect:
-        raise ManifestError(problems)
-    return rows
-
-
 def open_manifest(path: str, fmt: str | None, stdin: IO[str]) -> tuple[IO[str], str]:
     if path == "-":
         if fmt not in ("csv", "jsonl"):
