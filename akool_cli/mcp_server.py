@@ -87,7 +87,9 @@ class Agent:
         wanted = check_ids(ids)
         if not wanted:
             raise UsageError("no job ids given", hint="pass the ids execute_plan returned")
-        jobs = self.state.client().results(wanted)
+        from akool_cli.flows.wait import fetch_jobs
+
+        jobs = fetch_jobs(self.state.client(), wanted)  # one request per 100 ids
         self.state.history().update_from_jobs(jobs)
         found = {j.id for j in jobs}
         missing = [{"_id": i, "status_name": "not known to the service"} for i in wanted if i not in found]

@@ -444,3 +444,12 @@ def test_a_subcommand_s_help_loads_neither_rich_nor_markdown(tmp_path):
                           env={**os.environ, "AKOOL_CONFIG_DIR": str(tmp_path)})
     assert "Usage: akool create" in done.stdout
     assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
+
+
+def test_status_of_more_than_100_ids_asks_in_chunks_of_100(online, sandbox):
+    ids = [f"{n:024x}" for n in range(150)]
+    before = sandbox.count("results")
+    result = online("status", *ids, "--json")
+    assert result.exit_code == 11  # none of them exists; each is named
+    assert sandbox.count("results") == before + 2
+    assert all(len(body["_ids"].split(",")) <= 100 for body in sandbox.bodies("results")[before:])

@@ -52,7 +52,9 @@ def status(
     if wait or target:
         latest = wait_jobs(state, wanted, timeout)
     else:
-        jobs = state.client().results(wanted)
+        from akool_cli.flows.wait import fetch_jobs
+
+        jobs = fetch_jobs(state.client(), wanted)  # one request per 100 ids, like the poll loop
         state.history().update_from_jobs(jobs)
         latest = {job.id: job for job in jobs}
     missing = [i for i in wanted if i not in latest]
