@@ -260,6 +260,7 @@ class RunSaver:
         self.job_row = {job_id: row for row, r in rows.items() for job_id in r.job_ids}
         self.latest: dict[str, Job] = {}
         self.saved: dict[str, Path] = {}
+        self.refused: set[str] = set()  # no safe name for it: reported once, never counted as saved
         self.started: dict[str, Future[int]] = {}
         self.targets: dict[str, Path] = {}
         self.failures: list[str] = []
@@ -270,14 +271,14 @@ class RunSaver:
         """A completed job not saved yet (by this run or before) starts downloading now."""
         from akool_cli.flows.fetch import download
 
-        if not job.downloadable or job.id in self.saved or job.id in self.started \
+        if not job.downloadable or job.id in self.saved or job.id in self.started or job.id in self.refused \
                 or _saved_before(self.history, job.id):
             return
         try:
             target = row_target(job, self.rows[self.job_row[job.id]], self.claims, self.force)
         except AkoolError as error:
             self.failures.append(f"{job.id}: {error.message}")
-            self.saved[job.id] = Path()  # not retried on the next tick; the run ends with the error
+            self.refused.add(job.id)  # not retried on the next tick; the run ends with the error
             return
         if target is not None:
             self.targets[job.id] = target
