@@ -225,6 +225,11 @@ def test_every_older_schema_version_opens_and_keeps_its_jobs(tmp_path):
         history.prove_writable()
         assert history.get("aaaaaaaaaaaaaaaaaaaaaaaa").status == 3
         assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == current_version()
+        # Columns added by a HistoryEntry field alone (failure_reason) reach every older file too.
+        from akool_cli.api.models import Job
+
+        history.update_from_jobs([Job.from_api({"_id": "a" * 24, "status": 4, "failed_reason": "moderation"})])
+        assert history.get("a" * 24).failure_reason == "moderation"
 
 
 def test_a_new_column_does_not_break_an_old_file_or_an_old_reader(tmp_path):
