@@ -220,6 +220,15 @@ class AkoolGroup(TyperGroup):
             from akool_cli.completion import register_shells
 
             register_shells()
+        from akool_cli.core.errors import UsageError
+        from akool_cli.options import SELECTED_FIELDS, take_fields
+
+        try:
+            argv, fields = take_fields(argv)
+        except UsageError as error:
+            sys.stderr.write(error_text(error.message, error.hint, 2, as_json=True) + "\n")
+            return _finish(2, standalone_mode)
+        selected = SELECTED_FIELDS.set(fields)
         try:
             rv = super().main(args=argv, prog_name=prog_name, complete_var=complete_var, standalone_mode=False,
                               **extra)
@@ -236,6 +245,8 @@ class AkoolGroup(TyperGroup):
         except click_errors.ClickException as error:
             sys.stderr.write(f"error: {clean(error.format_message())}\n")
             code = error.exit_code
+        finally:
+            SELECTED_FIELDS.reset(selected)
         from akool_cli.core import signals
 
         stopped = signals.unreported()
@@ -243,9 +254,15 @@ class AkoolGroup(TyperGroup):
             signals.mark_reported()
             sys.stderr.write(f"error: {signals.label(stopped)}; nothing was sent\n")
             code = 128 + int(stopped)
-        if standalone_mode:
-            sys.exit(code)
-        return code
+        return _finish(code, standalone_mode)
+
+
+def _finish(code: int, standalone_mode: bool) -> int:
+    import sys
+
+    if standalone_mode:
+        sys.exit(code)
+    return code
 
 
 def _stopped_early(stop: KeyboardInterrupt) -> "typer.Exit":

@@ -206,8 +206,12 @@ class App:
         from akool_cli.output.render import Renderer
 
         rt = self.runtime
-        return Renderer(rt.stdout, rt.stderr, out_tty=rt.stdout_tty, err_tty=rt.stderr_tty, env=rt.env,
-                        clock=rt.clock)
+        from akool_cli.options import SELECTED_FIELDS
+
+        renderer = Renderer(rt.stdout, rt.stderr, out_tty=rt.stdout_tty, err_tty=rt.stderr_tty, env=rt.env,
+                            clock=rt.clock)
+        renderer.fields = SELECTED_FIELDS.get()
+        return renderer
 
     def client(self) -> "AkoolClient":
         if self._client is None:

@@ -158,3 +158,51 @@ def test_every_command_prints_every_format_or_refuses_it_cleanly(online, sandbox
         assert well_formed(fmt, result.stdout), (path, fmt, result.stdout)
         if fmt in ("json", "jsonl") and result.stdout.strip():
             assert "\x1b" not in result.stdout
+
+
+# ---------------------------------------------------------------- --json FIELD,... (gh's field selection)
+
+def test_every_listing_takes_a_field_list_and_keeps_only_those_fields(online, tmp_path):
+    from akool_cli.options import LISTINGS
+
+    samples = Samples(online, tmp_path)
+    job = samples.job()
+    wanted = {  # a listing and two of its fields
+        "history": ("_id,status_name", []), "status": ("status_name,_id", [job]),
+        "effects": ("name,effect_code", []), "models": ("value,label", []),
+        "sync": ("_id,status", ["--expiring-within", "0"]),
+        "batch list": ("id,rows", []), "batch status": ("row,status", [samples.run()]),
+        "batch report": ("key,job_ids", [samples.run()]),
+    }
+    assert set(wanted) | {"uploads list"} == set(LISTINGS)
+    for path, (fields, rest) in wanted.items():
+        names = fields.split(",")
+        for spelling in (["--json", fields], [f"--json={fields}"]):
+            result = online(*path.split(), *rest, *spelling)
+            assert result.exit_code == 0, (path, result.stderr)
+            records = result.json()
+            assert isinstance(records, list) and records, (path, result.stdout)
+            assert all(list(r) == names for r in records), (path, records)
+
+
+def test_a_wrong_field_name_is_a_usage_error_that_lists_the_fields(online):
+    result = online("effects", "--json", "name,cod")
+    assert result.exit_code == 2 and result.stdout == ""
+    error = json.loads(result.stderr)["error"]
+    assert "unknown field 'cod'" in error["message"] and "effect_code" in error["hint"]
+    assert "status_name" in online("history", "--json=_id,nope").stderr  # a listing with documented fields
+
+
+def test_a_job_id_after_json_is_still_the_job_id(online, tmp_path):
+    job = Samples(online, tmp_path).job()
+    result = online("status", "--json", job)
+    assert result.exit_code == 0 and result.json()[0]["_id"] == job and "status" in result.json()[0]
+    result = online("status", job, "--json", "_id")
+    assert result.json() == [{"_id": job}]
+
+
+def test_field_lists_are_for_listings_only(online):
+    result = online("cost", "--json=credits")
+    assert result.exit_code == 2 and "no fields to choose from" in result.stderr
+    # On a command that is not a listing the next word after --json stays an argument.
+    assert online("config", "get", "--json", "default_resolution").exit_code == 0

@@ -9,7 +9,7 @@ import typer
 from akool_cli.app import guarded
 from akool_cli.completion import complete_effect, complete_model, complete_resolution
 from akool_cli.context import App
-from akool_cli.options import FORMATS, NO_IDS, FormatOption, JsonOption, resolve_format
+from akool_cli.options import FORMATS, NO_IDS, FormatOption, JsonOption, ListingJsonOption, resolve_format
 
 batch_app = typer.Typer(name="batch", help="Many videos from a CSV or JSONL manifest: run, resume, status, list, report.",
                         no_args_is_help=True)
@@ -236,7 +236,7 @@ def batch_status(
     run_id: RunArg,
     watch: Annotated[bool, typer.Option("--watch", help="Follow the run's jobs until every row is final (no downloads).")] = False,
     fmt: FormatOption = None,
-    json_out: JsonOption = False,
+    json_out: ListingJsonOption = False,
 ) -> None:
     """Counts by state and a table of the rows."""
     from akool_cli.flows import batch as flow
@@ -257,7 +257,7 @@ def batch_status(
 
 @batch_app.command("list")
 @guarded
-def batch_list(ctx: typer.Context, fmt: FormatOption = None, json_out: JsonOption = False) -> None:
+def batch_list(ctx: typer.Context, fmt: FormatOption = None, json_out: ListingJsonOption = False) -> None:
     """Every batch run of this machine, newest first, with its counts."""
     from akool_cli.options import resolve_format
     from akool_cli.output.views import batch_runs_view
@@ -268,7 +268,8 @@ def batch_list(ctx: typer.Context, fmt: FormatOption = None, json_out: JsonOptio
 
 @batch_app.command("report")
 @guarded
-def batch_report(ctx: typer.Context, run_id: RunArg, fmt: FormatOption = None, json_out: JsonOption = False) -> None:
+def batch_report(ctx: typer.Context, run_id: RunArg, fmt: FormatOption = None,
+                 json_out: ListingJsonOption = False) -> None:
     """One line per row: row, key, ids, status, credits estimated and charged, path, error (--format csv)."""
     from akool_cli.flows import batch as flow
     from akool_cli.options import resolve_format

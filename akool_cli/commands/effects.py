@@ -8,7 +8,7 @@ import typer
 
 from akool_cli.app import guarded
 from akool_cli.context import App
-from akool_cli.options import FormatOption, JsonOption
+from akool_cli.options import FormatOption, ListingJsonOption
 
 command_app = typer.Typer()
 
@@ -19,7 +19,7 @@ def effects_command(
     ctx: typer.Context,
     refresh: Annotated[bool, typer.Option("--refresh", help="Bypass the local cache.")] = False,
     fmt: FormatOption = None,
-    json_out: JsonOption = False,
+    json_out: ListingJsonOption = False,
 ) -> None:
     """List the effects you can pass to create --effect (cached locally)."""
     from akool_cli.options import resolve_format

@@ -9,7 +9,7 @@ import typer
 from akool_cli.api.models import RESOURCE_TTL_TEXT
 from akool_cli.app import guarded
 from akool_cli.context import App
-from akool_cli.options import FormatOption, JsonOption
+from akool_cli.options import FormatOption, ListingJsonOption
 
 STATUS_CHOICES = ("queueing", "processing", "completed", "failed")
 
@@ -25,7 +25,7 @@ def history_command(
     status: Annotated[Optional[List[str]], typer.Option("--status", "-s", metavar="STATUS", help="Only jobs with this status (queueing, processing, completed, failed; repeatable).")] = None,
     prune: Annotated[bool, typer.Option("--prune", help=f"Drop entries whose remote files have expired ({RESOURCE_TTL_TEXT}).")] = False,
     fmt: FormatOption = None,
-    json_out: JsonOption = False,
+    json_out: ListingJsonOption = False,
 ) -> None:
     """The local record of jobs: ids, cost, status, downloaded file, time left before expiry."""
     from akool_cli.api.models import status_from_name

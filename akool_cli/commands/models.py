@@ -8,7 +8,7 @@ import typer
 
 from akool_cli.app import guarded
 from akool_cli.context import App
-from akool_cli.options import FormatOption, JsonOption
+from akool_cli.options import FormatOption, JsonOption, ListingJsonOption
 
 models_app = typer.Typer()
 balance_app = typer.Typer()
@@ -20,7 +20,7 @@ def models_command(
     ctx: typer.Context,
     refresh: Annotated[bool, typer.Option("--refresh", help="Bypass the local cache.")] = False,
     fmt: FormatOption = None,
-    json_out: JsonOption = False,
+    json_out: ListingJsonOption = False,
 ) -> None:
     """List the image-to-video models for create --model: resolutions with credits, lengths, audio."""
     from akool_cli.options import resolve_format

@@ -8,7 +8,7 @@ import typer
 
 from akool_cli.app import guarded
 from akool_cli.context import App
-from akool_cli.options import FormatOption, JsonOption
+from akool_cli.options import FormatOption, ListingJsonOption
 
 RECENT = 10
 
@@ -26,7 +26,7 @@ def status(
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files with -o.")] = False,
     timeout: Annotated[Optional[float], typer.Option("--timeout", metavar="SECONDS", min=1, help="Give up waiting after this long.")] = None,
     fmt: FormatOption = None,
-    json_out: JsonOption = False,
+    json_out: ListingJsonOption = False,
 ) -> None:
     """Show the status of jobs (one request for all ids); --wait to follow them."""
     from akool_cli.commands.steps import check_final, download_jobs, emit_jobs, gone_warned, wait_jobs

@@ -9,7 +9,7 @@ import typer
 
 from akool_cli.app import guarded
 from akool_cli.context import App
-from akool_cli.options import FormatOption, JsonOption
+from akool_cli.options import FormatOption, ListingJsonOption
 
 command_app = typer.Typer()
 
@@ -23,7 +23,7 @@ def sync_command(
     expiring_within: Annotated[float, typer.Option("--expiring-within", metavar="HOURS", min=0, max=24 * 7, help="Exit 15 when a completed video expires within this many hours and is not saved.")] = 24.0,
     force: Annotated[bool, typer.Option("--force", help="With --save: overwrite existing files.")] = False,
     fmt: FormatOption = None,
-    json_out: JsonOption = False,
+    json_out: ListingJsonOption = False,
 ) -> None:
     """Refresh the history from the service; --save saves completed videos before they expire.
 

@@ -63,6 +63,7 @@ class Renderer:
         self.env = env
         self.clock = clock
         self.json_errors = False
+        self.fields: list[str] | None = None  # `--json FIELD,...`: what machines get of each record
 
     @cached_property
     def err(self) -> "Console":
@@ -118,6 +119,8 @@ class Renderer:
 
         if not view.honours(fmt):
             raise UsageError(f"this command cannot print --format {fmt}", hint="use another --format")
+        if self.fields and fmt != "table":
+            view = view.select(self.fields)
         width = None
         if self.out_tty:
             columns = self.env.get("COLUMNS", "")

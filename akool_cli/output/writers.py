@@ -46,6 +46,32 @@ class View:
     def machine(self) -> Iterable[dict[str, Any]]:
         return self.rows if self.records is None else self.records
 
+    def known_fields(self) -> list[str]:
+        """The names `--json FIELD,...` may pick: the documented ones, plus any key of records already in
+        memory (an API object may carry more than we document). A lazy listing is not read for this."""
+        names = list(self.fields or [])
+        records = self.machine()
+        if isinstance(records, list):
+            for record in records:
+                names.extend(key for key in record if key not in names)
+        return names
+
+    def select(self, names: list[str]) -> "View":
+        """Only these fields of each record, in this order (a record without one says null), like gh's
+        `--json a,b`. A name the listing does not have is a usage error that lists the ones it has."""
+        from akool_cli.core.errors import UsageError
+
+        known = self.known_fields()
+        wrong = [name for name in names if name not in known]
+        if wrong and known:
+            raise UsageError(f"unknown field '{clean(wrong[0])}' for --json",
+                             hint="use some of: " + ",".join(known))
+        source = self.machine()
+        records = (({name: record.get(name) for name in names}) for record in source)
+        return View(self.columns, self.rows, list(records) if isinstance(source, list) else records,
+                    id_key=self.id_key if self.id_key in names else "", title=self.title, empty=self.empty,
+                    kind=self.kind, fields=list(names), text_key=self.text_key, single=self.single)
+
     def honours(self, fmt: str) -> bool:
         """`ids` needs an id field; every other format prints any view."""
         return fmt != "ids" or bool(self.id_key)
