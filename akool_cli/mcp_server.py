@@ -21,20 +21,28 @@ from akool_cli.flows.events import Collector
 
 if TYPE_CHECKING:
     from akool_cli.context import App
+    from akool_cli.flows.audio import AudioPlan
     from akool_cli.pricing.plan import Plan
 
 PLAN_TTL_SECONDS = 600.0
 
 
 @dataclass
-class PlannedVideo:
-    plan: "Plan"
-    image: Any  # LocalFile or URL
-    source: str
+class Planned:
+    """One plan an agent may execute once: videos (one or several images), add-audio, or a delete."""
+
+    kind: str  # "video", "add_audio" or "delete"
     created: float
-    estimate: Any
+    estimate: Any  # None for a delete (free)
+    plan: "Plan | None" = None  # video: the checked options
+    images: list[tuple[Any, str]] = field(default_factory=list)  # video: (LocalFile or URL, as given)
+    audio: "AudioPlan | None" = None
+    delete_ids: list[str] = field(default_factory=list)
     state: str = "planned"  # planned -> executing -> executed
     job_ids: list[str] = field(default_factory=list)
+
+
+MAX_PLAN_IMAGES = 100
 
 
 class Agent:
@@ -52,11 +60,27 @@ class Agent:
         self.session_spent = 0
         self.allow_dirs = [d.resolve() for d in allow_dirs]
         self.clock = clock
-        self.plans: dict[str, PlannedVideo] = {}
+        self.plans: dict[str, Planned] = {}
         self.lock = threading.Lock()  # one tool at a time: the history and the client are shared
         self.notes: list[str] = []  # the last tool's warnings (charged more than estimated, a job gone...)
 
     # ------------------------------------------------------------ free tools
+
+    def known_values(self) -> dict[str, list[str]]:
+        """The effect and model names the tool schemas offer: read from the local lists' caches (written by
+        `akool effects`/`models` and by list_effects/list_models), never fetched, so start-up sends nothing.
+        The names are advice to an agent's host; what the tools accept is checked by the same lookup as
+        the CLI's (case, codes and unique prefixes), so a list newer than the cache still works."""
+        from akool_cli.api.effects import EffectCache, ListCache, cache_file
+        from akool_cli.api.models import AiModel
+
+        state = self.state
+        base = state.paths.cache_dir
+        effects = EffectCache(cache_file(base, state.base_url), 0.0).load(allow_stale=True) or []
+        models = ListCache(cache_file(base, state.base_url, "models"), 0.0, AiModel.from_api,
+                           "models").load(allow_stale=True) or []
+        return {"effect": sorted({e.name for e in effects} | {e.effect_code for e in effects}),
+                "model": sorted({m.value for m in models})}
 
     def list_effects(self) -> list[dict[str, Any]]:
         return [{"name": e.name, "effect_code": e.effect_code, "preview": e.video_url} for e in self.state.effects()]
@@ -115,31 +139,65 @@ class Agent:
             return estimate.with_observed(self.state.history().observed_charges(estimate.key, self.state.base_url))
         return estimate
 
-    def plan_video(self, image: str, effect: str | None, prompt: str | None, negative_prompt: str | None,
+    def plan_video(self, image: str | None, effect: str | None, prompt: str | None, negative_prompt: str | None,
                    model: str | None, resolution: str | None, length: int | None, count: int | None,
-                   last_frame: str | None, generate_audio: bool) -> dict[str, Any]:
+                   last_frame: str | None, generate_audio: bool, images: list[str] | None = None) -> dict[str, Any]:
         from akool_cli.api.uploads import check_image
         from akool_cli.pricing.plan import CreateOptions, placeholder, plan_create, with_image
 
+        sources = _images(image, images)
         planned = plan_create(CreateOptions(effect=effect, prompt=prompt, negative_prompt=negative_prompt,
                                             resolution=resolution, length=length, model=model, count=count,
                                             last_frame=last_frame, generate_audio=generate_audio),
                               self.state.plan_defaults())
-        checked = check_image(image)
+        checked = [(check_image(source), source) for source in sources]
         estimate = self._observed(planned.estimate)
+        requests = [with_image(planned, one if isinstance(one, str) else placeholder(one)).to_body()
+                    for one, _ in checked]
+        plan_id = self._keep(Planned("video", self.clock(), estimate, plan=planned, images=checked))
+        return {"plan_id": plan_id, "requests": requests, "estimate": _total(estimate, len(checked)),
+                **self._plan_footer("create the video(s)")}
+
+    def plan_add_audio(self, job_id: str, audio: str | None, ai_audio: bool) -> dict[str, Any]:
+        from akool_cli.flows.audio import plan_add_audio
+
+        audio_plan = plan_add_audio(self.state.deps(), job_id, audio, ai_audio)
+        estimate = self._observed(audio_plan.estimate)
+        plan_id = self._keep(Planned("add_audio", self.clock(), estimate, audio=audio_plan))
+        return {"plan_id": plan_id, "requests": [audio_plan.request.to_body()], "estimate": estimate.to_dict(),
+                **self._plan_footer("add the audio (a new job)")}
+
+    def plan_delete(self, job_ids: list[str]) -> dict[str, Any]:
+        from akool_cli.core.validation import check_ids
+
+        wanted = check_ids(job_ids)
+        if not wanted:
+            raise UsageError("no job ids given", hint="pass the ids to delete")
+        history = self.state.history()
+        jobs = []
+        for job_id in wanted:
+            entry = history.get(job_id)
+            jobs.append({"_id": job_id, "status_name": entry.status_name if entry else "not in this machine's history",
+                         "local_path": entry.local_path if entry else None})
+        plan_id = self._keep(Planned("delete", self.clock(), None, delete_ids=wanted))
+        return {"plan_id": plan_id, "delete": jobs, "estimate": None, "target": self.state.target_label,
+                "expires_in_seconds": int(PLAN_TTL_SECONDS), "spent": 0,
+                "next": "show the user which videos will be deleted for good, then call execute_plan with this "
+                        "plan_id; nothing was deleted yet"}
+
+    def _keep(self, planned: Planned) -> str:
         plan_id = "plan_" + secrets.token_hex(8)
-        self.plans[plan_id] = PlannedVideo(planned, checked, image, self.clock(), estimate)
-        request = with_image(planned, checked if isinstance(checked, str) else placeholder(checked)).to_body()
-        balance = self.state.live_balance()
-        return {"plan_id": plan_id, "request": request, "estimate": estimate.to_dict(),
-                "balance": balance, "target": self.state.target_label, "expires_in_seconds": int(PLAN_TTL_SECONDS),
-                "spent": 0, "next": "call execute_plan with this plan_id to create the video(s); nothing was spent"}
+        self.plans[plan_id] = planned
+        return plan_id
+
+    def _plan_footer(self, what: str) -> dict[str, Any]:
+        return {"balance": self.state.live_balance(), "target": self.state.target_label,
+                "expires_in_seconds": int(PLAN_TTL_SECONDS), "spent": 0,
+                "next": f"call execute_plan with this plan_id to {what}; nothing was spent"}
 
     def execute_plan(self, plan_id: str) -> dict[str, Any]:
-        """The only tool that spends: once per plan, within its lifetime, budget and balance re-checked."""
-        from akool_cli.flows.submit import Submission, upload_inputs
-        from akool_cli.pricing.plan import with_image
-
+        """The only tool that spends or deletes: once per plan, within its lifetime, budget and balance
+        re-checked by the gate."""
         planned = self.plans.get(plan_id)
         if planned is None:
             raise UsageError(f"unknown plan '{plan_id}'", hint="call plan_video first; plans live in this server only")
@@ -148,16 +206,25 @@ class Agent:
                              "nothing was spent again", hint="follow its jobs with wait_for_jobs or job_status")
         if self.clock() - planned.created > PLAN_TTL_SECONDS:
             raise UsageError(f"plan {plan_id} expired ({PLAN_TTL_SECONDS / 60:.0f} minutes)",
-                             hint="call plan_video again: prices and the balance may have changed")
-        state = self.state
-        from akool_cli.commands.steps import caps_for, paid
-        from akool_cli.flows.pay import PayOrder, record_in_history
+                             hint="plan again: prices and the balance may have changed")
+        if planned.kind == "delete":
+            planned.state = "executed"
+            return self._delete(plan_id, planned)
+        order = self._video_order(planned) if planned.kind == "video" else self._audio_order(planned)
+        return self._pay(plan_id, planned, order)
 
-        image = planned.image
-        request = with_image(planned.plan, image if isinstance(image, str) else "")
-        sub = Submission(planned.source, request, None if isinstance(image, str) else image)
-        plan = planned.plan
-        local = [f for f in (sub.image, plan.audio, plan.last_frame) if f is not None and not isinstance(f, str)]
+    def _video_order(self, planned: Planned) -> Any:
+        from akool_cli.commands.steps import caps_for
+        from akool_cli.flows.pay import PayOrder, record_in_history
+        from akool_cli.flows.submit import Submission, upload_inputs
+        from akool_cli.pricing.plan import with_image
+
+        state, plan = self.state, planned.plan
+        assert plan is not None
+        subs = [Submission(source, with_image(plan, image if isinstance(image, str) else ""),
+                           None if isinstance(image, str) else image) for image, source in planned.images]
+        local = [s.image for s in subs if s.image is not None]
+        local += [f for f in (plan.audio, plan.last_frame) if f is not None and not isinstance(f, str)]
 
         def upload(uploader: Any, subs: list[Submission]) -> None:
             upload_inputs(uploader, subs, plan.audio if not isinstance(plan.audio, str) else None)
@@ -170,21 +237,41 @@ class Agent:
             planned.state = "executing"  # from here the plan is spent, whatever happens: never twice
 
         client = state.client()
-        model = plan.model.value if plan.model else None
-        order = PayOrder(
-            title="execute_plan", rows=[], submissions=[sub], estimates=[planned.estimate],
+        return PayOrder(
+            title="execute_plan", rows=[], submissions=subs, estimates=[planned.estimate] * len(subs),
             send=client.create_batch if plan.model else client.create_video,
             record=record_in_history(state.history(shared=True), kind="create", base_url=state.base_url,
-                                     profile=state.profile, clock=state.runtime.clock, model=model),
-            local_files=local, caps=caps_for(state, None, session=self.session_credits), yes=True,
-            spent_before=self.session_spent, split_probe=True, upload=upload, prepare=spend_once,
+                                     profile=state.profile, clock=state.runtime.clock,
+                                     model=plan.model.value if plan.model else None),
+            local_files=[f for f in local if f is not None], caps=caps_for(state, None, session=self.session_credits),
+            yes=True, spent_before=self.session_spent, split_probe=True, upload=upload, prepare=spend_once,
             grace=float(state.setting("timeout")) + 5)
+
+    def _audio_order(self, planned: Planned) -> Any:
+        from dataclasses import replace as copy
+
+        from akool_cli.commands.steps import caps_for
+        from akool_cli.flows.audio import audio_order
+
+        assert planned.audio is not None
+        order = audio_order(self.state.deps(), planned.audio, yes=True, title="execute_plan",
+                            caps=caps_for(self.state, None, session=self.session_credits),
+                            spent_before=self.session_spent)
+
+        def spend_once(_estimates: list[Any]) -> None:
+            planned.state = "executing"
+
+        return copy(order, rows=[], prepare=spend_once)
+
+    def _pay(self, plan_id: str, planned: Planned, order: Any) -> dict[str, Any]:
+        from akool_cli.commands.steps import paid
+
         def count(result: Any) -> None:  # before any error: what was charged counts against the session
             self.session_spent += result.guard.spent_here
             planned.job_ids = [job.id for job in result.report.jobs]
 
         try:
-            result = paid(state, order, output=None, after=count)
+            result = paid(self.state, order, output=None, after=count)
         finally:
             if planned.state == "executing":
                 planned.state = "executed"
@@ -199,6 +286,18 @@ class Agent:
                 "session_spent": self.session_spent, "session_credits": self.session_credits,
                 "errors": [e.message for _, e in report.errors],
                 "next": "call wait_for_jobs with these ids, then download_video"}
+
+    def _delete(self, plan_id: str, planned: Planned) -> dict[str, Any]:
+        from akool_cli.flows.delete import delete_jobs
+
+        done = delete_jobs(self.state.deps(), planned.delete_ids)
+        planned.job_ids = list(planned.delete_ids)
+        refused = {r.id: r.msg for r in done.result.refused}
+        return {"plan_id": plan_id,
+                "deleted": [i for i in done.wanted if i in done.result.success_ids or i in done.already],
+                "refused": [{"_id": i, "msg": refused.get(i, "no answer for this id")} for i in done.not_deleted],
+                "next": ("a video still processing can be deleted once it has finished: plan_delete again then"
+                         if done.busy else "nothing else to do")}
 
     def wait_for_jobs(self, ids: list[str], timeout: float,
                       on_progress: Callable[[int, int, str], None] | None = None) -> list[dict[str, Any]]:
@@ -262,6 +361,23 @@ class Agent:
                              hint="save inside: " + ", ".join(str(d) for d in self.allow_dirs))
         resolved.parent.mkdir(parents=True, exist_ok=True)
         return resolved
+
+
+def _images(image: str | None, images: list[str] | None) -> list[str]:
+    sources = ([image] if image else []) + list(images or [])
+    if not sources:
+        raise UsageError("no image given", hint="pass image (one) or images (several)")
+    if len(sources) > MAX_PLAN_IMAGES:
+        raise UsageError(f"{len(sources)} images in one plan; at most {MAX_PLAN_IMAGES}",
+                         hint="split them into several plans")
+    return sources
+
+
+def _total(estimate: Any, images: int) -> dict[str, Any]:
+    """One image's estimate for every image: what execute_plan may spend at most."""
+    from akool_cli.flows.pay import combined
+
+    return combined([estimate] * images).to_dict()
 
 
 # The CLI flags an error may name, as the tool parameters an agent has.
@@ -339,15 +455,16 @@ def build_server(agent: Agent) -> Any:
 
     server = MCPServer("akool", version=__version__, log_level="ERROR", instructions=(
         "Turn still images into short videos with Akool. Free: list_effects, list_models, get_balance, "
-        "estimate_cost, job_status, list_history, plan_video. Only execute_plan spends credits, once per plan: "
-        "always plan_video first and show the estimate, then execute_plan, wait_for_jobs and download_video."))
+        "estimate_cost, job_status, list_history, plan_video, plan_add_audio, plan_delete. Only execute_plan "
+        "spends credits or deletes, once per plan: always plan first and show the user the estimate (or the "
+        "videos to delete), then execute_plan, wait_for_jobs and download_video."))
 
     def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
         return guard_tool(agent, func)
 
     from akool_cli.mcp_tools import register_tools
 
-    register_tools(server, agent, guarded)
+    register_tools(server, agent, guarded, agent.known_values())
     return server
 
 

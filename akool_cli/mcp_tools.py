@@ -26,11 +26,20 @@ Length = Annotated[int | None, Field(description="Seconds: 5 or 10; with a model
 
 
 
-def register_tools(server: Any, agent: Any, guarded: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
-    """Every tool of `akool mcp`. Free ones are marked read-only; execute_plan destructive and not idempotent."""
+def register_tools(server: Any, agent: Any, guarded: Callable[[Callable[..., Any]], Callable[..., Any]],
+                   known: dict[str, list[str]] | None = None) -> None:
+    """Every tool of `akool mcp`. Free ones are marked read-only; execute_plan destructive and not idempotent.
+    `known`: effect and model names to offer as allowed values (from the local lists)."""
     tool = _decorator(server, agent)
     _free_tools(tool, agent, guarded)
-    _plan_and_pay_tools(tool, agent, guarded)
+    _plan_tools(tool, agent, guarded, known or {})
+    _pay_and_follow_tools(tool, agent, guarded)
+
+
+def _choices(names: list[str]) -> dict[str, Any]:
+    """Allowed values shown in the schema (not enforced by it: the tool's own lookup takes case-insensitive
+    names and unique prefixes, and answers a wrong one with the list)."""
+    return {"enum": [*names[:500], None]} if names else {}
 
 
 def _decorator(server: Any, agent: Any) -> Callable[..., Callable[[Callable[..., Any]], Any]]:
@@ -80,17 +89,27 @@ def _free_tools(tool: Callable[..., Any], agent: Any, guarded: Callable[..., Any
         return {"history": guarded(agent.list_history)(limit=limit, status=status)}
 
 
-def _plan_and_pay_tools(tool: Callable[..., Any], agent: Any, guarded: Callable[..., Any]) -> None:
+def _plan_tools(tool: Callable[..., Any], agent: Any, guarded: Callable[..., Any], known: dict[str, list[str]]) -> None:
+    effects, models = known.get("effect", []), known.get("model", [])
+    Effect = Annotated[str | None, Field(description="An effect's name or code from list_effects (not with model)"
+                                         + ("; one of the listed values" if effects else ""),
+                                         json_schema_extra=_choices(effects))]
+    PlanModel = Annotated[str | None, Field(description="A model's value or label from list_models (uses the batch "
+                                            "endpoint; omit for the default single endpoint)",
+                                            json_schema_extra=_choices(models))]
+
     @tool(description="Check a video request and price it WITHOUT spending: returns plan_id, the exact "
-                      "request, the estimate and the balance. Show the estimate to the user, then call "
-                      "execute_plan to pay. Free.")
-    def plan_video(image: Annotated[str, Field(description="An https URL of the image, or a file path on this "
-                                                           "machine (uploaded at execute time)")],
-                   effect: Annotated[str | None, Field(description="An effect's name or code from list_effects "
-                                                                   "(not with model)")] = None,
+                      "request(s), the estimate and the balance. Show the estimate to the user, then call "
+                      "execute_plan to pay. One plan may hold several images (one job each). Free.")
+    def plan_video(image: Annotated[str | None, Field(description="An https URL of the image, or a file path on "
+                                                                  "this machine (uploaded at execute time)")] = None,
+                   images: Annotated[list[str] | None, Field(description="Several images (URLs or paths), one "
+                                                                         "video each, same options", min_length=1,
+                                                             max_length=100)] = None,
+                   effect: Effect = None,
                    prompt: Annotated[str | None, Field(description="What should happen in the video")] = None,
                    negative_prompt: Annotated[str | None, Field(description="What to avoid")] = None,
-                   model: Model = None, resolution: Resolution = None, length: Length = None,
+                   model: PlanModel = None, resolution: Resolution = None, length: Length = None,
                    count: Annotated[int | None, Field(description="With a model: variants of the image (up to the "
                                                                   "model's maxCount)", ge=1, le=10)] = None,
                    last_frame: Annotated[str | None, Field(description="With a model that supports it: the image "
@@ -99,11 +118,27 @@ def _plan_and_pay_tools(tool: Callable[..., Any], agent: Any, guarded: Callable[
                                                                      "sound")] = False) -> dict[str, Any]:
         return guarded(agent.plan_video)(image=image, effect=effect, prompt=prompt, negative_prompt=negative_prompt,
                                          model=model, resolution=resolution, length=length, count=count,
-                                         last_frame=last_frame, generate_audio=generate_audio)
+                                         last_frame=last_frame, generate_audio=generate_audio, images=images)
 
-    @tool(description="SPENDS CREDITS: create the video(s) of a plan, at most once per plan, within 10 "
-                      "minutes of planning. Returns the job ids (already in the history). Never call it twice "
-                      "for the same user request.", annotations=paying)
+    @tool(description="Plan adding audio to a completed video WITHOUT spending (a new job: 5 credits for a 5 s "
+                      "video, 10 for 10 s): returns plan_id and the estimate; execute_plan pays. Free.")
+    def plan_add_audio(job_id: Annotated[str, Field(description="A completed video's job id")],
+                       audio: Annotated[str | None, Field(description="An https URL of your audio, or a file path "
+                                                                      "on this machine (not with ai_audio)")] = None,
+                       ai_audio: Annotated[bool, Field(description="Let the service generate the audio")] = False,
+                       ) -> dict[str, Any]:
+        return guarded(agent.plan_add_audio)(job_id=job_id, audio=audio, ai_audio=ai_audio)
+
+    @tool(description="Plan deleting videos at the service WITHOUT deleting: returns plan_id and what each id "
+                      "is. Show the user, then execute_plan deletes them for good. Free.")
+    def plan_delete(job_ids: JobIds) -> dict[str, Any]:
+        return guarded(agent.plan_delete)(job_ids=job_ids)
+
+
+def _pay_and_follow_tools(tool: Callable[..., Any], agent: Any, guarded: Callable[..., Any]) -> None:
+    @tool(description="SPENDS CREDITS (or deletes, for a plan_delete plan): carry out a plan, at most once per "
+                      "plan, within 10 minutes of planning. Returns the job ids (already in the history). Never "
+                      "call it twice for the same user request.", annotations=paying)
     def execute_plan(plan_id: Annotated[str, Field(description="The plan_id plan_video returned")]) -> dict[str, Any]:
         return guarded(agent.execute_plan)(plan_id=plan_id)
 

@@ -92,23 +92,25 @@ def test_an_agent_plans_then_pays_once_then_waits_and_downloads(tmp_path, sandbo
     seen = anyio.run(session)
     tools = seen["tools"]
     assert set(tools) == {"list_effects", "list_models", "get_balance", "estimate_cost", "job_status", "list_history",
-                          "plan_video", "execute_plan", "wait_for_jobs", "download_video"}
+                          "plan_video", "plan_add_audio", "plan_delete", "execute_plan", "wait_for_jobs",
+                          "download_video"}
     assert all(t.description and t.input_schema.get("type") == "object" for t in tools.values())
     assert "SPENDS CREDITS" in tools["execute_plan"].description
     # What an agent's host reads before calling: which tools spend, and what each parameter means.
     paying = tools["execute_plan"].annotations
     assert paying.destructive_hint is True and paying.idempotent_hint is False and paying.read_only_hint is False
     for name in ("list_effects", "list_models", "get_balance", "estimate_cost", "job_status", "list_history",
-                 "plan_video", "wait_for_jobs"):
+                 "plan_video", "plan_add_audio", "plan_delete", "wait_for_jobs"):
         assert tools[name].annotations.read_only_hint is True, name
     for name, spec in tools.items():
         for field, schema in spec.input_schema.get("properties", {}).items():
             assert schema.get("description"), (name, field)
-    assert all("job_ids" in tools[n].input_schema["properties"] for n in ("job_status", "wait_for_jobs"))
+    assert all("job_ids" in tools[n].input_schema["properties"] for n in ("job_status", "wait_for_jobs",
+                                                                           "plan_delete"))
     assert tools["list_history"].input_schema["properties"]["status"]["anyOf"][0]["enum"] == [
         "queueing", "processing", "completed", "failed"]
     plan = seen["plan"]
-    assert plan["estimate"]["credits_total"] == 20 and plan["spent"] == 0 and plan["request"]["effect_code"]
+    assert plan["estimate"]["credits_total"] == 20 and plan["spent"] == 0 and plan["requests"][0]["effect_code"]
     assert "sandbox" in plan["target"] and seen["creates_after_plan"] == 0
     assert len(seen["first"]["job_ids"]) == 1 and seen["first"]["charged"] == 20
     assert seen["again"][0] and "already executed" in seen["again"][1]
@@ -251,3 +253,95 @@ def test_the_action_summary_escapes_what_the_server_sends(tmp_path, sandbox):
     for raw in ("|", "![", "](", "<img", "[a]", "# "):
         assert raw not in cell, raw
     assert "Squish" in cell and "evil" in cell  # still readable
+
+
+def _agent(tmp_path: Path, sandbox, **settings: object):
+    import io
+
+    from akool_cli.config import Paths
+    from akool_cli.context import App, Runtime
+    from akool_cli.mcp_server import Agent
+
+    home = _sandbox_home(tmp_path, sandbox)
+    config = home / "config" / "config.toml"
+    config.write_text(config.read_text() + "".join(f"{k} = {v}\n" for k, v in settings.items()))
+    runtime = Runtime(env={}, stdin=io.StringIO(), stdout=io.StringIO(), stderr=io.StringIO(),
+                      paths=Paths(home / "config", home / "data", home / "cache"))
+    return Agent(App(runtime, sandbox=True), [])
+
+
+@needs_mcp
+def test_one_plan_holds_several_images_and_pays_for_each_once(tmp_path, sandbox):
+    agent = _agent(tmp_path, sandbox)
+    images = [f"{URL}?{n}" for n in range(3)]
+    plan = agent.plan_video(None, "squish", None, None, None, None, None, None, None, False, images=images)
+    assert [r["image_url"] for r in plan["requests"]] == images
+    assert plan["estimate"]["credits_total"] == 60 and sandbox.count("create") == 0
+    done = agent.execute_plan(plan["plan_id"])
+    assert len(done["job_ids"]) == 3 and done["charged"] == 60 and sandbox.count("create") == 3
+    with pytest.raises(Exception, match="already executed"):
+        agent.execute_plan(plan["plan_id"])
+    assert sandbox.count("create") == 3
+    from akool_cli.core.errors import UsageError
+
+    with pytest.raises(UsageError, match="no image"):
+        agent.plan_video(None, "squish", None, None, None, None, None, None, None, False)
+
+
+@needs_mcp
+def test_a_session_budget_covers_every_image_of_a_plan(tmp_path, sandbox):
+    from akool_cli.core.errors import OverBudgetError
+
+    agent = _agent(tmp_path, sandbox, max_credits=50)
+    plan = agent.plan_video(None, "squish", None, None, None, None, None, None, None, False,
+                            images=[f"{URL}?{n}" for n in range(3)])
+    with pytest.raises(OverBudgetError):
+        agent.execute_plan(plan["plan_id"])  # 60 credits at most > 50
+    assert sandbox.count("create") == 0
+
+
+@needs_mcp
+def test_add_audio_and_delete_are_planned_then_executed(tmp_path, sandbox):
+    agent = _agent(tmp_path, sandbox)
+    made = agent.execute_plan(agent.plan_video(URL, "squish", None, None, None, None, None, None, None,
+                                               False)["plan_id"])
+    agent.wait_for_jobs(made["job_ids"], 60)
+    video = made["job_ids"][0]
+    audio = agent.plan_add_audio(video, None, True)
+    assert audio["estimate"]["credits_total"] == 5 and audio["requests"][0]["pre_video_id"] == video
+    assert sandbox.count("add_audio") == 0  # planning spends nothing
+    added = agent.execute_plan(audio["plan_id"])
+    assert sandbox.count("add_audio") == 1 and len(added["job_ids"]) == 1
+    assert agent.state.history().get(added["job_ids"][0]).kind == "add-audio"
+    with pytest.raises(Exception, match="already executed"):
+        agent.execute_plan(audio["plan_id"])
+    assert sandbox.count("add_audio") == 1
+
+    planned = agent.plan_delete([video, "0" * 24])
+    assert [j["_id"] for j in planned["delete"]] == [video, "0" * 24] and sandbox.count("delete") == 0
+    deleted = agent.execute_plan(planned["plan_id"])
+    assert deleted["deleted"] == [video] and deleted["refused"][0]["_id"] == "0" * 24
+    assert agent.state.history().get(video).deleted
+    with pytest.raises(Exception, match="already executed"):
+        agent.execute_plan(planned["plan_id"])
+    assert sandbox.count("delete") == 1
+
+
+@needs_mcp
+def test_the_schemas_offer_the_effect_and_model_names_this_machine_has_listed(tmp_path, sandbox):
+    from akool_cli.mcp_server import build_server
+
+    agent = _agent(tmp_path, sandbox)
+    assert agent.known_values() == {"effect": [], "model": []}  # nothing listed yet: nothing is fetched
+    agent.list_effects(), agent.list_models()
+    known = agent.known_values()
+    assert "squish_89244231312" in known["effect"] and "Squish" in known["effect"] and known["model"]
+    server = build_server(agent)
+    import anyio
+
+    tools = {t.name: t for t in anyio.run(server.list_tools)}
+    props = tools["plan_video"].input_schema["properties"]
+    assert "Squish" in props["effect"]["enum"] and None in props["effect"]["enum"]
+    assert set(known["model"]) <= set(props["model"]["enum"])
+    # Advice, not a wall: a case-insensitive name still plans.
+    assert agent.plan_video(URL, "squish", None, None, None, None, None, None, None, False)["plan_id"]

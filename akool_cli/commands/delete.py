@@ -39,15 +39,11 @@ def delete(
                              hint="pass --yes in scripts and CI")
         if not state.confirm(f"Delete {len(wanted)} video(s) for good?"):
             raise Declined("you answered no; nothing was deleted")
-    history = state.history()
-    result = state.client().delete(wanted)
-    history.mark_deleted(result.success_ids)
-    # Refused because it is gone, and this machine deleted it before: a retry of a delete that took effect.
-    already = {r.id for r in result.refused if (e := history.get(r.id)) is not None and e.deleted}
-    state.renderer.show(delete_view(wanted, result, already), form)
-    not_deleted = [i for i in wanted if i not in result.success_ids and i not in already]
-    if not_deleted:
-        busy = any("process" in r.msg.lower() for r in result.refused if r.id in not_deleted)
-        raise PartialError(f"{len(not_deleted)} of {len(wanted)} video(s) were not deleted",
+    from akool_cli.flows.delete import delete_jobs
+
+    done = delete_jobs(state.deps(), wanted)
+    state.renderer.show(delete_view(wanted, done.result, done.already), form)
+    if done.not_deleted:
+        raise PartialError(f"{len(done.not_deleted)} of {len(wanted)} video(s) were not deleted",
                            hint="see each id's reason above" + ("; a video still processing can be deleted once "
-                                                                "it has finished" if busy else ""))
+                                                                "it has finished" if done.busy else ""))
