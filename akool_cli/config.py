@@ -169,7 +169,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("upload.command", _upload_command, None,
                 "shell command that uploads \"$AKOOL_UPLOAD_FILE\" and prints its public URL"),
         Setting("upload.timeout", _seconds(0.1, 86400), 300.0, "how long the upload command may run, seconds"),
-        Setting("sandbox_port", _int_between(1, 65535), DEFAULT_SANDBOX_PORT, "port of the local sandbox"),
+        Setting("sandbox_port", _int_between(1, 65535), DEFAULT_SANDBOX_PORT,
+                "port of the local sandbox (one for every profile: kept in profile sandbox)"),
         Setting("sandbox_idle_timeout", _seconds(1, 86400), 900.0,
                 "a background sandbox started by --sandbox stops after this long unused, seconds"),
     )
@@ -308,13 +309,28 @@ class ResolvedSetting(NamedTuple):
     source: str  # "default", "profile", "env" or "flag"
 
 
+# Settings of the machine rather than of a profile, kept in one profile whatever --profile says: there is
+# one local sandbox, so `akool --sandbox --profile work ...` finds it where `akool --sandbox` does.
+ONE_PROFILE = {"sandbox_port": SANDBOX_PROFILE}
+
+
+def profile_for(key: str, profile: str) -> str:
+    """The profile a setting is written to: its owner for a machine setting, else the one given."""
+    return ONE_PROFILE.get(key, profile)
+
+
 def resolve_settings(store: ConfigStore, profile: str, env: Mapping[str, str],
                      overrides: Mapping[str, Any] | None = None) -> dict[str, ResolvedSetting]:
     """Flags beat env, env beats the profile, the profile beats defaults."""
     stored = store.profile_values(profile)
     resolved = {key: ResolvedSetting(key, s.default, "default") for key, s in SETTINGS.items()}
     for key, value in stored.items():
-        resolved[key] = ResolvedSetting(key, value, "profile")
+        if key not in ONE_PROFILE:
+            resolved[key] = ResolvedSetting(key, value, "profile")
+    for key, owner in ONE_PROFILE.items():
+        owned = stored if owner == profile else store.profile_values(owner)
+        if key in owned:
+            resolved[key] = ResolvedSetting(key, owned[key], "profile" if owner == profile else f"profile {owner}")
     if env.get("AKOOL_BASE_URL"):
         try:
             resolved["base_url"] = ResolvedSetting("base_url", _url(env["AKOOL_BASE_URL"]), "env")

@@ -194,3 +194,26 @@ def test_unreadable_config_path(cli):
 def test_bad_base_url_env_is_a_clear_error(cli):
     result = cli("effects", env={"AKOOL_BASE_URL": "localhost:8000"})
     assert result.exit_code == 2 and "AKOOL_BASE_URL" in result.stderr
+
+
+def test_the_sandbox_port_is_one_for_every_profile(cli):
+    """`--sandbox --profile work` finds the sandbox where `--sandbox` does: the port lives in profile sandbox."""
+    assert cli("--sandbox", "config", "set", "sandbox_port", "9123").exit_code == 0
+    assert cli("--profile", "work", "config", "get", "sandbox_port").stdout.strip() == "9123"
+    result = cli("--profile", "work", "config", "set", "sandbox_port", "9124")
+    assert result.exit_code == 0 and "profile 'sandbox'" in result.stderr
+    assert cli("--sandbox", "config", "get", "sandbox_port").stdout.strip() == "9124"
+    import tomllib
+
+    profiles = tomllib.loads(cli.paths.config_file.read_text())["profiles"]
+    assert profiles["sandbox"]["sandbox_port"] == 9124 and "sandbox_port" not in profiles.get("work", {})
+    assert cli("--profile", "work", "config", "unset", "sandbox_port").exit_code == 0
+    assert cli("--sandbox", "config", "get", "sandbox_port").stdout.strip() == "8765"
+
+
+def test_sandbox_with_another_profile_talks_to_the_sandbox_port(cli, sandbox):
+    port = sandbox.server.server_address[1]
+    cli("--sandbox", "config", "set", "sandbox_port", str(port))
+    result = cli("--sandbox", "--profile", "work", "balance", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert sum(sandbox.stats()["requests"].values()) >= 1, "the request reached the configured sandbox port"

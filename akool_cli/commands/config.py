@@ -60,15 +60,17 @@ def config_set(ctx: typer.Context, key: Annotated[str, typer.Argument(help="Sett
                value: Annotated[str, typer.Argument(help="New value.")],
                fmt: FormatOption = None, json_out: JsonOption = False) -> None:
     """Change a setting of the profile."""
-    from akool_cli.config import parse_setting
+    from akool_cli.config import parse_setting, profile_for
 
     state: App = ctx.obj
     form = resolve_format(fmt, json_out, honoured=NO_IDS, default="")
     parsed = parse_setting(key, value)
-    state.config_store.set(state.profile, key, parsed)
-    state.renderer.info(f"{key} = {parsed!r} (profile '{state.profile}')")
+    profile = profile_for(key, state.profile)
+    state.config_store.set(profile, key, parsed)
+    state.renderer.info(f"{key} = {parsed!r} (profile '{profile}'"
+                        + (": one for every profile)" if profile != state.profile else ")"))
     if form:
-        state.renderer.show(record_view({"key": key, "value": parsed, "profile": state.profile}), form)
+        state.renderer.show(record_view({"key": key, "value": parsed, "profile": profile}), form)
 
 
 @config_app.command("unset")
@@ -76,13 +78,16 @@ def config_set(ctx: typer.Context, key: Annotated[str, typer.Argument(help="Sett
 def config_unset(ctx: typer.Context, key: Annotated[str, typer.Argument(help="Setting name.")],
                  fmt: FormatOption = None, json_out: JsonOption = False) -> None:
     """Remove a setting from the profile, back to its default."""
+    from akool_cli.config import profile_for
+
     state: App = ctx.obj
     form = resolve_format(fmt, json_out, honoured=NO_IDS, default="")
     _known(key)
-    removed = state.config_store.unset(state.profile, key)
-    state.renderer.info(f"{key} unset (profile '{state.profile}')" if removed else f"{key} was not set")
+    profile = profile_for(key, state.profile)
+    removed = state.config_store.unset(profile, key)
+    state.renderer.info(f"{key} unset (profile '{profile}')" if removed else f"{key} was not set")
     if form:
-        state.renderer.show(record_view({"key": key, "removed": removed, "profile": state.profile}), form)
+        state.renderer.show(record_view({"key": key, "removed": removed, "profile": profile}), form)
 
 
 @config_app.command("path")
