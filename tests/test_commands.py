@@ -453,3 +453,45 @@ def test_status_of_more_than_100_ids_asks_in_chunks_of_100(online, sandbox):
     assert result.exit_code == 11  # none of them exists; each is named
     assert sandbox.count("results") == before + 2
     assert all(len(body["_ids"].split(",")) <= 100 for body in sandbox.bodies("results")[before:])
+
+
+def test_man_install_puts_the_page_where_man_finds_it_after_a_uv_or_pipx_install(cli, tmp_path):
+    import shutil
+    import subprocess
+
+    home = tmp_path / "user"
+    env = {"HOME": str(home), "PATH": f"{home}/.local/bin:/usr/bin:/bin"}
+    result = cli("man", "--install", env=env)
+    page = home / ".local" / "share" / "man" / "man1" / "akool.1"
+    assert result.exit_code == 0 and str(page) in result.stderr, result.stderr
+    assert page.read_text() == cli("man").stdout and oct(page.stat().st_mode & 0o777) == "0o644"
+    if shutil.which("man") is None:
+        pytest.skip("no man on this machine to ask where it looks")
+    # uv and pipx put `akool` in ~/.local/bin; man-db searches ../share/man of each PATH folder.
+    found = subprocess.run(["man", "-w", "akool"], env=env, capture_output=True, text=True)
+    assert found.stdout.strip() == str(page) and "warning" not in result.stderr
+    elsewhere = cli("man", "--install", "--dir", str(tmp_path / "odd"), env=env)
+    assert elsewhere.exit_code == 0 and "does not search" in elsewhere.stderr and "MANPATH" in elsewhere.stderr
+
+
+def test_the_wheel_carries_the_man_page_for_pip_and_pipx(tmp_path):
+    """pip puts a wheel's share/man data in the prefix; pipx (1.4+) links it into ~/.local/share/man."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "akool_cli", "man"):
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(ROOT / name, source / name)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                            "-w", str(tmp_path / "wheel"), str(source)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr[-2000:]
+    wheel = next((tmp_path / "wheel").glob("*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    inside = [n for n in names if n.endswith(".data/data/share/man/man1/akool.1")]
+    assert inside and zipfile.ZipFile(wheel).read(inside[0]).decode() == (ROOT / "man" / "akool.1").read_text()
