@@ -79,8 +79,6 @@ def register_shells() -> None:
 def completion_script(shell: str) -> str:
     from typer._completion_shared import get_completion_script
 
-    script = get_completion_script(prog_name="akool", complete_var=COMPLETE_VAR, shell=shell)
-    if shell == "fish":
-        # Typer's fish script forbids file names everywhere; IMAGE, --audio and -o want them.
-        script = script.replace(" --no-files", "")
-    return script
+    # fish: Typer's script offers file names exactly where akool has no completion of its own (IMAGE,
+    # --audio, -o, a manifest), and none among subcommands or choices.
+    return get_completion_script(prog_name="akool", complete_var=COMPLETE_VAR, shell=shell)

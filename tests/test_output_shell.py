@@ -267,3 +267,24 @@ def test_history_at_120_columns_keeps_the_effect_and_the_local_file(online, sand
     finally:
         shutil.rmtree(out, ignore_errors=True)
     assert "Effect" in table and "Local file" in table and "Squish" in table
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
+def test_real_fish_offers_files_only_where_a_file_goes(cached_effects, tmp_path):
+    folder = tmp_path / "cwd"
+    folder.mkdir()
+    (folder / "photo.png").write_text("x")
+    script = "; ".join(f"echo '== {line}'; complete -C '{line}'" for line in (
+        "akool ", "akool create -r ", "akool create ", "akool create photo.png -o ", "akool batch run "))
+    done = subprocess.run(["fish", "--no-config", "-c", f"source {ROOT / 'completions' / 'akool.fish'}; {script}"],
+                          env=_env(cached_effects), capture_output=True, text=True, timeout=60, cwd=folder)
+    answers: dict[str, list[str]] = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("== "):
+            current = answers.setdefault(line[3:], [])
+        else:
+            current.append(line.split("\t")[0])
+    assert "create" in answers["akool "] and "photo.png" not in answers["akool "], answers
+    assert "720p" in answers["akool create -r "] and "photo.png" not in answers["akool create -r "]
+    for where in ("akool create ", "akool create photo.png -o ", "akool batch run "):
+        assert "photo.png" in answers[where], (where, answers)
