@@ -125,6 +125,35 @@ def _url(value: Any) -> str:
     return text
 
 
+def _bucket(value: Any) -> str:
+    import re
+
+    text = _text(value).strip()
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]", text):
+        raise ValueError("expected a bucket name: 3-63 lowercase letters, digits, dots and hyphens")
+    return text
+
+
+def _prefix(value: Any) -> str:
+    import re
+
+    text = _text(value).strip().lstrip("/")
+    if text and not text.endswith("/"):
+        text += "/"
+    if not re.fullmatch(r"[A-Za-z0-9!_.*'()/\-]{1,200}", text) or "//" in text or ".." in text.split("/"):
+        raise ValueError("expected a folder such as akool-cli/ (letters, digits, - _ . / only)")
+    return text
+
+
+def _region(value: Any) -> str:
+    import re
+
+    text = _text(value).strip()
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}", text):
+        raise ValueError("expected a name such as eu-west-1 (letters, digits, - _ .)")
+    return text
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("expected text")
@@ -169,6 +198,19 @@ SETTINGS: dict[str, Setting] = {
         Setting("upload.command", _upload_command, None,
                 "shell command that uploads \"$AKOOL_UPLOAD_FILE\" and prints its public URL"),
         Setting("upload.timeout", _seconds(0.1, 86400), 300.0, "how long the upload command may run, seconds"),
+        Setting("upload.backend", _choice(("command", "s3")), None,
+                "how local files become URLs: command (upload.command) or s3 (a private bucket, presigned "
+                "links; the s3 extra); default: command when upload.command is set"),
+        Setting("upload.bucket", _bucket, None, "s3 backend: the bucket (private; this tool writes under upload.prefix)"),
+        Setting("upload.prefix", _prefix, "akool-cli/", "s3 backend: the folder of the bucket this tool owns"),
+        Setting("upload.endpoint_url", _url, None,
+                "s3 backend: an S3-compatible endpoint (Cloudflare R2, Backblaze B2, MinIO, GCS); default AWS"),
+        Setting("upload.region", _region, None, "s3 backend: the bucket's region (default: the AWS config's)"),
+        Setting("upload.expires", _int_between(3600, 604800), 86400,
+                "s3 backend: how long a presigned link works, seconds (1 h, as long as a job may wait in the "
+                "queue, to 7 days, SigV4's limit)"),
+        Setting("upload.aws_profile", _region, None,
+                "s3 backend: a named AWS profile for credentials (default: the standard AWS chain)"),
         Setting("sandbox_port", _int_between(1, 65535), DEFAULT_SANDBOX_PORT,
                 "port of the local sandbox (one for every profile: kept in profile sandbox)"),
         Setting("sandbox_idle_timeout", _seconds(1, 86400), 900.0,

@@ -27,6 +27,7 @@ from akool_cli.config import (
 
 if TYPE_CHECKING:
     from akool_cli.api.client import AkoolClient, RequestLog
+    from akool_cli.api.s3 import S3Uploader
     from akool_cli.api.effects import ListCache
     from akool_cli.api.models import AiModel, Effect
     from akool_cli.api.uploads import Uploader
@@ -358,8 +359,26 @@ class App:
         if self.is_sandbox:
             sandbox_send = lambda name, content: self.client().upload_to_sandbox(name, content)  # noqa: E731
         # With --sandbox, files go to the sandbox only: a configured uploader would publish them elsewhere.
-        command = None if self.sandbox else self.setting("upload.command")
-        return make_uploader(command, float(self.setting("upload.timeout")), self.runtime.env, sandbox_send)
+        backend = None if self.sandbox else self.upload_backend
+        command = self.setting("upload.command") if backend == "command" else None
+        s3 = self.s3_uploader() if backend == "s3" else None
+        return make_uploader(command, float(self.setting("upload.timeout")), self.runtime.env, sandbox_send, s3)
+
+    @property
+    def upload_backend(self) -> str | None:
+        """upload.backend, else `command` when upload.command is set (how it worked before the setting)."""
+        chosen = self.setting("upload.backend")
+        return str(chosen) if chosen else ("command" if self.setting("upload.command") else None)
+
+    def s3_uploader(self) -> "S3Uploader":
+        from akool_cli.api.s3 import S3BACKEND_SPEC, S3Settings, S3Uploader
+        from akool_cli.core.install import add_package_hint
+
+        settings = S3Settings(bucket=str(self.setting("upload.bucket") or ""), prefix=str(self.setting("upload.prefix")),
+                              endpoint_url=self.setting("upload.endpoint_url"), region=self.setting("upload.region"),
+                              expires=int(self.setting("upload.expires")), aws_profile=self.setting("upload.aws_profile"))
+        return S3Uploader(settings, clock=self.runtime.clock, record=lambda stored: self.history().record_upload(stored),
+                          install_hint=add_package_hint(S3BACKEND_SPEC))
 
     def confirm(self, question: str) -> bool:
         try:

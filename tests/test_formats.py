@@ -102,6 +102,9 @@ SAMPLES: dict[str, Callable[[Samples], list[str]]] = {
     "batch list": lambda s: ["batch", "list"],
     "batch report": lambda s: ["batch", "report", s.run()],
     "webhook listen": lambda s: [],  # a stream: its formats are tested with a real listener in test_webhooks
+    "upload": lambda s: [],  # needs a bucket: its formats are tested against a real S3 server in test_uploads_s3
+    "uploads list": lambda s: ["uploads", "list"],
+    "uploads prune": lambda s: [],  # needs a bucket: tested against a real S3 server in test_uploads_s3
     "webhook decrypt": lambda s: ["webhook", "decrypt", s.callback()],
     "models": lambda s: ["models"],
     "cost": lambda s: ["cost"],
@@ -174,7 +177,7 @@ def test_every_listing_takes_a_field_list_and_keeps_only_those_fields(online, tm
         "batch list": ("id,rows", []), "batch status": ("row,status", [samples.run()]),
         "batch report": ("key,job_ids", [samples.run()]),
     }
-    assert set(wanted) | {"uploads list"} == set(LISTINGS)
+    assert set(wanted) | {"uploads list"} == set(LISTINGS)  # uploads list: in test_uploads_s3
     for path, (fields, rest) in wanted.items():
         names = fields.split(",")
         for spelling in (["--json", fields], [f"--json={fields}"]):

@@ -17,9 +17,9 @@ MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_AUDIO_BYTES = 50 * 1024 * 1024
 
 UPLOADER_HELP = (
-    "pass an http(s) URL instead, or set an uploader, e.g. "
-    "akool config set upload.command 'aws s3 cp \"$AKOOL_UPLOAD_FILE\" s3://my-bucket/akool/ >/dev/null && "
-    "echo https://my-bucket.s3.amazonaws.com/akool/$(basename \"$AKOOL_UPLOAD_FILE\")'"
+    "pass an http(s) URL instead, or set an uploader: a private bucket with presigned links "
+    "(akool config set upload.backend s3; akool config set upload.bucket NAME) or your own command "
+    "(akool config set upload.command '... \"$AKOOL_UPLOAD_FILE\" ...' printing the file's URL)"
 )
 
 
@@ -127,14 +127,26 @@ def check_audio(text: str) -> LocalFile | str:
 
 
 class Uploader(Protocol):
-    """Turns a checked local file into a public URL."""
+    """Turns a checked local file into a URL Akool can fetch."""
 
     def upload(self, file: LocalFile) -> str: ...
+
+    def ready(self) -> None:
+        """Raise the error that says what is missing (settings, an extra), before anything is paid."""
+
+    def describe(self) -> str:
+        """One line for a dry run: where local files would go."""
 
 
 class NoUploader:
     def upload(self, file: LocalFile) -> str:
         raise UsageError(f"'{file.path}' is a local file and no uploader is configured", hint=UPLOADER_HELP)
+
+    def ready(self) -> None:
+        raise UsageError("local files need an uploader and none is configured", hint=UPLOADER_HELP)
+
+    def describe(self) -> str:
+        return "no uploader"
 
 
 @dataclass
@@ -144,6 +156,12 @@ class CommandUploader:
     command: str
     timeout: float
     env: Mapping[str, str]
+
+    def ready(self) -> None:
+        check_upload_command(self.command)
+
+    def describe(self) -> str:
+        return "the upload.command backend (your shell command)"
 
     def upload(self, file: LocalFile) -> str:
         # An absolute path: a file named "-rf.png" can never be read as an option by the command.
@@ -194,12 +212,20 @@ def _kill_group(proc: "subprocess.Popen[str]") -> None:
 class SandboxUploader:
     send: Callable[[str, bytes], str]
 
+    def ready(self) -> None:
+        pass
+
+    def describe(self) -> str:
+        return "the sandbox's own file store (--sandbox: files never leave this machine)"
+
     def upload(self, file: LocalFile) -> str:
         return self.send(file.path.name, file.path.read_bytes())
 
 
 def make_uploader(command: str | None, timeout: float, env: Mapping[str, str],
-                  sandbox_send: Callable[[str, bytes], str] | None) -> Uploader:
+                  sandbox_send: Callable[[str, bytes], str] | None, s3: "Uploader | None" = None) -> Uploader:
+    if s3 is not None:
+        return s3
     if command:
         return CommandUploader(command, timeout, env)
     if sandbox_send is not None:

@@ -67,7 +67,7 @@ def batch_run(
     """Create one video (or a model's variants) per manifest row; resumable without paying twice."""
     from dataclasses import replace
 
-    from akool_cli.commands.steps import caps_for, observed
+    from akool_cli.commands.steps import caps_for, check_uploads, observed
     from akool_cli.core.validation import check_timeout
     from akool_cli.flows import batch as flow
     from akool_cli.flows.manifest import in_shard, iter_manifest, open_manifest, parse_shard
@@ -96,13 +96,14 @@ def batch_run(
     with stream:
         rows = (r for r in counted_rows() if in_shard(r.key, share))
         if dry_run:  # streamed: a million rows in bounded memory
-            counted, estimates = flow.dry_run_estimates(state.plan_defaults(), rows, defaults, output, problems,
-                                                        anywhere=output_anywhere)
+            counted, estimates, local = flow.dry_run_estimates(state.plan_defaults(), rows, defaults, output,
+                                                               problems, anywhere=output_anywhere)
         else:
             kept = list(rows)
     if not read[0]:  # an empty manifest is an error with or without --dry-run
         raise flow.ManifestError(problems + ["no rows"])
     if dry_run:
+        check_uploads(state, local)
         _show_dry_run(state, counted, [observed(state, e) for e in estimates], form)
         return
     prepared = flow.prepare(state.plan_defaults(), kept, defaults, output, problems, anywhere=output_anywhere)

@@ -69,8 +69,33 @@ def config_set(ctx: typer.Context, key: Annotated[str, typer.Argument(help="Sett
     state.config_store.set(profile, key, parsed)
     state.renderer.info(f"{key} = {parsed!r} (profile '{profile}'"
                         + (": one for every profile)" if profile != state.profile else ")"))
+    if key.startswith("upload.") and key not in ("upload.command", "upload.timeout"):
+        _guide_s3(state, profile)
     if form:
         state.renderer.show(record_view({"key": key, "value": parsed, "profile": profile}), form)
+
+
+def _guide_s3(state: App, profile: str) -> None:
+    """After an s3 setting: say what is still missing, and check the bucket with one harmless call."""
+    from akool_cli.context import App as Fresh
+    from akool_cli.core.errors import AkoolError
+
+    fresh = Fresh(state.runtime, profile_flag=profile)  # the settings just written
+    if fresh.upload_backend != "s3":
+        return
+    uploader = fresh.s3_uploader()
+    try:
+        uploader.ready()
+    except AkoolError as missing:
+        state.renderer.info(f"next: {missing.message}; {missing.hint}")
+        return
+    try:
+        uploader.check()
+    except AkoolError as problem:
+        state.renderer.warn(f"{problem.message}; {problem.hint}")
+        return
+    state.renderer.info(f"checked: {uploader.settings.where} is reachable with these credentials; "
+                        "try it with: akool upload FILE")
 
 
 @config_app.command("unset")

@@ -54,7 +54,7 @@ def create(
     from dataclasses import replace
 
     from akool_cli.api.uploads import LocalFile, check_image
-    from akool_cli.commands.steps import caps_for, finish_paid, paid, show_dry_run
+    from akool_cli.commands.steps import caps_for, check_uploads, finish_paid, paid, show_dry_run
     from akool_cli.core.validation import check_timeout
     from akool_cli.flows.fetch import OutputTarget
     from akool_cli.flows.pay import PayOrder, record_in_history
@@ -87,12 +87,14 @@ def create(
     audio_checked, last_checked = planned.audio, planned.last_frame
     res, secs, chosen_prompt = template.resolution, template.video_length, template.prompt
     submissions = plan(images, checked, template)
-    if dry_run:  # reads the effect and model lists at most; spends nothing
+    local_audio = audio_checked if isinstance(audio_checked, LocalFile) else None
+    local_last = last_checked if isinstance(last_checked, LocalFile) else None
+    local_files = [sub.image for sub in submissions if sub.image] + [f for f in (local_audio, local_last) if f]
+    if dry_run:  # reads the effect and model lists at most; spends nothing, uploads nothing
+        check_uploads(state, len(local_files))
         show_dry_run(state, [sub.request.to_body() for sub in submissions], estimate, form)
         return
 
-    local_audio = audio_checked if isinstance(audio_checked, LocalFile) else None
-    local_last = last_checked if isinstance(last_checked, LocalFile) else None
     rows = [("Images", ", ".join(images) if len(images) <= 3 else f"{len(images)} images")]
     if chosen_model is not None:
         rows += [("Model", f"{chosen_model.label} ({chosen_model.value})"), ("Variants", f"{variants} per image")]
@@ -122,7 +124,7 @@ def create(
         send=client.create_batch if chosen_model else client.create_video,
         record=record_in_history(state.history(), kind="create", base_url=state.base_url, profile=state.profile,
                                  clock=state.runtime.clock, model=model_value),
-        local_files=[sub.image for sub in submissions if sub.image] + [f for f in (local_audio, local_last) if f],
+        local_files=local_files,
         caps=caps_for(state, max_credits), workers=workers, yes=yes, accept_price_change=accept_price_change,
         split_probe=True, upload=upload, grace=float(state.setting("timeout")) + 5)
     result = paid(state, order, output=output,

@@ -147,6 +147,17 @@ def observed(state: App, estimate: Estimate) -> Estimate:
     return estimate.with_observed(state.history().observed_charges(estimate.key, state.base_url))
 
 
+def check_uploads(state: App, local_files: int) -> None:
+    """A dry run with local files: the uploader must be ready (else the same error as a real run, before
+    anything is sent), and the user is told where the files would go. Nothing is uploaded."""
+    if not local_files:
+        return
+    uploader = state.uploader()
+    uploader.ready()
+    state.renderer.info(f"{local_files} local file(s) would be uploaded with {uploader.describe()}; "
+                        "a dry run uploads nothing")
+
+
 def show_dry_run(state: App, bodies: list[dict[str, Any]], estimate: Estimate, form: str) -> None:
     """What would be sent (stdout: the request bodies, JSON) and what it would cost (stderr for people,
     in the record for machines); nothing is sent."""

@@ -54,22 +54,29 @@ def prepare(plan_defaults: "Defaults", rows: Iterable[ManifestRow], defaults: di
 
 
 def dry_run_estimates(plan_defaults: "Defaults", rows: Iterable[ManifestRow], defaults: dict[str, Any],
-                      output: str | None, problems: list[str], *, anywhere: bool = False) -> tuple[int, list[Estimate]]:
+                      output: str | None, problems: list[str], *,
+                      anywhere: bool = False) -> tuple[int, list[Estimate], int]:
     """What --dry-run prints, in bounded memory: each row planned and dropped, its estimate added to
-    the one of its price (a million rows hold their keys and a handful of estimates)."""
+    the one of its price (a million rows hold their keys and a handful of estimates), and how many
+    rows name a local file (those need an uploader)."""
     from dataclasses import replace
+
+    from akool_cli.flows.submit import placeholder
 
     planner = RowPlanner(plan_defaults, defaults, output, problems, anywhere)
     counts: dict[Estimate, int] = {}
-    number = 0
+    number = local = 0
     for row in rows:
         number += 1
         planned = planner.plan(row)
         if planned is not None:
             one = replace(planned.plan.estimate, count=1)
             counts[one] = counts.get(one, 0) + planned.plan.estimate.count
+            image = planned.image if isinstance(planned.image, str) else placeholder(planned.image)
+            local += bool(local_files([Submission(planned.source, replace(planned.plan.template, image_url=image),
+                                                  None if isinstance(planned.image, str) else planned.image)]))
     _raise_problems(problems)
-    return number, [estimate.with_count(count) for estimate, count in counts.items()]
+    return number, [estimate.with_count(count) for estimate, count in counts.items()], local
 
 
 def _raise_problems(problems: list[str]) -> None:

@@ -175,11 +175,9 @@ def _caps_history(deps: PayDeps, caps: Caps) -> "History | None":
 
 
 def _require_uploader(make: "Callable[[], Uploader]", files: "list[LocalFile]") -> "Uploader":
-    from akool_cli.api.uploads import NoUploader
-
     uploader = make()
-    if files and isinstance(uploader, NoUploader):
-        uploader.upload(files[0])  # raises the error that says how to configure one
+    if files:
+        uploader.ready()  # raises the error that says what is missing, before anything is asked or paid
     return uploader
 
 

@@ -281,3 +281,32 @@ def batch_runs_view(runs: list[dict[str, Any]]) -> View:
     rows = [{**r, "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"]))} for r in runs]
     return View(BATCH_RUN_COLUMNS, rows, [{k: v for k, v in r.items() if k != "settings"} for r in runs],
                 id_key="id", empty="no batch runs yet; start one with: akool batch run FILE")
+
+
+# ---------------------------------------------------------------- uploads (the s3 backend's objects)
+
+UPLOAD_COLUMNS = [Column("key", "Object", 0, whole=True), Column("size", "Size", 2), Column("source", "File", 3),
+                  Column("last_used", "Last used", 1), Column("jobs", "Jobs", 2), Column("bucket", "Bucket", 4)]
+UPLOAD_FIELDS = ["key", "bucket", "endpoint", "sha256", "size", "kind", "source", "uploaded_at", "last_used_at",
+                 "link_expires_at", "deleted_at", "job_ids"]
+
+
+def uploads_view(rows: list[dict[str, Any]]) -> View:
+    from akool_cli.core.text import human_bytes
+
+    shown = [{"key": r["key"], "size": human_bytes(r["size"]), "source": r["source"], "bucket": r["bucket"],
+              "last_used": time.strftime("%Y-%m-%d %H:%M", time.localtime(r["last_used_at"])),
+              "jobs": " ".join(r["job_ids"]) or None} for r in rows]
+    records = [{**{k: r.get(k) for k in UPLOAD_FIELDS},
+                **{k: _ms(r.get(k)) for k in ("uploaded_at", "last_used_at", "link_expires_at", "deleted_at")}}
+               for r in rows]
+    return View(UPLOAD_COLUMNS, shown, records, id_key="key", fields=UPLOAD_FIELDS,
+                empty="nothing uploaded yet (upload.backend s3 records what it uploads)")
+
+
+PRUNE_COLUMNS = [Column("key", "Object", 0, whole=True), Column("result", "Result", 0), Column("msg", "Reason", 1)]
+
+
+def prune_view(rows: list[dict[str, Any]]) -> View:
+    return View(PRUNE_COLUMNS, rows, id_key="key", empty="nothing to prune",
+                fields=["key", "result", "msg", "size", "last_used", "job_ids"])

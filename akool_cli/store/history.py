@@ -7,11 +7,14 @@ import sqlite3
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from akool_cli.api.models import FINAL_STATUSES, Job, JobStatus, expiry_of, status_name
 from akool_cli.core.errors import ConfigError
 from akool_cli.store.migrations import migrate
+
+if TYPE_CHECKING:
+    from akool_cli.api.s3 import StoredObject
 
 
 @dataclass
@@ -266,6 +269,53 @@ class History:
 
     def add(self, entry: HistoryEntry) -> None:
         self._run(*insert_statement(entry))
+        self._link_uploads(entry)
+
+    # ------------------------------------------------------------ objects this tool put in a bucket
+
+    def _link_uploads(self, entry: HistoryEntry) -> None:
+        """Which uploaded objects this job's request used (their links carry the content hash). After the
+        job's own row: a link that cannot be written never costs the record of a paid job."""
+        import re
+
+        hashes = sorted(set(re.findall(r"/([0-9a-f]{64})\.[a-z0-9]{2,4}\?", entry.request or "")))
+        if not hashes:
+            return
+        marks = ",".join("?" * len(hashes))
+        try:
+            self._run(f"INSERT OR IGNORE INTO upload_uses (sha256, job_id) SELECT DISTINCT sha256, ? FROM uploads "
+                      f"WHERE sha256 IN ({marks})", [entry.id, *hashes])
+        except HistoryError:
+            pass
+
+    def record_upload(self, stored: "StoredObject") -> None:
+        now = self.clock()
+        self._run("INSERT INTO uploads (endpoint, bucket, key, sha256, size, kind, source, uploaded_at, last_used_at, "
+                  "link_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (endpoint, bucket, key) DO UPDATE "
+                  "SET last_used_at = excluded.last_used_at, link_expires_at = MAX(COALESCE(link_expires_at, 0), "
+                  "excluded.link_expires_at), deleted_at = NULL",
+                  (stored.endpoint, stored.bucket, stored.key, stored.sha256, stored.size, stored.kind, stored.source,
+                   now, now, stored.link_expires_at))
+
+    def uploads(self, *, bucket: str | None = None, endpoint: str | None = None, used_before: float | None = None,
+                include_deleted: bool = False) -> list[dict[str, Any]]:
+        sql = ("SELECT u.*, (SELECT GROUP_CONCAT(job_id, ' ') FROM upload_uses WHERE sha256 = u.sha256) AS job_ids "
+               "FROM uploads u WHERE 1 = 1")
+        params: list[Any] = []
+        for clause, value in (("u.bucket = ?", bucket), ("u.endpoint = ?", endpoint), ("u.last_used_at < ?", used_before)):
+            if value is not None:
+                sql += f" AND {clause}"
+                params.append(value)
+        if not include_deleted:
+            sql += " AND u.deleted_at IS NULL"
+        rows = [dict(row) for row in self._run(sql + " ORDER BY u.last_used_at DESC", params).fetchall()]
+        for row in rows:
+            row["job_ids"] = (row["job_ids"] or "").split()
+        return rows
+
+    def mark_upload_deleted(self, endpoint: str, bucket: str, key: str) -> None:
+        self._run("UPDATE uploads SET deleted_at = ? WHERE endpoint = ? AND bucket = ? AND key = ?",
+                  (self.clock(), endpoint, bucket, key))
 
     def update_from_jobs(self, jobs: Iterable[Job]) -> None:
         now = self.clock()

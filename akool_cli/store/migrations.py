@@ -122,6 +122,30 @@ def m005_spend_caps(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE IF NOT EXISTS room (id INTEGER PRIMARY KEY, filler BLOB)")
 
 
+@migration
+def m006_uploads(db: sqlite3.Connection) -> None:
+    # Objects this tool put in the user's bucket (upload.backend = s3), and which job used which:
+    # `uploads list` shows them, `uploads prune` deletes only these, never anything else in the bucket.
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS uploads (
+            endpoint TEXT NOT NULL,
+            bucket TEXT NOT NULL,
+            key TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            kind TEXT,
+            source TEXT,
+            uploaded_at REAL NOT NULL,
+            last_used_at REAL NOT NULL,
+            link_expires_at REAL,
+            deleted_at REAL,
+            PRIMARY KEY (endpoint, bucket, key)
+        )""")
+    db.execute("CREATE INDEX IF NOT EXISTS uploads_sha ON uploads (sha256)")
+    db.execute("CREATE TABLE IF NOT EXISTS upload_uses (sha256 TEXT NOT NULL, job_id TEXT NOT NULL, "
+               "PRIMARY KEY (sha256, job_id))")
+
+
 def current_version() -> int:
     return len(MIGRATIONS)
 
