@@ -66,6 +66,32 @@ def _images(text: str) -> list[str]:
             if word]
 
 
+def _sources(base: list[str], ids: list[str]) -> dict[str, str]:
+    """Each job's image as it was given (a file name in the workspace, or a URL), not the upload link."""
+    if not ids:
+        return {}
+    listed = _akool(*base, "history", "--limit", str(max(len(ids), 1) + 50), "--json", "_id,source")
+    try:
+        return {e["_id"]: e["source"] for e in json.loads(listed.stdout or "[]") if e.get("source")}
+    except (ValueError, TypeError, KeyError):
+        return {}
+
+
+def _gallery(base: list[str], out: str, run_id: str, ids: list[str]) -> str:
+    """gallery.html beside the videos: the run's jobs, or this step's; "" when there is nothing to show."""
+    if not ids:
+        return ""
+    page = str(Path(out) / "gallery.html")
+    if run_id:
+        done = _akool(*base, "gallery", run_id, "-o", page)
+    else:
+        listing = Path(out) / ".akool-job-ids.txt"
+        listing.write_text("\n".join(ids) + "\n")
+        done = _akool(*base, "gallery", "--from-file", str(listing), "-o", page)
+        listing.unlink(missing_ok=True)
+    return page if done.returncode == 0 else ""
+
+
 def main() -> int:
     images = _images(_input("IMAGES"))
     manifest = _input("MANIFEST")
@@ -101,21 +127,26 @@ def main() -> int:
             jobs = json.loads(done.stdout or "[]")
         except ValueError:
             jobs = []
-        for job in jobs if isinstance(jobs, list) else [jobs]:
+        jobs = jobs if isinstance(jobs, list) else [jobs]
+        sources = _sources(base, [job["_id"] for job in jobs if "_id" in job])
+        for job in jobs:
             if "_id" not in job:
                 rows.append({"image": job.get("image"), "what": "-", "ids": [], "credits": None, "paths": [],
                              "error": (job.get("error") or {}).get("message")})
                 continue
-            rows.append({"image": job.get("image_url"), "what": job.get("effect_name") or job.get("model_name")
+            rows.append({"image": sources.get(job["_id"]) or job.get("image_url"),
+                         "what": job.get("effect_name") or job.get("model_name")
                          or _input("MODEL") or "-", "ids": [job["_id"]], "credits": job.get("deduction_credit"),
                          "paths": [job["local_path"]] if job.get("local_path") else []})
     ids = [i for r in rows for i in r["ids"]]
     paths = [p for r in rows for p in r["paths"]]
+    gallery = _gallery(base, out, run_id, ids)
     charged = sum(int(r["credits"]) for r in rows if isinstance(r.get("credits"), (int, float)))
     _set_output("job-ids", " ".join(ids))
     _set_output("paths", "\n".join(paths))
     _set_output("credits-charged", str(charged))
     _set_output("run-id", run_id)
+    _set_output("gallery", gallery)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         lines = ["### akool" + (" (sandbox, no credits)" if base else ""), "",
@@ -124,7 +155,8 @@ def main() -> int:
             lines.append(f"| {_cell(r['image'])} | {_cell(r['what'])} | {_cell(r['credits'])} | "
                          f"{_cell(', '.join(r['paths']) or r.get('error'))} |")
         lines += ["", f"{len(ids)} job(s), {charged} credits charged."
-                  + (f" Resume with `akool batch resume {run_id}`." if run_id else "")]
+                  + (f" Resume with `akool batch resume {run_id}`." if run_id else "")
+                  + (f" Gallery: {_cell(gallery)} (upload it with the videos as an artifact)." if gallery else "")]
         with open(summary, "a", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")
     return done.returncode

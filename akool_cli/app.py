@@ -47,6 +47,8 @@ COMMANDS: dict[str, Entry] = {
                   "Refresh the history from the service; --save saves completed videos before they expire."),
     "batch": Entry("batch", "batch_app", "Videos",
                    "Many videos from a CSV or JSONL manifest: run, resume, status, list, report."),
+    "gallery": Entry("gallery", "gallery_app", "Videos",
+                     "A self-contained HTML page of videos: posters, filters, keep/reject marks and the commands for them."),
     "upload": Entry("upload", "upload_app", "Videos",
                     "Upload local files with the configured uploader and print their links (tests a configuration)."),
     "uploads": Entry("upload", "uploads_app", "Videos",

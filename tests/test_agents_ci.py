@@ -172,7 +172,7 @@ def _run_action(tmp_path: Path, sandbox, inputs: dict[str, str]) -> tuple[dict[s
     for path in files.values():
         path.write_text("")
     workspace = tmp_path / "workspace"
-    workspace.mkdir()
+    workspace.mkdir(exist_ok=True)
     env = process_env(home, GITHUB_OUTPUT=str(files["output"]), GITHUB_STEP_SUMMARY=str(files["summary"]),
                       GITHUB_ENV=str(files["env"]), GITHUB_ACTION_PATH=str(ROOT), RUNNER_TEMP=str(tmp_path),
                       # The install step builds a venv from this checkout; the suite's own interpreter
@@ -212,6 +212,27 @@ def test_the_action_makes_videos_on_the_sandbox_with_outputs_and_a_summary(tmp_p
     paths = outputs["paths"].splitlines()
     assert len(paths) == 2 and all((tmp_path / "workspace" / p).read_bytes()[4:8] == b"ftyp" for p in paths)
     assert "| image | effect / model | credits | file |" in summary and "Squish" in summary and "sandbox" in summary
+
+
+def test_the_action_writes_a_gallery_and_names_source_files_not_upload_links(tmp_path, sandbox):
+    import shutil
+
+    from conftest import PNG
+
+    (tmp_path / "workspace").mkdir()
+    shutil.copy(PNG, tmp_path / "workspace" / "holiday-photo.png")
+    outputs, summary, codes = _run_action(tmp_path, sandbox, {
+        "images": f"holiday-photo.png\n{URL}", "effect": "squish", "sandbox": "true", "output-dir": "videos"})
+    assert codes == [0, 0]
+    assert "holiday&#45;photo&#46;png" in summary and "_sandbox/files" not in summary
+    assert outputs["gallery"] == "videos/gallery.html"
+    page = (tmp_path / "workspace" / "videos" / "gallery.html").read_text()
+    assert page.count('<article class="card"') == 2 and "gallery&#46;html" in summary
+    manifest = tmp_path / "m2" / "m.csv"
+    manifest.parent.mkdir()
+    manifest.write_text(f"image,key\n{URL},one\n")
+    outputs, _, codes = _run_action(tmp_path / "m2", sandbox, {"manifest": str(manifest), "sandbox": "true"})
+    assert codes == [0, 0] and outputs["gallery"].endswith("gallery.html")
 
 
 def test_the_action_runs_a_manifest_and_stops_at_the_budget(tmp_path, sandbox):

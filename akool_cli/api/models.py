@@ -135,6 +135,16 @@ class Job:
         return None
 
     @property
+    def cover_url(self) -> str | None:
+        """A poster image of the video (batch-endpoint jobs, as public clients show); only an http(s) URL
+        of sane length is kept: it becomes an <img src> in the gallery."""
+        value = self.raw.get("cover_url")
+        if isinstance(value, str) and value.startswith(("https://", "http://")) and len(value) <= 2048 \
+                and not any(ch.isspace() or ord(ch) < 32 for ch in value):
+            return value
+        return None
+
+    @property
     def downloadable(self) -> bool:
         """Completed with a video to fetch: the one test of "can be saved"."""
         return self.status == JobStatus.COMPLETED and bool(self.video_url)

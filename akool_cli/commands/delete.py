@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, List
+from typing import Annotated, List, Optional
 
 import typer
 
@@ -17,7 +17,8 @@ command_app = typer.Typer()
 @guarded
 def delete(
     ctx: typer.Context,
-    ids: Annotated[List[str], typer.Argument(metavar="ID...", help="Job ids to delete.")],
+    ids: Annotated[Optional[List[str]], typer.Argument(metavar="[ID...]", help="Job ids to delete.")] = None,
+    from_file: Annotated[Optional[str], typer.Option("--from-file", metavar="FILE", help="Ids from a file (one a line, a JSON list, or a gallery's marks.json: its reject list); - reads stdin.")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask first.")] = False,
     fmt: FormatOption = None,
     json_out: JsonOption = False,
@@ -30,9 +31,13 @@ def delete(
 
     state: App = ctx.obj
     form = resolve_format(fmt, json_out)
-    wanted = check_ids(ids)
+    wanted = check_ids(ids or [])
+    if from_file is not None:
+        from akool_cli.core.validation import read_ids_file
+
+        wanted = check_ids(wanted + read_ids_file(from_file, mark="reject", stdin=state.runtime.stdin))
     if not wanted:
-        raise UsageError("no job ids given", hint="pass ids: akool delete ID...")
+        raise UsageError("no job ids given", hint="pass ids: akool delete ID..., or --from-file FILE")
     if not yes:
         if not state.runtime.stdin_tty:
             raise UsageError("deleting needs confirmation and there is no terminal to ask on",

@@ -19,6 +19,7 @@ def download_command(
     ctx: typer.Context,
     ids: Annotated[Optional[List[str]], typer.Argument(metavar="[ID...]", help="Job ids of completed videos.")] = None,
     output: Annotated[str, typer.Option("--output", "-o", metavar="PATH|DIR|TEMPLATE", help="File (one id), folder, or a name template such as 'out/{id}.mp4'.")] = ".",
+    from_file: Annotated[Optional[str], typer.Option("--from-file", metavar="FILE", help="Ids from a file (one a line, a JSON list, or a gallery's marks.json: its keep list); - reads stdin.")] = None,
     unsaved: Annotated[bool, typer.Option("--unsaved", help="Every completed job of the history with no saved file yet (this base URL).")] = False,
     expiring_within: Annotated[Optional[float], typer.Option("--expiring-within", metavar="HOURS", min=0, max=24 * 7, help="With --unsaved: only those whose files expire within this many hours.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
@@ -37,6 +38,10 @@ def download_command(
     state: App = ctx.obj
     form = resolve_format(fmt, json_out)
     wanted = check_ids(ids or [])
+    if from_file is not None:
+        from akool_cli.core.validation import read_ids_file
+
+        wanted = check_ids(wanted + read_ids_file(from_file, mark="keep", stdin=state.runtime.stdin))
     if unsaved:
         if wanted:
             raise UsageError("--unsaved takes no ids", hint="drop the ids, or drop --unsaved")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import IO
 
 from akool_cli.core.errors import UsageError
 from akool_cli.core.text import safe_repr
@@ -52,3 +53,41 @@ def is_job_id(value: object) -> bool:
     import re
 
     return isinstance(value, str) and re.fullmatch(JOB_ID_PATTERN, value) is not None
+
+
+MAX_IDS_FILE = 16 * 1024 * 1024  # 600,000 ids a line each: far beyond any account's jobs
+
+
+def read_ids_file(text: str, *, mark: str | None = None, stdin: "IO[str] | None" = None) -> list[str]:
+    """Ids from a file (or `-`, stdin): one a line (blank lines and `#` comments skipped), a JSON list of
+    ids, or a gallery's marks file `{"keep": [...], "reject": [...]}`, of which `mark` is taken."""
+    import json
+
+    if text == "-":
+        if stdin is None:
+            raise UsageError("no standard input to read ids from", hint="pass a file name instead of -")
+        body = stdin.read(MAX_IDS_FILE + 1)
+    else:
+        path = local_path(text)
+        try:
+            with path.open(encoding="utf-8", errors="replace") as handle:
+                body = handle.read(MAX_IDS_FILE + 1)
+        except OSError as exc:
+            raise UsageError(f"cannot read ids from '{text}': {exc.strerror or exc}", hint="check the path") from None
+    if len(body) > MAX_IDS_FILE:
+        raise UsageError(f"'{text}' is over {MAX_IDS_FILE // 1048576} MiB", hint="split it into smaller files")
+    stripped = body.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise UsageError(f"'{text}' is not valid JSON", hint="a list of ids, or a gallery's marks.json") from None
+        if isinstance(data, dict):
+            if mark is None or not isinstance(data.get(mark, []), list):
+                raise UsageError(f"'{text}' has no '{mark}' list", hint="a gallery's marks.json has keep and reject")
+            data = data.get(mark, [])
+        if not isinstance(data, list) or not all(isinstance(i, str) for i in data):
+            raise UsageError(f"'{text}' is not a list of job ids", hint="e.g. [\"<id>\", \"<id>\"]")
+        return check_ids(data)
+    lines = [line.split("#", 1)[0].strip() for line in body.splitlines()]
+    return check_ids([line for line in lines if line])

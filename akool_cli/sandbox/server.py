@@ -43,6 +43,20 @@ def _sample_video() -> bytes:
     return resources.files("akool_cli.sandbox").joinpath("assets/sample.mp4").read_bytes()
 
 
+def cover_png(width: int = 320, height: int = 240) -> bytes:
+    """A poster image for cover_url (model jobs): a real PNG, a vertical gradient, from the stdlib."""
+    import struct
+    import zlib
+
+    rows = b"".join(b"\x00" + bytes((40 + y % 160, 60, 120 + y % 100)) * width for y in range(height))
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
 # What an unknown /api/... path answers, in the envelope; undocumented by Akool: the sandbox's choice
 # (1008, "the requested content does not exist", is the closest documented code).
 UNKNOWN_API_CODE = 1008
@@ -220,6 +234,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._video(path)
         if path.startswith("/_sandbox/files/") and method == "GET":
             return self._file(path)
+        if path.startswith("/_sandbox/covers/") and method == "GET":
+            return self._cover(path)
         if path.startswith("/_sandbox/control/"):
             return self._control(method, path)
         endpoint = ENDPOINTS.get((method, path.rstrip("/") if path != "/" else path))
@@ -285,6 +301,16 @@ class Handler(BaseHTTPRequestHandler):
         handler = {"token": api.token, "create": api.create, "results": api.results,
                    "add_audio": api.add_audio, "delete": api.delete}[endpoint]
         return handler(body)
+
+    def _cover(self, path: str) -> None:
+        state = self.server.state
+        job_id = path.rsplit("/", 1)[-1].removesuffix(".png")
+        with state.lock:
+            job = state.jobs.get(job_id)
+            ready = job is not None and not job["_sandbox"]["deleted"] and state.status_of(job) == 3
+        if not ready:
+            return self._send(404, b"<html><body>NoSuchKey</body></html>", "text/html")
+        self._send(200, cover_png(), "image/png")
 
     def _video(self, path: str) -> None:
         state = self.server.state

@@ -302,6 +302,8 @@ class SandboxState:
                       "video_duration": 10.063 if job["_sandbox"]["length"] == 10 else 5.063})
         if status == 3:
             shown["video_url"] = f"{self.base_url}/_sandbox/videos/{job['_id']}.mp4"
+            if job.get("model_name"):  # batch-endpoint jobs carry a poster (cover_url, seen in a public client)
+                shown["cover_url"] = f"{self.base_url}/_sandbox/covers/{job['_id']}.png"
         elif status == 4:  # seen in public clients as failed_reason (and as msg): the sandbox sends both
             shown["failed_reason"] = shown["msg"] = FAILED_REASON
         return shown

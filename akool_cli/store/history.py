@@ -45,6 +45,7 @@ class HistoryEntry:
     price_key: str | None = None
     estimate_high: int | None = None
     failure_reason: str | None = None
+    cover_url: str | None = None  # the service's poster image of the video, when it sends one
 
     @property
     def status_name(self) -> str:
@@ -108,7 +109,7 @@ def entry_for_job(job: Job, *, kind: str, base_url: str, profile: str, now: floa
         deducted=job.deduction_credit, status=job.status, video_url=job.video_url,
         pre_video_id=job.pre_video_id, request=json.dumps(request) if request is not None else None,
         model=model or _opt_model(job), price_key=price_key, estimate_high=estimate_high,
-        failure_reason=job.failure_reason,
+        failure_reason=job.failure_reason, cover_url=job.cover_url,
     )
 
 
@@ -320,14 +321,15 @@ class History:
     def update_from_jobs(self, jobs: Iterable[Job]) -> None:
         now = self.clock()
         rows = [(_fit(job.status), _fit(job.status), job.video_url, _fit(job.deduction_credit), job.failure_reason,
-                 now, job.id) for job in jobs]
+                 job.cover_url, now, job.id) for job in jobs]
         if not rows:
             return
         # One transaction a tick, not one fsync a job. A final status is never taken back:
         # callbacks and polls can arrive late or out of order.
         self._many(f"UPDATE jobs SET status = CASE WHEN status IN {FINAL_SQL} AND COALESCE(?, 0) NOT IN {FINAL_SQL} "
                    "THEN status ELSE ? END, video_url = COALESCE(?, video_url), "
-                   "deducted = COALESCE(?, deducted), failure_reason = COALESCE(?, failure_reason), updated_at = ? "
+                   "deducted = COALESCE(?, deducted), failure_reason = COALESCE(?, failure_reason), "
+                   "cover_url = COALESCE(?, cover_url), updated_at = ? "
                    "WHERE id = ?", rows)
 
     def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
