@@ -12,7 +12,7 @@ import json
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from akool_cli.api.models import BatchRequest, CreateRequest, Job, JobStatus, answer_jobs
 from akool_cli.api.uploads import LocalFile, check_image
@@ -333,12 +333,16 @@ def follow(deps: "Deps", journal: Journal, run_id: str, *, timeout: float | None
     as it completes: each tick settles the rows and starts the downloads it made possible."""
     from akool_cli.flows.wait import wait
 
-    rows = {r.row: r for r in journal.rows(run_id, ["submitted", "completed"])}
+    # Only rows that can still change: jobs not final yet, and completed ones still to be saved (asked
+    # once, for a fresh video URL). A finished run sends nothing.
+    rows = {r.row: r for r in journal.rows(run_id, ["submitted", "completed"])
+            if r.state == "submitted" or (r.output and len(r.paths) < len(r.job_ids))}
     saver = RunSaver(deps, journal, run_id, rows, downloads=downloads, sidecar=sidecar, force=force)
     pending = [job_id for r in rows.values() for job_id in r.job_ids]
     try:
         if pending:
-            wait(deps, pending, timeout, fresh=True, on_tick=saver.tick, label=f"Run {run_id}")
+            _, gone = wait(deps, pending, timeout, fresh=True, on_tick=saver.tick, label=f"Run {run_id}")
+            settle_gone(deps, journal, run_id, rows, set(gone))
         saver.collect(block=True)
     except WaitTimeoutError as error:
         error.hint = "the jobs go on; resume following them with: " + deps.command("batch", "resume", run_id)
@@ -351,6 +355,20 @@ def follow(deps: "Deps", journal: Journal, run_id: str, *, timeout: float | None
         raise TransportError(f"download of {saver.failures[0]}", hint=f"{len(saver.failures)} video(s) were not "
                              f"saved; the jobs are paid for and in the history; or: "
                              f"{deps.command('batch', 'resume', run_id)}")
+
+
+def settle_gone(deps: "Deps", journal: Journal, run_id: str, rows: dict[int, JournalRow], gone: set[str]) -> None:
+    """Rows whose jobs the service no longer lists (deleted, or past the 7-day expiry): said once and
+    marked failed with the reason, so no later resume polls them again. Nothing is ever resent."""
+    if not gone:
+        return
+    changes: list[tuple[int, str, str | None]] = [(r.row, "failed", f"job(s) {' '.join(i for i in r.job_ids if i in gone)} not known to the service "
+                "(deleted, or expired); nothing was resent") for r in rows.values()
+               if r.state in ("submitted", "completed") and r.job_ids and all(i in gone for i in r.job_ids)]
+    if changes:
+        journal.set_states(run_id, changes)
+        deps.events.warn(f"{len(changes)} row(s) of run {run_id}: their jobs are not known to the service "
+                         "(deleted, or expired); marked failed, never resent")
 
 
 def watch(deps: "Deps", journal: Journal, run_id: str) -> None:
@@ -372,7 +390,8 @@ def watch(deps: "Deps", journal: Journal, run_id: str) -> None:
 
     ids = [i for r in rows for i in r.job_ids]
     if ids:
-        wait(deps, ids, None, on_tick=tick, label=f"Run {run_id}")
+        _, gone = wait(deps, ids, None, on_tick=tick, label=f"Run {run_id}")
+        settle_gone(deps, journal, run_id, {r.row: r for r in rows}, set(gone))
 
 
 def row_target(job: Job, jrow: JournalRow, claims: Any, force: bool) -> Path | None:
@@ -428,14 +447,7 @@ def finish(deps: "Deps", journal: Journal, run_id: str) -> None:
                                 + deps.command("batch", "resume", run_id))
 
 
-def report_rows(history: "History", journal: Journal, run_id: str) -> list[dict[str, Any]]:
-    out = []
-    for r in journal.rows(run_id):
-        charged = [e.deducted for i in r.job_ids if (e := history.get(i)) and e.deducted is not None]
-        variants = r.request.get("count", 1)
-        out.append({"row": r.row, "key": r.key, "source": r.source, "status": r.state,
-                    "job_ids": list(r.job_ids), "credits_estimated": (r.estimate or 0) * variants,
-                    "credits_charged": sum(charged) if charged else None, "paths": list(r.paths),
-                    "error": r.error})
-    return out
+def report_rows(history: "History", journal: Journal, run_id: str) -> Iterator[dict[str, Any]]:
+    """A run's rows for `batch status` and `batch report`, streamed (journal.report)."""
+    return journal.report(run_id)
 

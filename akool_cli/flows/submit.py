@@ -110,38 +110,50 @@ def submit_all(create: Callable[[Any], Job], submissions: list[Submission], work
     `halted()` (the spending guard stopped: a budget, a price, a job the history could not take),
     requests not yet started are cancelled as for a signal."""
     report = SubmitReport()
+    queue = iter(submissions)
+    pool = ThreadPoolExecutor(max_workers=workers)
+    # At most `workers` requests exist at a time (on the wire or about to be): the next one is handed to
+    # the pool only when one has been answered, so the wire never holds more than --concurrency, the
+    # work per answer is constant however long the list, and memory holds `workers` futures.
+    pending: "dict[Future[Any], Submission]" = {}
 
-    def collect(sub: Submission, future: "Future[Any]") -> None:
-        collect_answer(report, sub, future, record)
+    def refill() -> None:
+        while len(pending) < workers:
+            sub = next(queue, None)
+            if sub is None:
+                return
+            pending[pool.submit(create, sub.request)] = sub
 
-    def cancel(pending: "set[Future[Any]]") -> None:
+    def cancel_rest() -> None:
         for future in list(pending):
             if future.cancel():
-                report.not_sent.append(futures[future])
-                pending.discard(future)
+                report.not_sent.append(pending.pop(future))
+        report.not_sent.extend(queue)  # never handed to the pool: never sent
 
-    pool = ThreadPoolExecutor(max_workers=workers)
-    futures: "dict[Future[Any], Submission]" = {}
     try:
         with signals.deferred():
-            futures = {pool.submit(create, sub.request): sub for sub in submissions}
-            pending = set(futures)
+            refill()
             deadline: float | None = None
+            stopping = False
             while pending:
-                done, pending = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
-                for future in done:  # cancel() took the cancelled ones out of `pending` already
-                    collect(futures[future], future)
-                if halted():
-                    cancel(pending)
+                done, _ = wait(list(pending), timeout=0.05, return_when=FIRST_COMPLETED)
+                for future in done:
+                    collect_answer(report, pending.pop(future), future, record)
+                if not stopping and halted():
+                    stopping = True
+                    cancel_rest()
                 if report.stopped is None and signals.stop_requested() is not None:
                     report.stopped = signals.take()
-                    cancel(pending)
+                    stopping = True
+                    cancel_rest()
                     deadline = monotonic() + grace
                 elif report.stopped is not None:
                     signals.take()  # a second Ctrl-C: already stopping, keep recording
                 if deadline is not None and monotonic() > deadline:
-                    report.in_doubt = [futures[f] for f in pending]
+                    report.in_doubt = list(pending.values())
                     break
+                if not stopping:
+                    refill()
             if report.stopped is None:
                 report.stopped = signals.take()
     finally:

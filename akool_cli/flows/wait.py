@@ -15,8 +15,11 @@ RESULTS_CHUNK = 100  # ids per resultsByIds request
 # Against anything but this machine's loopback (the sandbox), polls are at least this far apart.
 REMOTE_MIN_POLL = 1.0
 
-# After this many polls without the id in the answer, the job is taken as gone (deleted).
+# After this many polls in a row without the id in the answer, the job is taken as gone (deleted, or
+# expired at the service) and reported, never resent. A job created moments ago (`fresh`) may not be
+# listed at once: it gets FRESH_MISSING_LIMIT polls (minutes, with the back-off) before the same verdict.
 MISSING_LIMIT = 3
+FRESH_MISSING_LIMIT = 12
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,9 @@ def wait_for_jobs(
 ) -> tuple[dict[str, Job], list[str]]:
     """Poll until every job is completed or failed. Returns (latest jobs, ids that vanished).
 
-    An id missing from MISSING_LIMIT answers in a row is taken as gone (deleted), except a `fresh`
-    one (just created, so it exists) that the service has not listed yet: that one is waited for."""
+    An id missing from MISSING_LIMIT answers in a row is taken as gone (deleted), and a `fresh` one (just
+    created, which the service may not list at once) after FRESH_MISSING_LIMIT: every wait ends.
+    Each tick costs in proportion to the ids still pending, and nothing else."""
     pending = list(dict.fromkeys(ids))
     latest: dict[str, Job] = {}
     missing: dict[str, int] = {}
@@ -50,13 +54,16 @@ def wait_for_jobs(
     while True:
         answered = {job.id: job for job in fetch(pending)}
         latest.update(answered)
+        vanished = set()
         for job_id in pending:
             missing[job_id] = 0 if job_id in answered else missing.get(job_id, 0) + 1
-            if missing[job_id] >= MISSING_LIMIT and (job_id not in fresh or job_id in latest):
-                gone.append(job_id)
+            limit = FRESH_MISSING_LIMIT if job_id in fresh and job_id not in latest else MISSING_LIMIT
+            if missing[job_id] >= limit:
+                vanished.add(job_id)
+        gone.extend(i for i in pending if i in vanished)
         elapsed = monotonic() - started
         on_update(latest, elapsed)
-        pending = [i for i in pending if i not in gone and not (i in latest and latest[i].is_final)]
+        pending = [i for i in pending if i not in vanished and not (i in latest and latest[i].is_final)]
         if not pending:
             return latest, gone
         if policy.timeout is not None and elapsed + delay > policy.timeout:

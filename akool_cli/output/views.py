@@ -265,10 +265,25 @@ BATCH_ROW_COLUMNS = [Column("row", "Row", 0), Column("key", "Key", 2, whole=True
                      Column("path", "Path", 4, whole=True), Column("error", "Error", 5), Column("source", "Source", 6)]
 
 
-def batch_rows_view(rows: list[dict[str, Any]]) -> View:
-    """Records keep lists (`job_ids`, `paths`); people and CSV read them space-separated."""
-    shown = [{**r, "job_ids": " ".join(r["job_ids"]), "path": " ".join(r["paths"]) or None} for r in rows]
-    return View(BATCH_ROW_COLUMNS, shown, rows, id_key="job_ids", empty="no rows")
+BATCH_ROW_FIELDS = ["row", "key", "source", "status", "job_ids", "credits_estimated", "credits_charged", "paths",
+                    "error"]
+
+
+def batch_rows_view(rows: Iterable[dict[str, Any]]) -> View:
+    """Records keep lists (`job_ids`, `paths`); people read them space-separated. Machines get the rows
+    as they stream from the journal (a 100,000-row report is never held whole); people's table is built
+    from the same stream."""
+    class Shown:
+        def __iter__(self) -> Iterator[dict[str, Any]]:
+            return ({**r, "job_ids": " ".join(r["job_ids"]), "path": " ".join(r["paths"]) or None} for r in rows)
+
+    class Records:
+        def __iter__(self) -> Iterator[dict[str, Any]]:
+            return iter(rows)
+
+    # CSV/TSV keep the table's columns (ids space-separated: `cut` and `split()` read them), JSON the lists.
+    return View(BATCH_ROW_COLUMNS, Shown(), Records(), id_key="job_ids", empty="no rows",
+                selectable=BATCH_ROW_FIELDS)
 
 
 BATCH_RUN_COLUMNS = [Column("id", "Run", 0, whole=True), Column("created", "Created", 2), Column("rows", "Rows", 0),

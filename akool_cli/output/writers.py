@@ -42,6 +42,7 @@ class View:
     fields: list[str] | None = None  # CSV/TSV: the record keys written, raw values (default: the columns' rows)
     text_key: str | None = None  # lines: what people see of each row
     single: bool = False  # machines get one object (JSON), not an array of one
+    selectable: list[str] | None = None  # what `--json FIELD,...` may pick, where records stream (default: fields)
 
     def machine(self) -> Iterable[dict[str, Any]]:
         return self.rows if self.records is None else self.records
@@ -49,7 +50,7 @@ class View:
     def known_fields(self) -> list[str]:
         """The names `--json FIELD,...` may pick: the documented ones, plus any key of records already in
         memory (an API object may carry more than we document). A lazy listing is not read for this."""
-        names = list(self.fields or [])
+        names = list(self.selectable or self.fields or [])
         records = self.machine()
         if isinstance(records, list):
             for record in records:

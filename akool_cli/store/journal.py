@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import Iterator, TYPE_CHECKING, Any, Callable, Iterable
 
 from akool_cli.api.models import JobStatus
 from akool_cli.store.history import History, HistoryError
@@ -117,6 +117,20 @@ class Journal:
             sql += f" AND state IN ({', '.join('?' for _ in wanted)})"
             params += wanted
         return [JournalRow.from_row(r) for r in self._run(sql + " ORDER BY row", params).fetchall()]
+
+    def report(self, run_id: str) -> Iterator[dict[str, Any]]:
+        """One record a row, streamed, with what a report prints and nothing else: the request is not read
+        (only its variant count, in SQL), and each row's charge is summed from the history in the query."""
+        cursor = self._run(
+            "SELECT b.row, b.key, b.source, b.state, b.job_ids, b.paths, b.error, b.estimate, "
+            "COALESCE(json_extract(b.request, '$.count'), 1) AS variants, "
+            "(SELECT SUM(j.deducted) FROM json_each(b.job_ids) AS ids JOIN jobs AS j ON j.id = ids.value) AS charged "
+            "FROM batch_rows AS b WHERE b.run_id = ? ORDER BY b.row", (run_id,))
+        for row in cursor:
+            yield {"row": row["row"], "key": row["key"], "source": row["source"], "status": row["state"],
+                   "job_ids": json.loads(row["job_ids"]), "credits_estimated": (row["estimate"] or 0) * int(
+                       row["variants"] if isinstance(row["variants"], int) else 1),
+                   "credits_charged": row["charged"], "paths": json.loads(row["paths"]), "error": row["error"]}
 
     def charged(self, run_id: str) -> int:
         """What the run's jobs cost so far: charged, or (not known) estimated at the high figure; failed
