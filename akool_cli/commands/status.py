@@ -21,6 +21,7 @@ command_app = typer.Typer()
 def status(
     ctx: typer.Context,
     ids: Annotated[Optional[List[str]], typer.Argument(metavar="[ID...]", help="Job ids; default: your recent jobs from the history.")] = None,
+    from_file: Annotated[Optional[str], typer.Option("--from-file", metavar="FILE", help="Ids from a file (one a line, or a JSON list); - reads stdin (also: akool status -).")] = None,
     wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait until every job completes or fails.")] = False,
     output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="PATH|DIR", help="Download completed videos here; implies --wait.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files with -o.")] = False,
@@ -30,7 +31,7 @@ def status(
 ) -> None:
     """Show the status of jobs (one request for all ids); --wait to follow them."""
     from akool_cli.commands.steps import check_final, download_jobs, emit_jobs, gone_warned, wait_jobs
-    from akool_cli.core.errors import NotFoundError
+    from akool_cli.core.errors import NotFoundError, UsageError
     from akool_cli.core.validation import check_ids, check_timeout
     from akool_cli.flows.fetch import OutputTarget
     from akool_cli.options import resolve_format
@@ -40,7 +41,18 @@ def status(
     check_timeout(timeout)
     if wait or output:  # a waiting command: --timeout is its whole time (none: wait for the jobs)
         state.limit_time(timeout)
-    wanted = check_ids(ids or [])
+    given = list(ids or [])
+    if "-" in given:  # `akool status -`: the ids come on stdin (more than a command line can hold)
+        given.remove("-")
+        from_file = from_file or "-"
+    wanted = check_ids(given)
+    if from_file is not None:
+        from akool_cli.core.validation import read_ids_file
+
+        wanted = check_ids(wanted + read_ids_file(from_file, mark="keep", stdin=state.runtime.stdin))
+        if not wanted:
+            raise UsageError(f"no job ids in {'stdin' if from_file == '-' else repr(from_file)}",
+                             hint="one id a line, or a JSON list of ids")
     if not wanted:
         recent = state.history().recent(RECENT, base_url=state.base_url, include_deleted=False)
         wanted = [entry.id for entry in recent]

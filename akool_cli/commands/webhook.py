@@ -82,6 +82,7 @@ def listen(
     from akool_cli.core.errors import AkoolError, UsageError
     from akool_cli.flows.fetch import OutputTarget
     from akool_cli.output.writers import lines_view
+    from akool_cli.store.groups import GroupCommit
     from akool_cli.webhook_server import Receiver
 
     state: App = ctx.obj
@@ -94,12 +95,14 @@ def listen(
     lock = threading.Lock()
     followups: "queue.Queue[tuple[Job, dict]]" = queue.Queue()
 
+    # Callbacks arriving together are written in one transaction (one fsync), each answered after it.
+    writes: "GroupCommit[Job]" = GroupCommit(history.update_from_jobs)
+
     def on_event(event: dict) -> None:
-        # Runs before the 200 goes back, so events are recorded in the order Akool sent them.
+        # Runs before the 200 goes back: a callback is answered only once it is recorded.
+        job = Job.from_api({"_id": event.get("_id"), "status": event.get("status"), "video_url": event.get("url")})
+        writes.submit(job)
         with lock:
-            job = Job.from_api({"_id": event.get("_id"), "status": event.get("status"),
-                                "video_url": event.get("url")})
-            history.update_from_jobs([job])
             url = f"  {event['url']}" if event.get("url") else ""
             state.renderer.show(lines_view([f"{job.id}  {_status_label(event.get('status'))}{url}"], [event],
                                            id_key="_id"), form)

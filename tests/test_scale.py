@@ -1,0 +1,142 @@
+"""One machine at scale, by counting rather than timing: requests on the wire never above --concurrency,
+constant work per answer, every wait ends, idle resumes send nothing, ids from stdin, grouped commits."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+URL = "https://example.com/cat.png"
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_concurrency_is_never_exceeded_on_the_wire(online, sandbox_factory, tmp_path, workers):
+    box = sandbox_factory(latency=0.15)  # slow to create: every request overlaps the next if it can
+    online.configure(base_url=box.url, poll_interval=0.05, poll_max_interval=0.1)
+    created = online("create", *[f"{URL}?c{i}" for i in range(6)], "--yes", "--concurrency", str(workers))
+    assert created.exit_code == 0, created.stderr
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("image,key\n" + "".join(f"{URL}?r{i},k{i}\n" for i in range(8)))
+    run = online("batch", "run", str(manifest), "--yes", "--no-wait", "--concurrency", str(workers))
+    assert run.exit_code == 0, run.stderr
+    stats = box.stats()
+    assert stats["requests"]["create"] == 14
+    assert stats["max_inflight"]["create"] == workers  # reached, never exceeded
+
+
+def test_the_submitter_keeps_only_concurrency_requests_alive(monkeypatch):
+    """Each wake-up looks at the live requests only: work per answer stays constant from 100 to 10,000."""
+    from akool_cli.api.models import CreateRequest, Job
+    from akool_cli.flows import submit
+
+    seen: list[int] = []
+    real_wait = submit.wait
+
+    def counting_wait(futures, *args, **kwargs):
+        seen.append(len(futures))
+        return real_wait(futures, *args, **kwargs)
+
+    monkeypatch.setattr(submit, "wait", counting_wait)
+    subs = [submit.Submission(str(n), CreateRequest(image_url=f"{URL}?{n}", prompt="p", negative_prompt="", resolution="720p", video_length=5)) for n in range(2000)]
+    made = iter(range(10 ** 9))
+    report = submit.submit_all(lambda request: Job.from_api({"_id": f"{next(made):024x}", "status": 1}), subs, 4,
+                               lambda sub, job: None)
+    assert len(report.created) == 2000 and not report.not_sent
+    assert max(seen) <= 4
+
+
+def test_a_halt_leaves_the_rest_unsent_and_said(monkeypatch):
+    from akool_cli.api.models import CreateRequest, Job
+    from akool_cli.flows import submit
+
+    subs = [submit.Submission(str(n), CreateRequest(image_url=f"{URL}?{n}", prompt="p", negative_prompt="", resolution="720p", video_length=5)) for n in range(50)]
+    sent: list[int] = []
+
+    def create(request):
+        sent.append(1)
+        return Job.from_api({"_id": f"{len(sent):024x}", "status": 1})
+
+    report = submit.submit_all(create, subs, 2, lambda sub, job: None, halted=lambda: len(sent) >= 5)
+    assert len(report.created) + len(report.not_sent) == 50 and len(report.created) == len(sent) < 10
+
+
+def test_a_resume_whose_jobs_the_service_forgot_ends_and_says_so(online, sandbox_factory, tmp_path):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("image,key\n" + "".join(f"{URL}?r{i},k{i}\n" for i in range(3)))
+    first = sandbox_factory()
+    online.configure(base_url=first.url, poll_interval=0.05, poll_max_interval=0.1)
+    assert online("batch", "run", str(manifest), "--yes", "--no-wait").exit_code == 0
+    run_id = online("batch", "list", "--json").json()[0]["id"]
+    # The same service later knows none of the run's jobs (expired, or deleted elsewhere).
+    sandbox = sandbox_factory()
+    online.configure(base_url=sandbox.url, poll_interval=0.05, poll_max_interval=0.1)
+    resumed = online("batch", "resume", run_id, "--yes", "--timeout", "60")  # an end, even on a regression
+    assert "not known to the service" in resumed.stderr and "never resent" in resumed.stderr
+    from akool_cli.flows.wait import FRESH_MISSING_LIMIT
+
+    assert sandbox.count("results") <= FRESH_MISSING_LIMIT + 1 and sandbox.count("create") == 0
+    report = online("batch", "report", run_id, "--json").json()
+    assert [r["status"] for r in report] == ["failed"] * 3 and "not known" in report[0]["error"]
+    sandbox.reset()
+    again = online("batch", "resume", run_id, "--yes")  # nothing left that can change: nothing is sent
+    assert sum(sandbox.stats()["requests"].values()) == 0, (again.stderr, sandbox.stats()["requests"])
+
+
+def test_an_idle_resume_of_a_finished_run_sends_nothing(online, sandbox, tmp_path):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("image,key\n" + "".join(f"{URL}?r{i},k{i}\n" for i in range(3)))
+    assert online("batch", "run", str(manifest), "--yes").exit_code == 0  # waits: completed, no -o
+    run_id = online("batch", "list", "--json").json()[0]["id"]
+    sandbox.reset()
+    assert online("batch", "resume", run_id, "--yes").exit_code == 0
+    assert sum(sandbox.stats()["requests"].values()) == 0, sandbox.stats()["requests"]
+
+
+def test_status_reads_ids_from_stdin_and_files_in_chunks(online, sandbox, tmp_path):
+    made = [online("create", f"{URL}?{n}", "--yes", "--json").json()["_id"] for n in range(2)]
+    missing = [f"{n:024x}" for n in range(148)]  # 150 ids: two requests of at most 100
+    sandbox.reset()
+    result = online("status", "-", "--json", stdin="\n".join(made + missing) + "\n")
+    assert result.exit_code == 11 and {j["_id"] for j in result.json()} == set(made)
+    assert sandbox.count("results") == 2
+    listing = tmp_path / "ids.txt"
+    listing.write_text("\n".join(made))
+    assert online("status", "--from-file", str(listing), "--json").exit_code == 0
+    assert online("status", "--from-file", str(tmp_path / "none.txt")).exit_code == 2
+
+
+def test_group_commit_writes_concurrent_items_together_and_answers_each_after_its_commit():
+    from akool_cli.store.groups import GroupCommit
+
+    written: list[list[int]] = []
+    gate = threading.Event()
+
+    def write(items: list[int]) -> None:
+        gate.wait(1)
+        written.append(list(items))
+
+    group: GroupCommit[int] = GroupCommit(write)
+    threads = [threading.Thread(target=group.submit, args=(n,)) for n in range(40)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.05)
+    gate.set()
+    for thread in threads:
+        thread.join(5)
+    assert sorted(i for g in written for i in g) == list(range(40))
+    assert len(written) < 40  # grouped, not one transaction each
+
+
+def test_group_commit_tells_every_member_of_a_failed_group():
+    from akool_cli.store.groups import GroupCommit
+
+    def write(items: list[int]) -> None:
+        raise OSError("disk full")
+
+    group: GroupCommit[int] = GroupCommit(write)
+    with pytest.raises(OSError, match="disk full"):
+        group.submit(1)
+    with pytest.raises(OSError):
+        group.submit(2)  # the next group is tried again, and fails on its own
