@@ -108,6 +108,14 @@ def main() -> int:
             options += [flag, _input(name)]
     rows: list[dict] = []
     run_id = ""
+    if _input("CONCURRENCY"):
+        options += ["--concurrency", _input("CONCURRENCY")]
+    if manifest and (_input("SHARD") or _input("SHARDS")):
+        if not (_input("SHARD").isdigit() and _input("SHARDS").isdigit()):
+            print("error: shard and shards are whole numbers, given together (e.g. 2 and 4)", file=sys.stderr)
+            return 2
+        options += ["--shard", f"{_input('SHARD')}/{_input('SHARDS')}"]
+    export = ""
     if manifest:
         done = _akool(*base, "batch", "run", manifest, "--yes", "-o", f"{out}/{{key}}-{{index}}.mp4", "--json", *options)
         try:
@@ -115,6 +123,9 @@ def main() -> int:
         except (ValueError, KeyError, TypeError):
             run_id = ""
         if run_id:
+            name = f"run-{_input('SHARD')}-of-{_input('SHARDS')}.akool" if _input("SHARD") else "run.akool"
+            if _akool(*base, "batch", "export", run_id, "-o", str(Path(out) / name)).returncode == 0:
+                export = str(Path(out) / name)
             report = _akool(*base, "batch", "report", run_id, "--format", "json")
             for row in json.loads(report.stdout or "[]"):
                 rows.append({"image": row["source"], "what": _input("EFFECT") or _input("MODEL"),
@@ -147,6 +158,7 @@ def main() -> int:
     _set_output("credits-charged", str(charged))
     _set_output("run-id", run_id)
     _set_output("gallery", gallery)
+    _set_output("export", export)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         lines = ["### akool" + (" (sandbox, no credits)" if base else ""), "",

@@ -12,6 +12,7 @@ interleaved runs and every target is a ratio, never an absolute number.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -337,6 +338,207 @@ def manifest_dry_run(rows: int, home: Path) -> list[Row]:
     ]
 
 
+# ---------------------------------------------------------------- 9. submission, status ticks and the listener at scale
+
+
+def submit_growth(counts: tuple[int, ...]) -> list[Row]:
+    """The submitter's own CPU per create (a create that answers at once, no network), against the
+    fair floor measured in the same run: the same pool, futures drained as they complete."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from akool_cli.api.models import CreateRequest, Job
+    from akool_cli.flows.submit import Submission, submit_all
+
+    def subs(n: int) -> list[Submission]:
+        return [Submission(str(i), CreateRequest(image_url=f"{URL}?{i}", prompt="p", negative_prompt="",
+                                                 resolution="720p", video_length=5)) for i in range(n)]
+
+    def answer(request: object) -> Job:
+        return Job.from_api({"_id": "a" * 24, "status": 1})
+
+    per: dict[int, tuple[float, float]] = {}
+    for n in counts:
+        todo = subs(n)
+        started = time.process_time()
+        submit_all(answer, todo, 4, lambda sub, job: None)
+        ours = (time.process_time() - started) / n
+        started = time.process_time()
+        with ThreadPoolExecutor(4) as pool:
+            for future in as_completed([pool.submit(answer, s.request) for s in todo]):
+                future.result()
+        floor = (time.process_time() - started) / n
+        per[n] = (ours, floor)
+    small, big = counts[0], counts[-1]
+    growth = per[big][0] / per[small][0]
+    rows = [Row(f"submitter CPU per create at {n} rows", f"{ours * 1e6:.0f} us ({ours / floor:.2f}x the floor)",
+                "flat", True) for n, (ours, floor) in per.items()]
+    rows.append(Row(f"submitter growth {small} -> {big} rows", f"{growth:.2f}x per create", "<= 1.5x", growth <= 1.5))
+    return rows
+
+
+STATUS_TICK = """
+import sys, time, json
+from pathlib import Path
+from akool_cli.api.client import AkoolClient
+from akool_cli.api.credentials import Credentials
+from akool_cli.flows.wait import Poller, fetch_jobs
+from akool_cli.store.history import History
+base, key, ids_file, db = sys.argv[1:5]
+ids = Path(ids_file).read_text().split()
+client = AkoolClient(base, Credentials(api_key=key))
+history = History(Path(db))
+fetch_jobs(client, ids[:100]); history.update_from_jobs([])  # connection and schema ready: not a tick's cost
+poll = Poller(client, history)  # the poll loop's own tick (flows.wait)
+started = time.process_time()
+jobs = poll(ids)  # the first tick writes every job to the history
+first = time.process_time() - started
+best = None
+for _ in range(5):  # later ticks: nothing moved, nothing is rewritten
+    started = time.process_time()
+    jobs = poll(ids)
+    spent = time.process_time() - started
+    best = spent if best is None else min(best, spent)
+print(json.dumps({"cpu": best, "first": first, "jobs": len(jobs)}))
+"""
+
+
+def status_tick(count: int) -> list[Row]:
+    """One polling tick of `status --wait` (or of a batch follower) at `count` ids: every chunk's request,
+    the answers parsed into jobs, and the history updated in one transaction; client CPU only (the
+    sandbox runs in another process). Growth from count/10 shows it linear."""
+    import http.client
+
+    server = subprocess.Popen([*akool_command(), "sandbox", "--port", "0", "--balance", "1e9"], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True,
+                              env={**os.environ, "AKOOL_DATA_DIR": str(ROOT / ".bench-sandbox")})
+    work = Path(tempfile.mkdtemp(prefix="status-", dir=ROOT))
+    try:
+        line = server.stdout.readline()  # base_url   http://127.0.0.1:PORT
+        port = int(line.rsplit(":", 1)[1])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        body = json.dumps({"image_url": URL, "prompt": "p", "negative_prompt": "", "resolution": "720p",
+                           "video_length": 5, "audio_type": 3})
+        ids = []
+        for _ in range(count):  # the jobs exist at the service: each tick parses real answers
+            conn.request("POST", "/api/open/v4/image2Video/createBySourcePrompt", body=body,
+                         headers={"x-api-key": SANDBOX_API_KEY, "Content-Type": "application/json"})
+            ids.append(json.loads(conn.getresponse().read())["data"]["_id"])
+        conn.close()
+        figures = {}
+        for n in (count // 10, count):
+            listing = work / f"ids-{n}.txt"
+            listing.write_text("\n".join(ids[:n]) + "\n")
+            done = subprocess.run([sys.executable, "-c", STATUS_TICK, f"http://127.0.0.1:{port}", SANDBOX_API_KEY,
+                                   str(listing), str(work / f"h{n}.sqlite3")], capture_output=True, text=True,
+                                  cwd=ROOT)
+            figures[n] = json.loads(done.stdout.strip().splitlines()[-1])
+            firsts = figures
+    finally:
+        server.terminate()
+        server.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(ROOT / ".bench-sandbox", ignore_errors=True)
+    small, big = count // 10, count
+    growth = (figures[big]["cpu"] / figures[small]["cpu"]) / (big / small)
+    return [Row(f"status tick at {big} ids: client CPU", f"{figures[big]['cpu'] * 1000:.0f} ms ({big // 100} "
+                f"requests; the first tick, writing all {big} to the history: {figures[big]['first'] * 1000:.0f} ms)",
+                "< 60 ms", figures[big]["cpu"] < 0.06),
+            Row(f"status tick growth {small} -> {big} ids", f"{growth:.2f}x linear", "<= 1.3x", growth <= 1.3)]
+
+
+LISTENER_FLOOR = """
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        body = b'{"msg": "ok"}'
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+s = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+s.serve_forever()
+"""
+
+
+def listener(counts: tuple[int, ...], senders: int = 8) -> list[Row]:
+    """`akool webhook listen` against a bare stdlib server on the same signed bodies, 8 senders at once."""
+    import socket
+    import threading
+
+    from akool_cli.sandbox import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+    from akool_cli.sandbox import webhooks as sender
+
+    def free_port() -> int:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return probe.getsockname()[1]
+
+    def blast(port: int, bodies: list[bytes]) -> float:
+        import http.client
+
+        chunks = [bodies[i::senders] for i in range(senders)]
+
+        def send(mine: list[bytes]) -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            for body in mine:
+                conn.request("POST", "/", body=body, headers={"Content-Type": "application/json"})
+                conn.getresponse().read()
+            conn.close()
+
+        threads = [threading.Thread(target=send, args=(c,)) for c in chunks]
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return len(bodies) / (time.perf_counter() - started)
+
+    def wait_port(port: int) -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.05)
+
+    rows = []
+    rates: dict[int, float] = {}
+    for count in counts:
+        bodies = [json.dumps(sender.callback_body({"_id": f"{i:024x}", "status": 3, "type": "image2video",
+                                                   "url": f"https://cdn.example/{i}.mp4"},
+                                                  SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET)).encode()
+                  for i in range(count)]
+        work = Path(tempfile.mkdtemp(prefix="listen-", dir=ROOT))
+        env = {**cli_env("http://127.0.0.1:9", work), "AKOOL_CLIENT_ID": SANDBOX_CLIENT_ID,
+               "AKOOL_CLIENT_SECRET": SANDBOX_CLIENT_SECRET}
+        floor = ours = 0.0
+        for attempt in range(2):  # alternated, best of two each: both warm, neither favoured by the order
+            port = free_port()
+            floor_proc = subprocess.Popen([sys.executable, "-c", LISTENER_FLOOR, str(port)])
+            wait_port(port)
+            floor = max(floor, blast(port, bodies))
+            floor_proc.terminate()
+            floor_proc.wait(10)
+            port = free_port()
+            ours_proc = subprocess.Popen(akool_command() + ["webhook", "listen", "--port", str(port), "--format",
+                                                            "ids"], env={**env, "AKOOL_DATA_DIR": str(work / f"d{attempt}")},
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_port(port)
+            ours = max(ours, blast(port, bodies))
+            ours_proc.terminate()
+            ours_proc.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
+        rates[count] = ours
+        rows.append(Row(f"webhook listen, {count} callbacks, {senders} senders",
+                        f"{ours:.0f}/s = {ours / floor:.2f}x a bare stdlib server ({floor:.0f}/s)", ">= 0.6x",
+                        ours / floor >= 0.6))
+    small, big = counts[0], counts[-1]
+    rows.append(Row(f"webhook listen: rate {small} -> {big} callbacks", f"{rates[big] / rates[small]:.2f}x",
+                    ">= 0.8x (flat)", rates[big] / rates[small] >= 0.8))
+    return rows
+
+
 MINIMAL_MCP = """
 from mcp.server.mcpserver import MCPServer
 server = MCPServer("minimal")
@@ -381,7 +583,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer runs and a smaller download")
     parser.add_argument("--only", help="run one group: startup, polling, batch, download, connections, scale, "
-                                       "history_scale, manifest_dry_run, mcp")
+                                       "history_scale, manifest_dry_run, mcp, submit, status_tick, listener")
     args = parser.parse_args()
     runs = 5 if args.quick else 15
     size = 256 * 1024 ** 2 if args.quick else 1024 ** 3
@@ -393,7 +595,10 @@ def main() -> int:
                  "scale": lambda: scale(1000 if args.quick else 10_000, home),
                  "history_scale": lambda: history_scale(100_000, home),
                  "manifest_dry_run": lambda: manifest_dry_run(100_000 if args.quick else 1_000_000, home),
-                 "mcp": lambda: mcp_startup(home)}
+                 "mcp": lambda: mcp_startup(home),
+                 "submit": lambda: submit_growth((100, 1_000, 10_000) if args.quick else (100, 1_000, 10_000, 100_000)),
+                 "status_tick": lambda: status_tick(10_000),
+                 "listener": lambda: listener((2_000, 10_000) if args.quick else (10_000, 100_000))}
         for name, step in steps.items():
             if args.only and name != args.only:
                 continue

@@ -235,6 +235,24 @@ def test_the_action_writes_a_gallery_and_names_source_files_not_upload_links(tmp
     assert codes == [0, 0] and outputs["gallery"].endswith("gallery.html")
 
 
+def test_the_action_runs_shards_whose_exports_merge(tmp_path, sandbox):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("image,key\n" + "".join(f"{URL}?{i},k{i}\n" for i in range(6)))
+    exports = []
+    for k in (1, 2):
+        runner = tmp_path / f"runner{k}"
+        runner.mkdir()
+        outputs, _, codes = _run_action(runner, sandbox, {"manifest": str(manifest), "sandbox": "true",
+                                                          "shard": str(k), "shards": "2", "concurrency": "2"})
+        assert codes == [0, 0] and outputs["export"].endswith(f"run-{k}-of-2.akool")
+        exports.append(runner / "workspace" / outputs["export"])
+    home = _sandbox_home(tmp_path / "merger", sandbox)
+    merged = subprocess.run([sys.executable, "-m", "akool_cli", "--sandbox", "batch", "merge", *map(str, exports),
+                             "--json"], env=process_env(home), capture_output=True, text=True)
+    assert merged.returncode == 0, merged.stderr
+    assert json.loads(merged.stdout)["rows"] == 6
+
+
 def test_the_action_runs_a_manifest_and_stops_at_the_budget(tmp_path, sandbox):
     manifest = tmp_path / "workspace-manifest.csv"
     manifest.write_text(f"image,key\n{URL},one\n{URL}?2,two\n")

@@ -68,6 +68,12 @@ class Samples:
         manifest.write_text(f"image,key\n{URL}?r{self.n},k{self.n}\n")
         return self.online("batch", "run", str(manifest), "--yes", "--json").json()["run"]
 
+    def export(self) -> str:
+        self.n += 1
+        path = self.tmp / f"run{self.n}.akool"
+        assert self.online("batch", "export", self.run(), "-o", str(path)).exit_code == 0
+        return str(path)
+
     def folder(self) -> str:
         self.n += 1
         return str(self.tmp / f"out{self.n}")
@@ -100,6 +106,8 @@ SAMPLES: dict[str, Callable[[Samples], list[str]]] = {
     "batch resume": lambda s: ["batch", "resume", s.run()],
     "batch status": lambda s: ["batch", "status", s.run()],
     "batch list": lambda s: ["batch", "list"],
+    "batch export": lambda s: ["batch", "export", s.run(), "-o", s.folder() + ".akool"],
+    "batch merge": lambda s: ["batch", "merge", s.export()],
     "batch report": lambda s: ["batch", "report", s.run()],
     "webhook listen": lambda s: [],  # a stream: its formats are tested with a real listener in test_webhooks
     "upload": lambda s: [],  # needs a bucket: its formats are tested against a real S3 server in test_uploads_s3

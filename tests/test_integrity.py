@@ -323,7 +323,8 @@ def test_create_o_never_exits_0_without_the_file(online, sandbox, tmp_path):
     sandbox.fault("results:omit:always")
     out = tmp_path / "v.mp4"
     result = online("create", URL, "--yes", "-o", str(out), "--timeout", "1")
-    assert result.exit_code == 6 and not out.exists()
+    # Given up (6), or the new job never listed within its polls (8): never 0, never a missing file.
+    assert result.exit_code in (6, 8) and not out.exists()
     job_id = next(iter(_history_ids(online.home)))
     assert f"akool status --wait {job_id} -o {out}" in result.stderr
 

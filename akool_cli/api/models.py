@@ -32,10 +32,14 @@ STATUS_NAMES: dict[int, str] = {
 FINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
 
 
+_NAMES_BY_INT = {int(k): v for k, v in STATUS_NAMES.items()}  # plain ints: no enum machinery per lookup
+
+
 def status_name(status: int | None) -> str:
     if status is None:
         return "unknown"
-    return STATUS_NAMES.get(status, f"unknown({status})")
+    name = _NAMES_BY_INT.get(status)
+    return name if name is not None else f"unknown({status})"
 
 
 def status_from_name(name: str) -> int:
@@ -52,7 +56,9 @@ INT_LIMIT = 10**15
 
 
 def _opt_int(value: Any) -> int | None:
-    if isinstance(value, bool):
+    if type(value) is int:  # the common case first: a status poll parses thousands of these a tick
+        return value if -INT_LIMIT <= value <= INT_LIMIT else None
+    if value is None or isinstance(value, bool):
         return None
     if isinstance(value, float) and value.is_integer() and abs(value) <= INT_LIMIT:
         value = int(value)
@@ -62,7 +68,7 @@ def _opt_int(value: Any) -> int | None:
 
 
 def _opt_str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    return value if type(value) is str or isinstance(value, str) else None
 
 
 def _opt_float(value: Any) -> float | None:
@@ -70,6 +76,10 @@ def _opt_float(value: Any) -> float | None:
         return None
     number = float(value) if abs(value) <= INT_LIMIT else float("nan")
     return number if number == number else None
+
+
+_TEXT_FIELDS = ("resolution", "effect_name", "effect_code", "image_url", "prompt", "audio_url", "video_url",
+                "pre_video_id")
 
 
 @dataclass
@@ -94,24 +104,20 @@ class Job:
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> "Job":
+        # A poll parses thousands of these a tick: each text field is kept when it is text (a type test,
+        # no call), numbers go through _opt_int's bounds.
+        get = data.get
+        texts = [value if type(value) is str else None for value in map(get, _TEXT_FIELDS)]
+        resolution, effect_name, effect_code, image_url, prompt, audio_url, video_url, pre_video_id = texts
+        only_audio = get("only_add_audio")
         return cls(
-            id=str(data.get("_id", "")),
-            status=_opt_int(data.get("status")),
-            create_time=_opt_int(data.get("create_time")),
-            update_time=_opt_int(data.get("update_time")),
-            resolution=_opt_str(data.get("resolution")),
-            video_duration=_opt_float(data.get("video_duration")),
-            effect_name=_opt_str(data.get("effect_name")),
-            effect_code=_opt_str(data.get("effect_code")),
-            image_url=_opt_str(data.get("image_url")),
-            prompt=_opt_str(data.get("prompt")),
-            audio_type=_opt_int(data.get("audio_type")),
-            audio_url=_opt_str(data.get("audio_url")),
-            deduction_credit=_opt_int(data.get("deduction_credit")),
-            video_url=_opt_str(data.get("video_url")) or None,
-            pre_video_id=_opt_str(data.get("pre_video_id")),
-            only_add_audio=data.get("only_add_audio") if isinstance(data.get("only_add_audio"), bool) else None,
-            raw=dict(data),
+            id=str(get("_id", "")), status=_opt_int(get("status")), create_time=_opt_int(get("create_time")),
+            update_time=_opt_int(get("update_time")), resolution=resolution,
+            video_duration=_opt_float(get("video_duration")), effect_name=effect_name, effect_code=effect_code,
+            image_url=image_url, prompt=prompt, audio_type=_opt_int(get("audio_type")), audio_url=audio_url,
+            deduction_credit=_opt_int(get("deduction_credit")), video_url=video_url or None,
+            pre_video_id=pre_video_id, only_add_audio=only_audio if type(only_audio) is bool else None,
+            raw=data,  # the parsed answer's own dict: nothing else holds it
         )
 
     @property

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, List, Optional
 
 import typer
 
@@ -118,7 +118,8 @@ def batch_run(
 
     def journal_run(priced: list) -> None:
         run.id = journal.new_run(manifest, state.profile, state.base_url,
-                                 {"output": output, "sidecar": sidecar, "shard": shard, "max_credits": max_credits})
+                                 {"output": output, "sidecar": sidecar, "shard": shard, "max_credits": max_credits,
+                                  "manifest_sha256": _digest(manifest)})
         journal.add_rows(run.id, [{"row": p.row, "key": p.key, "endpoint": "batch" if p.plan.model else "create",
                                    "request": sub.request.to_body(), "source": p.source, "output": p.output,
                                    "estimate": e.low_each, "estimate_high": e.high_each, "price_key": e.key}
@@ -129,13 +130,39 @@ def batch_run(
     order = flow.row_order(state.deps(), journal, run, subs, estimates, title="akool batch run",
                            rows=[("Manifest", manifest), ("Rows", str(len(prepared))),
                                  ("Videos", str(sum(e.count for e in estimates)))],
-                           caps=caps_for(state, max_credits), workers=concurrency or int(state.setting("concurrency")),
+                           caps=caps_for(state, max_credits), workers=_workers(state, concurrency, share),
                            yes=yes, accept_price_change=accept_price_change, prepare=journal_run)
     _pay_rows(state, journal, run, order)
     if not no_wait:
         flow.follow(state.deps(), journal, run.id, timeout=timeout, downloads=downloads, sidecar=sidecar, force=force)
     _emit_run(state, journal, run.id, form)
     flow.finish(state.deps(), journal, run.id)
+
+
+def _digest(manifest: str) -> str | None:
+    """The manifest's content hash, so that shards of one manifest can be told from others (batch merge)."""
+    from akool_cli.api.s3 import file_sha256  # the content hash uploads are named by, too
+
+    if manifest == "-":
+        return None
+    try:
+        return file_sha256(manifest)
+    except OSError:
+        return None
+
+
+def _workers(state: App, concurrency: int | None, share: tuple[int, int] | None) -> int:
+    """--concurrency is the account's ceiling: a shard K/N takes its part of it (flows.shards)."""
+    from akool_cli.flows.shards import shard_concurrency
+
+    ceiling = concurrency or int(state.setting("concurrency"))
+    mine = shard_concurrency(ceiling, share)
+    if share is not None:
+        state.renderer.info(f"shard {share[0]}/{share[1]}: {mine} request(s) at a time, this shard's part of "
+                            f"--concurrency {ceiling}" + (f" (with {share[1]} shards, {share[1]} in all: more "
+                                                          "than the ceiling; a shared ledger.url holds it exactly)"
+                                                          if share[1] > ceiling else ""))
+    return mine
 
 
 def _show_dry_run(state: App, counted: int, estimates: list, form: str) -> None:
@@ -254,6 +281,67 @@ def batch_status(
     counts = journal.counts(run_id)
     state.renderer.info(f"run {run_id}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     state.renderer.show(batch_rows_view(flow.report_rows(state.history(), journal, run_id)), form)
+
+
+@batch_app.command("export")
+@guarded
+def batch_export(
+    ctx: typer.Context,
+    run_id: RunArg,
+    output: Annotated[str, typer.Option("--output", "-o", metavar="FILE", help="Where to write the run (e.g. shard-1.akool).")],
+    fmt: FormatOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Write a run's journal, jobs and charges to one portable file (for batch merge on another machine)."""
+    from pathlib import Path
+
+    from akool_cli import __version__
+    from akool_cli.flows.shards import export_run
+    from akool_cli.output.writers import record_view
+
+    state: App = ctx.obj
+    form = resolve_format(fmt, json_out, honoured=NO_IDS, default="")
+    journal = _journal(state)
+    _run_or_fail(state, journal, run_id)
+    target = Path(output).expanduser()
+    try:
+        result = export_run(state.history(), journal, run_id, target, tool=__version__)
+    except OSError as error:
+        from akool_cli.core.errors import AkoolError
+
+        raise AkoolError(f"could not write {target}: {error.strerror or error}", hint="choose a folder you can write") from None
+    state.renderer.info(f"wrote {target}: run {run_id}, {result['rows']} row(s), {result['jobs']} job(s)")
+    if form:
+        state.renderer.show(record_view(result), form)
+
+
+@batch_app.command("merge")
+@guarded
+def batch_merge(
+    ctx: typer.Context,
+    files: Annotated[List[str], typer.Argument(metavar="FILE...", help="Files written by batch export on each shard.")],
+    name: Annotated[Optional[str], typer.Option("--as", metavar="NAME", help="The merged run's id (default: a new one).")] = None,
+    fmt: FormatOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Build one run from shard exports: rows checked to partition one manifest, a row paid twice reported."""
+    from dataclasses import asdict
+
+    from akool_cli.flows.shards import merge, report_problems
+    from akool_cli.output.writers import record_view
+
+    state: App = ctx.obj
+    form = resolve_format(fmt, json_out, honoured=NO_IDS, default="")
+    merged = merge(state.history(), _journal(state), files, name=name)
+    state.renderer.info(f"run {merged.run_id}: {merged.rows} row(s), {merged.jobs} job(s) from {len(files)} file(s)")
+    if merged.missing_shards:
+        state.renderer.warn(f"shard(s) {', '.join(map(str, merged.missing_shards))} missing: the run is partial; "
+                            "merge again with their files")
+    for where in merged.outside[:20]:
+        state.renderer.warn(f"{where} does not belong to its shard (another split of the manifest?)")
+    state.renderer.show(record_view(asdict(merged), text=merged.run_id) if not form else record_view(asdict(merged)),
+                        form or "table")
+    report_problems(merged)
 
 
 @batch_app.command("list")

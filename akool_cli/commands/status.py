@@ -49,7 +49,8 @@ def status(
     if from_file is not None:
         from akool_cli.core.validation import read_ids_file
 
-        wanted = check_ids(wanted + read_ids_file(from_file, mark="keep", stdin=state.runtime.stdin))
+        read = read_ids_file(from_file, mark="keep", stdin=state.runtime.stdin)  # checked as it is read
+        wanted = list(dict.fromkeys(wanted + read)) if wanted else read
         if not wanted:
             raise UsageError(f"no job ids in {'stdin' if from_file == '-' else repr(from_file)}",
                              hint="one id a line, or a JSON list of ids")

@@ -240,7 +240,7 @@ def emit_jobs(state: App, jobs: list[Job], *, fmt: str, single: bool = False,
 
     saved = saved or {}
     history = state.history()
-    entries = {job.id: e for job in jobs if (e := history.get(job.id))}
+    entries = history.get_many(job.id for job in jobs)
     view = jobs_view(jobs, entries, saved, state.runtime.clock(), title)
     view.single = single and len(jobs) == 1 and not extra  # create IMAGE --json: one object
     if extra and fmt in ("json", "jsonl"):

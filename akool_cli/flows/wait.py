@@ -88,20 +88,34 @@ def fetch_jobs(client: Any, ids: list[str]) -> list[Job]:
     return [job for i in range(0, len(ids), RESULTS_CHUNK) for job in client.results(ids[i:i + RESULTS_CHUNK])]
 
 
+class Poller:
+    """One polling tick: every chunk asked, and only the jobs that changed since the last tick written to the
+    history (a long wait over 10,000 jobs rewrites nothing while nothing moves)."""
+
+    def __init__(self, client: Any, history: Any) -> None:
+        self.client, self.history = client, history
+        self.seen: dict[str, tuple[Any, ...]] = {}
+
+    def __call__(self, pending: list[str]) -> list[Job]:
+        jobs = fetch_jobs(self.client, pending)
+        changed = []
+        for job in jobs:
+            mark = (job.status, job.video_url, job.deduction_credit, job.failure_reason, job.raw.get("cover_url"))
+            if self.seen.get(job.id) != mark:
+                self.seen[job.id] = mark
+                changed.append(job)
+        if changed:
+            self.history.update_from_jobs(changed)
+        return jobs
+
+
 def wait(deps: "Deps", ids: list[str], timeout: float | None, *, fresh: bool = False,
          on_tick: Callable[[dict[str, Job], float], None] | None = None,
          label: str | None = None) -> tuple[dict[str, Job], list[str]]:
     """The one poll loop of every command: each tick's answer goes to the history (one transaction),
     then to the progress display, then to `on_tick` (a batch settles rows and starts downloads there).
     `fresh`: we just created these jobs, so an id the service does not list yet is waited for."""
-    history = deps.history()
-    client = deps.client()
-
-    def fetch(pending: list[str]) -> list[Job]:
-        jobs = fetch_jobs(client, pending)
-        history.update_from_jobs(jobs)
-        return jobs
-
+    fetch = Poller(deps.client(), deps.history())
     label = label or "Waiting for " + (ids[0] if len(ids) == 1 else f"{len(ids)} jobs")
     with deps.events.polling(label) as update:
         def tick(latest: dict[str, Job], elapsed: float) -> None:

@@ -86,6 +86,16 @@ def job_record(job: Job, entry: "HistoryEntry | None" = None, saved: Path | None
 
 def jobs_view(jobs: list[Job], entries: Mapping[str, "HistoryEntry"], saved: Mapping[str, Path], now: float,
               title: str | None = None) -> View:
+    class Rows:  # people's cells are made only when a table is printed
+        def __iter__(self) -> Iterator[dict[str, Any]]:
+            return iter(_job_rows(jobs, entries, saved, now))
+
+    records = [job_record(job, entries.get(job.id), saved.get(job.id)) for job in jobs]
+    return View(JOB_COLUMNS, Rows(), records, title=title, empty="no jobs to show", fields=JOB_FIELDS)
+
+
+def _job_rows(jobs: list[Job], entries: Mapping[str, "HistoryEntry"], saved: Mapping[str, Path],
+              now: float) -> list[dict[str, Any]]:
     from akool_cli.pricing.prices import length_of_video
 
     rows = []
@@ -105,8 +115,7 @@ def jobs_view(jobs: list[Job], entries: Mapping[str, "HistoryEntry"], saved: Map
             "expires_in": expires_in(expiry_of(created) if created else None, now),
             "file": str(local) if local else (f"failed: {job.failure_reason}" if job.failure_reason else job.video_url),
         })
-    records = [job_record(job, entries.get(job.id), saved.get(job.id)) for job in jobs]
-    return View(JOB_COLUMNS, rows, records, title=title, empty="no jobs to show", fields=JOB_FIELDS)
+    return rows
 
 
 # ---------------------------------------------------------------- history

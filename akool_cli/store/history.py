@@ -354,6 +354,31 @@ class History:
         now = self.clock()
         self._many("UPDATE jobs SET deleted = 1, updated_at = ? WHERE id = ?", [(now, job_id) for job_id in ids])
 
+    def import_entries(self, rows: list[dict[str, Any]]) -> int:
+        """Jobs another machine recorded (batch merge): new ones added whole; known ones brought up to date
+        the way a poll would (a final status is never taken back). Returns how many were new."""
+        have = self.get_many(r["id"] for r in rows)
+        new = [HistoryEntry(**{k: v for k, v in r.items() if k in _KNOWN}) for r in rows if r["id"] not in have]
+        if new:
+            sql = insert_statement(new[0])[0]
+            self._many(sql, [tuple(insert_statement(e)[1]) for e in new])
+        known = [r for r in rows if r["id"] in have]
+        if known:
+            self.update_from_jobs([Job.from_api({"_id": r["id"], "status": r.get("status"),
+                                                 "video_url": r.get("video_url"),
+                                                 "deduction_credit": r.get("deducted")}) for r in known])
+        return len(new)
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, HistoryEntry]:
+        """Many entries in a few queries (500 ids each), not one query an id."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, HistoryEntry] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            rows = self._run(f"SELECT * FROM jobs WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+            found.update((row["id"], _entry(row)) for row in rows)
+        return found
+
     def get(self, job_id: str) -> HistoryEntry | None:
         row = self._run("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return _entry(row) if row else None

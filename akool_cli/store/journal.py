@@ -80,8 +80,9 @@ class Journal:
 
     # ------------------------------------------------------------ runs
 
-    def new_run(self, manifest: str, profile: str, base_url: str, settings: dict[str, Any]) -> str:
-        run_id = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock())) + "-" + hashlib.sha256(
+    def new_run(self, manifest: str, profile: str, base_url: str, settings: dict[str, Any],
+                run_id: str | None = None) -> str:
+        run_id = run_id or time.strftime("%Y%m%d-%H%M%S", time.localtime(self.clock())) + "-" + hashlib.sha256(
             f"{self.clock()}{manifest}{id(self)}".encode()).hexdigest()[:6]
         self._run("INSERT INTO batch_runs (id, created_at, manifest, profile, base_url, settings) VALUES (?,?,?,?,?,?)",
                   (run_id, self.clock(), manifest, profile, base_url, json.dumps(settings)))
@@ -108,6 +109,14 @@ class Journal:
                    [(run_id, r["row"], r["key"], r["endpoint"], body_hash(r["request"]), json.dumps(r["request"]),
                      r.get("source"), r.get("output"), r.get("estimate"), r.get("price_key"), r.get("estimate_high"),
                      now) for r in rows])
+
+    def restore_rows(self, run_id: str, rows: list[tuple[int, str, list[str], list[str], str | None]]) -> None:
+        """Rows brought from another machine (batch merge): their state, jobs, saved paths and error."""
+        now = self.clock()
+        self._many("UPDATE batch_rows SET state = ?, job_ids = ?, paths = ?, error = ?, updated_at = ? "
+                   "WHERE run_id = ? AND row = ?",
+                   [(state, json.dumps(ids), json.dumps(paths), error, now, run_id, row)
+                    for row, state, ids, paths, error in rows])
 
     def rows(self, run_id: str, states: Iterable[str] | None = None) -> list[JournalRow]:
         wanted = list(states or [])
