@@ -61,6 +61,8 @@ COMMANDS: dict[str, Entry] = {
     "balance": Entry("models", "balance_app", "Credits", "Show the account's credit balance."),
     "auth": Entry("auth", "auth_app", "Setup", "Log in with an API key (or client id and secret), check, log out."),
     "config": Entry("config", "config_app", "Setup", "Show and change settings (per profile)."),
+    "ledger": Entry("ledger", "ledger_app", "Setup",
+                    "The shared ledger (ledger.url, PostgreSQL): status, migrate, import."),
     "sandbox": Entry("sandbox", "sandbox_app", "Setup",
                      "Serve a local emulator of the Akool API (no account, no credits). Ctrl-C stops it; "
                      "'akool sandbox stop' stops a background one."),

@@ -125,33 +125,44 @@ def _url(value: Any) -> str:
     return text
 
 
-def _bucket(value: Any) -> str:
-    import re
+def _ledger_url(value: Any) -> str:
+    from urllib.parse import urlsplit
 
     text = _text(value).strip()
-    if not re.fullmatch(r"[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]", text):
-        raise ValueError("expected a bucket name: 3-63 lowercase letters, digits, dots and hyphens")
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        raise ValueError("expected postgresql://USER@HOST[:PORT]/DB") from None
+    if parts.scheme not in ("postgresql", "postgres") or not parts.hostname and not parts.path.strip("/"):
+        raise ValueError("expected postgresql://USER@HOST[:PORT]/DB")
+    if parts.password:
+        raise ValueError("a password does not belong in the config file: put it in PGPASSWORD or ~/.pgpass "
+                         "(or the whole URL in AKOOL_LEDGER_URL)")
     return text
 
 
-def _prefix(value: Any) -> str:
-    import re
+def _matching(regex: str, expected: str, tidy: Callable[[str], str] = str) -> Callable[[Any], str]:
+    """A text setting that must match `regex` (after `tidy`): bucket names, folders, regions."""
+    def check(value: Any) -> str:
+        import re
 
-    text = _text(value).strip().lstrip("/")
-    if text and not text.endswith("/"):
-        text += "/"
-    if not re.fullmatch(r"[A-Za-z0-9!_.*'()/\-]{1,200}", text) or "//" in text or ".." in text.split("/"):
-        raise ValueError("expected a folder such as akool-cli/ (letters, digits, - _ . / only)")
-    return text
+        text = tidy(_text(value).strip())
+        if not re.fullmatch(regex, text) or "//" in text or ".." in text.split("/"):
+            raise ValueError(f"expected {expected}")
+        return text
+
+    return check
 
 
-def _region(value: Any) -> str:
-    import re
+def _folder(text: str) -> str:
+    text = text.lstrip("/")
+    return text if not text or text.endswith("/") else text + "/"
 
-    text = _text(value).strip()
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}", text):
-        raise ValueError("expected a name such as eu-west-1 (letters, digits, - _ .)")
-    return text
+
+_bucket = _matching(r"[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]", "a bucket name: 3-63 lowercase letters, digits, dots and hyphens")
+_prefix = _matching(r"[A-Za-z0-9!_.*'()/\-]{1,200}", "a folder such as akool-cli/ (letters, digits, - _ . / only)", _folder)
+_region = _matching(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}", "a name such as eu-west-1 (letters, digits, - _ .)")
+_aws_profile = _matching(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}", "an AWS profile's name (letters, digits, - _ .)")
 
 
 def _text(value: Any) -> str:
@@ -209,14 +220,27 @@ SETTINGS: dict[str, Setting] = {
         Setting("upload.expires", _int_between(3600, 604800), 86400,
                 "s3 backend: how long a presigned link works, seconds (1 h, as long as a job may wait in the "
                 "queue, to 7 days, SigV4's limit)"),
-        Setting("upload.aws_profile", _region, None,
+        Setting("upload.aws_profile", _aws_profile, None,
                 "s3 backend: a named AWS profile for credentials (default: the standard AWS chain)"),
+        Setting("ledger.url", _ledger_url, None,
+                "a shared ledger: postgresql://USER@HOST/DB (the postgres extra) holds the history, batch runs, "
+                "budgets and the account's concurrency for every machine; the password from PGPASSWORD or "
+                "~/.pgpass, never from here (env AKOOL_LEDGER_URL overrides)"),
         Setting("sandbox_port", _int_between(1, 65535), DEFAULT_SANDBOX_PORT,
                 "port of the local sandbox (one for every profile: kept in profile sandbox)"),
         Setting("sandbox_idle_timeout", _seconds(1, 86400), 900.0,
                 "a background sandbox started by --sandbox stops after this long unused, seconds"),
     )
 }
+
+
+def shown(key: str, value: Any) -> Any:
+    """A setting's value as it may be printed: the ledger's URL never with a password (AKOOL_LEDGER_URL)."""
+    if key == "ledger.url" and isinstance(value, str):
+        from akool_cli.store.pg import masked
+
+        return masked(value)
+    return value
 
 
 def parse_setting(key: str, value: Any) -> Any:
@@ -379,6 +403,8 @@ def resolve_settings(store: ConfigStore, profile: str, env: Mapping[str, str],
         except ValueError:
             raise ConfigError(f"AKOOL_BASE_URL is not an http(s) URL: {env['AKOOL_BASE_URL']!r}",
                               hint="unset it or set it to e.g. https://openapi.akool.com") from None
+    if env.get("AKOOL_LEDGER_URL"):  # may carry a password (CI secrets): env only, shown masked
+        resolved["ledger.url"] = ResolvedSetting("ledger.url", env["AKOOL_LEDGER_URL"].strip(), "env")
     for key, value in (overrides or {}).items():
         resolved[key] = ResolvedSetting(key, value, "flag")
     return resolved

@@ -108,6 +108,8 @@ class App:
     time_limit: "float | None | str" = "default"
     # Where flows report (flows.events): None is the renderer; MCP sets a Collector per tool call.
     events: "Events | None" = None
+    # --concurrency as the account's ceiling on a shared ledger (a shard's own pool takes only its part).
+    concurrency_ceiling: int | None = None
     _client: "AkoolClient | None" = field(default=None, init=False)
     _history: "History | None" = field(default=None, init=False)
 
@@ -193,7 +195,17 @@ class App:
 
     def secrets(self) -> list[str]:
         """Every secret this invocation knows, so output can be scrubbed of them."""
-        found = [v for k, v in self.runtime.env.items() if k in ("AKOOL_API_KEY", "AKOOL_CLIENT_SECRET") and v]
+        found = [v for k, v in self.runtime.env.items()
+                 if k in ("AKOOL_API_KEY", "AKOOL_CLIENT_SECRET", "PGPASSWORD", "AWS_SECRET_ACCESS_KEY") and v]
+        ledger = self.runtime.env.get("AKOOL_LEDGER_URL", "")
+        if ledger:
+            from urllib.parse import unquote, urlsplit
+
+            try:
+                password = urlsplit(ledger).password
+            except ValueError:
+                password = None
+            found += [password, unquote(password)] if password else []
         try:
             found += self.credentials.secrets()
         except Exception:  # noqa: BLE001 - a broken credential file has no secrets to hide
@@ -302,7 +314,9 @@ class App:
         if self._history is None:
             from akool_cli.store.history import History
 
-            self._history = History(self.paths.history_file, self.runtime.clock, shared=shared)
+            url = None if self.is_sandbox and self.settings["base_url"].source == "sandbox" \
+                else self.setting("ledger.url")  # the sandbox's play money never goes to a team's ledger
+            self._history = History(self.paths.history_file, self.runtime.clock, shared=shared, url=url)
         return self._history
 
     def effect_cache(self) -> "ListCache[Effect]":

@@ -112,6 +112,9 @@ SAMPLES: dict[str, Callable[[Samples], list[str]]] = {
     "webhook listen": lambda s: [],  # a stream: its formats are tested with a real listener in test_webhooks
     "upload": lambda s: [],  # needs a bucket: its formats are tested against a real S3 server in test_uploads_s3
     "uploads list": lambda s: ["uploads", "list"],
+    "ledger status": lambda s: [],  # needs a PostgreSQL server: its formats are tested in test_ledger
+    "ledger migrate": lambda s: [],
+    "ledger import": lambda s: [],
     "gallery": lambda s: ["gallery", "--history", "-o", s.folder() + "/gallery.html"],
     "uploads prune": lambda s: [],  # needs a bucket: tested against a real S3 server in test_uploads_s3
     "webhook decrypt": lambda s: ["webhook", "decrypt", s.callback()],

@@ -156,11 +156,12 @@ def _workers(state: App, concurrency: int | None, share: tuple[int, int] | None)
     from akool_cli.flows.shards import shard_concurrency
 
     ceiling = concurrency or int(state.setting("concurrency"))
+    state.concurrency_ceiling = ceiling  # held across every machine when the ledger is shared
     mine = shard_concurrency(ceiling, share)
     if share is not None:
         state.renderer.info(f"shard {share[0]}/{share[1]}: {mine} request(s) at a time, this shard's part of "
                             f"--concurrency {ceiling}" + (f" (with {share[1]} shards, {share[1]} in all: more "
-                                                          "than the ceiling; a shared ledger.url holds it exactly)"
+                                                          "than the ceiling, unless a shared ledger.url holds it)"
                                                           if share[1] > ceiling else ""))
     return mine
 
@@ -238,7 +239,7 @@ def batch_resume(
         budget = max_credits if max_credits is not None else settings.get("max_credits")
         order = flow.row_order(state.deps(), journal, flow.RunRef(run_id), subs, estimates, title="akool batch resume",
                                rows=[("Run", run_id), ("Rows to send", str(len(todo)))],
-                               caps=caps_for(state, budget), workers=concurrency or int(state.setting("concurrency")),
+                               caps=caps_for(state, budget), workers=_workers(state, concurrency, None),
                                yes=yes, accept_price_change=accept_price_change,
                                spent_before=journal.charged(run_id) if budget is not None else 0)
         state.resume_hint = f"the run is journaled; resume it with: {state.command('batch', 'resume', run_id)}"

@@ -31,11 +31,11 @@ SETTING_COLUMNS = [Column("key", "Key", 0, whole=True), Column("value", "Value",
 @guarded
 def config_list(ctx: typer.Context, fmt: FormatOption = None, json_out: JsonOption = False) -> None:
     """Every setting with its value and where the value came from."""
-    from akool_cli.config import SETTINGS
+    from akool_cli.config import SETTINGS, shown
 
     state: App = ctx.obj
     form = resolve_format(fmt, json_out)
-    rows = [{"key": key, "value": resolved.value, "source": resolved.source, "meaning": SETTINGS[key].help}
+    rows = [{"key": key, "value": shown(key, resolved.value), "source": resolved.source, "meaning": SETTINGS[key].help}
             for key, resolved in state.settings.items()]
     state.renderer.show(View(SETTING_COLUMNS, rows, id_key="key",
                              title=f"profile '{state.profile}' ({state.paths.config_file})"), form)
@@ -46,12 +46,15 @@ def config_list(ctx: typer.Context, fmt: FormatOption = None, json_out: JsonOpti
 def config_get(ctx: typer.Context, key: Annotated[str, typer.Argument(help="Setting name.")],
                fmt: FormatOption = None, json_out: JsonOption = False) -> None:
     """Print one setting's value (the bare value; --format for the value with its source)."""
+    from akool_cli.config import shown
+
     state: App = ctx.obj
     form = resolve_format(fmt, json_out, honoured=NO_IDS)
     _known(key)
     resolved = state.settings[key]
-    record = {"key": key, "value": resolved.value, "source": resolved.source}
-    state.renderer.show(record_view(record, text="-" if resolved.value is None else str(resolved.value)), form)
+    value = shown(key, resolved.value)
+    record = {"key": key, "value": value, "source": resolved.source}
+    state.renderer.show(record_view(record, text="-" if value is None else str(value)), form)
 
 
 @config_app.command("set")

@@ -81,6 +81,7 @@ def create(
     variants = planned.variants
     target = OutputTarget.parse(output, len(images) * variants, force) if output else None
     workers = concurrency or int(state.setting("concurrency"))
+    state.concurrency_ceiling = workers  # the account's, across machines, on a shared ledger
     template = planned.template
     estimate = replace(planned.estimate, count=len(images) * variants)
     chosen, chosen_model = planned.effect, planned.model

@@ -24,7 +24,7 @@ def delete(
     json_out: JsonOption = False,
 ) -> None:
     """Delete videos. Each id is reported: deleted, or refused with the server's reason."""
-    from akool_cli.core.errors import Declined, PartialError, UsageError
+    from akool_cli.core.errors import PartialError, UsageError
     from akool_cli.core.validation import check_ids
     from akool_cli.options import resolve_format
     from akool_cli.output.views import delete_view
@@ -38,12 +38,10 @@ def delete(
         wanted = check_ids(wanted + read_ids_file(from_file, mark="reject", stdin=state.runtime.stdin))
     if not wanted:
         raise UsageError("no job ids given", hint="pass ids: akool delete ID..., or --from-file FILE")
-    if not yes:
-        if not state.runtime.stdin_tty:
-            raise UsageError("deleting needs confirmation and there is no terminal to ask on",
-                             hint="pass --yes in scripts and CI")
-        if not state.confirm(f"Delete {len(wanted)} video(s) for good?"):
-            raise Declined("you answered no; nothing was deleted")
+    from akool_cli.commands.steps import ask_first
+
+    ask_first(state, f"Delete {len(wanted)} video(s) for good?", yes=yes, action="deleting",
+              refused="nothing was deleted")
     from akool_cli.flows.delete import delete_jobs
 
     done = delete_jobs(state.deps(), wanted)

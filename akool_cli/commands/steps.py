@@ -5,7 +5,7 @@ Flows never print; these steps are where their results meet the renderer and the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterable
 
 from akool_cli.api.models import RESOURCE_TTL_TEXT, Job, JobStatus
 from akool_cli.context import App
@@ -48,8 +48,32 @@ def pay_deps(state: App) -> "PayDeps":
     def confirm(order: "PayOrder", estimate: Estimate, balance: float | None) -> None:
         confirm_spend(state, order.rows, estimate, yes=order.yes, title=order.title, balance=balance)
 
-    return PayDeps(history=state.history(), uploader=state.uploader, balance=state.live_balance, confirm=confirm,
-                   profile=state.profile, base_url=state.base_url, clock=state.runtime.clock)
+    history = state.history()
+    ceiling = int(state.concurrency_ceiling or state.setting("concurrency"))
+    account = f"{state.base_url} {state.profile}"  # one account: the same service and profile name everywhere
+
+    def slot() -> "ContextManager[None]":
+        from akool_cli.core import signals
+
+        return history.slot(account, ceiling, lambda: signals.stop_requested() is not None,
+                            grace=float(state.setting("request_deadline")))
+
+    return PayDeps(history=history, uploader=state.uploader, balance=state.live_balance, confirm=confirm,
+                   profile=state.profile, base_url=state.base_url, clock=state.runtime.clock, slot=slot)
+
+
+def ask_first(state: App, question: str, *, yes: bool, action: str, refused: str) -> None:
+    """Something that cannot be undone (a delete, a prune): asked on a terminal, --yes in scripts; never a
+    hang where nobody can answer. `refused`: what a "no" leaves untouched."""
+    from akool_cli.core.errors import Declined, UsageError
+
+    if yes:
+        return
+    if not state.runtime.stdin_tty:
+        raise UsageError(f"{action} needs confirmation and there is no terminal to ask on",
+                         hint="pass --yes in scripts and CI")
+    if not state.confirm(question):
+        raise Declined(f"you answered no; {refused}")
 
 
 def confirm_spend(state: App, rows: list[tuple[str, str]], estimate: Estimate, *, yes: bool, title: str,

@@ -65,7 +65,7 @@ def uploads_prune(
     json_out: JsonOption = False,
 ) -> None:
     """Delete from the bucket the objects this tool uploaded and no job has used for DAYS days."""
-    from akool_cli.core.errors import Declined, PartialError, UsageError
+    from akool_cli.core.errors import PartialError, UsageError
     from akool_cli.flows.uploads import prune
     from akool_cli.options import resolve_format
     from akool_cli.output.views import prune_view
@@ -79,13 +79,11 @@ def uploads_prune(
     uploader.ready()
 
     def confirm(count: int) -> None:
-        if yes or dry_run or not count:
-            return
-        if not state.runtime.stdin_tty:
-            raise UsageError("pruning needs confirmation and there is no terminal to ask on",
-                             hint="pass --yes in scripts and CI, or --dry-run to see the list")
-        if not state.confirm(f"Delete {count} object(s) from {uploader.settings.where} for good?"):
-            raise Declined("you answered no; nothing was deleted")
+        from akool_cli.commands.steps import ask_first
+
+        if not dry_run and count:
+            ask_first(state, f"Delete {count} object(s) from {uploader.settings.where} for good?", yes=yes,
+                      action="pruning", refused="nothing was deleted")
 
     result = prune(state.history(), uploader, older_than_days=older_than, now=state.runtime.clock(),
                    dry_run=dry_run, confirm=confirm)

@@ -117,3 +117,9 @@ class ExpiringError(AkoolError):
     """`akool sync`: something paid for will be lost soon unless it is saved."""
 
     exit_code = ExitCode.EXPIRING
+
+
+class Refused(Exception):
+    """Raised in place of sending a paid request, which was therefore not sent: the spending guard halted
+    (pricing.budget), another process claimed the row, or a stop came while waiting for a slot (store).
+    Not an AkoolError on purpose: it is never a user's error, only "this one was not sent"."""

@@ -17,8 +17,9 @@ Nothing here prints: the question goes to `deps.confirm`; what happened is the r
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
 from akool_cli.api.models import BatchRequest, Job, answer_jobs
 from akool_cli.core.errors import AkoolError, OutcomeUnknownError, OverBalanceError, OverBudgetError, TransportError
@@ -43,6 +44,9 @@ class PayDeps:
     profile: str
     base_url: str
     clock: Callable[[], float]
+    # Held around each paid request while it is on the wire: one of the account's `concurrency` slots on a
+    # shared ledger (every machine counts), nothing on this machine's own store.
+    slot: "Callable[[], ContextManager[None]]" = contextlib.nullcontext
 
 
 @dataclass
@@ -162,7 +166,7 @@ def pay(deps: PayDeps, order: PayOrder) -> PayResult:
         order.upload(uploader, subs)
     guard = SpendGuard(order.caps, spent=order.spent_before, accept_price_change=order.accept_price_change,
                        history=_caps_history(deps, order.caps), profile=deps.profile, clock=deps.clock)
-    return PayResult(_submit(order, subs, estimates, guard), guard, summary)
+    return PayResult(_submit(order, subs, estimates, guard, deps.slot), guard, summary)
 
 
 def _caps_history(deps: PayDeps, caps: Caps) -> "History | None":
@@ -181,7 +185,8 @@ def _require_uploader(make: "Callable[[], Uploader]", files: "list[LocalFile]") 
     return uploader
 
 
-def _submit(order: PayOrder, subs: list[Submission], estimates: list[Estimate], guard: SpendGuard) -> SubmitReport:
+def _submit(order: PayOrder, subs: list[Submission], estimates: list[Estimate], guard: SpendGuard,
+            slot: "Callable[[], ContextManager[None]]" = contextlib.nullcontext) -> SubmitReport:
     by_request = {id(sub.request): (sub, est) for sub, est in zip(subs, estimates)}
     tickets: dict[int, tuple[Ticket, int]] = {}
     recorded: dict[int, int] = {}
@@ -190,7 +195,8 @@ def _submit(order: PayOrder, subs: list[Submission], estimates: list[Estimate], 
         sub, est = by_request[id(request)]
         ticket = guard.admit(est.key, est.high_each, est.count)
         try:
-            answer = order.send(request)
+            with slot():
+                answer = order.send(request)
         except OutcomeUnknownError:
             guard.settle(ticket, [None] * est.count, est.low_each)  # may have been charged
             raise

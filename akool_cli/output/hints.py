@@ -28,6 +28,7 @@ CODE_HINTS: dict[int, Callable[[Command], str]] = {
 }
 
 REASON_HINTS: dict[str, Callable[[Command], str]] = {
+    "ledger-unusable": lambda c: f"check the server and ledger.url ({c('ledger', 'status')}); nothing was sent",
     "not-the-api": lambda c: f"check base_url ({c('config', 'get', 'base_url')}) or try again later",
     # The id never arrived, so neither `status` nor `history` can show the job: say what can.
     "created-unknown": lambda c: "it was NOT sent again; the service may have made the job without sending its id, "

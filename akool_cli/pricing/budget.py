@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
+from akool_cli.core.errors import Refused  # noqa: F401 - raised here, at home in core (the store raises it too)
+
 if TYPE_CHECKING:
     from akool_cli.store.history import History
 
@@ -85,8 +87,6 @@ def check_caps(caps: Caps, spent_since: Callable[[float], int], wanted: int, now
     return None
 
 
-class Refused(Exception):
-    """Raised in place of sending: the guard halted (see SpendGuard.halt)."""
 
 
 @dataclass

@@ -63,6 +63,7 @@ UNKNOWN_API_CODE = 1008
 
 
 class Handler(BaseHTTPRequestHandler):
+    _in_flight: str | None = None  # the endpoint this request counts against until it is answered
     protocol_version = "HTTP/1.1"  # keep-alive, so clients can reuse one connection
     server: "SandboxServer"
 
@@ -81,8 +82,19 @@ class Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------ plumbing
 
+    def _answered(self) -> None:
+        """The request stops counting as in flight as its answer starts to leave: a client that has its
+        answer and sends the next request is never counted twice (stats' max_inflight is exact)."""
+        endpoint = getattr(self, "_in_flight", None)
+        if endpoint is not None:
+            self._in_flight = None
+            state = self.server.state
+            with state.lock:
+                state.inflight[endpoint] -= 1
+
     def _send(self, status: int, body: bytes, content_type: str = "application/json",
               headers: dict[str, str] | None = None) -> None:
+        self._answered()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -254,6 +266,7 @@ class Handler(BaseHTTPRequestHandler):
             state.counts[endpoint] = state.counts.get(endpoint, 0) + 1
             state.inflight[endpoint] = state.inflight.get(endpoint, 0) + 1
             state.max_inflight[endpoint] = max(state.max_inflight.get(endpoint, 0), state.inflight[endpoint])
+            self._in_flight = endpoint
             state.log.append({"endpoint": endpoint, "method": self.command, "path": self.path, "at": time.monotonic(),
                               "headers": {k.lower(): v for k, v in self.headers.items()},
                               "body": _json_or_none(raw) if endpoint != "upload" else None})
@@ -277,8 +290,7 @@ class Handler(BaseHTTPRequestHandler):
             msg = {"effects": "Success", "delete": "Delete successfully"}.get(endpoint, "OK")
             self._envelope(1000, msg, payload)
         finally:
-            with state.lock:
-                state.inflight[endpoint] -= 1
+            self._answered()  # no answer at all (a dropped connection): it ends here
 
     def _dispatch(self, endpoint: str, raw: bytes) -> dict[str, Any]:
         api = self.server.api

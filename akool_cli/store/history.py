@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+import threading
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -65,21 +67,25 @@ SQLITE_INT_MAX = 2**63 - 1
 SQL_TYPES = {"int": "INTEGER", "float": "REAL", "str": "TEXT"}
 
 
-def add_missing_columns(db: sqlite3.Connection, table: str, record: type) -> list[str]:
+def add_missing_columns(db: Any, table: str, record: type) -> list[str]:
     """A field added to HistoryEntry becomes a nullable column by itself: adding a history column is one
     line in one file. Renames, types changes and data moves still need a numbered migration."""
     have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+    if all(f.name in have for f in fields(record)):
+        return []
     added = []
-    for f in fields(record):
-        if f.name in have:
-            continue
-        base = str(f.type).split("|")[0].strip()
-        try:
-            db.execute(f"ALTER TABLE {table} ADD COLUMN {f.name} {SQL_TYPES.get(base, 'TEXT')}")
-            added.append(f.name)
-        except sqlite3.OperationalError as exc:
-            if "duplicate column" not in str(exc):  # another process added it first: fine
-                raise
+    db.execute("BEGIN IMMEDIATE")  # one process at a time (on the shared ledger, one machine)
+    try:
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}  # again, under the lock
+        for f in fields(record):
+            if f.name not in have:
+                base = str(f.type).split("|")[0].strip()
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {f.name} {SQL_TYPES.get(base, 'TEXT')}")
+                added.append(f.name)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
     return added
 
 
@@ -129,9 +135,12 @@ def insert_statement(entry: HistoryEntry) -> tuple[str, list[Any]]:
 class HistoryError(ConfigError):
     """The history cannot be opened or written. Before a paid request this stops the command."""
 
-    def __init__(self, path: Path, exc: BaseException) -> None:
+    def __init__(self, path: "Path | str", exc: BaseException) -> None:
         text = str(exc) or type(exc).__name__
-        super().__init__(f"job history {path} cannot be used ({text})", history_advice(path, exc, text))
+        if isinstance(path, str):  # the shared ledger (a URL, shown without its password)
+            super().__init__(f"the ledger {path} cannot be used ({text})", reason="ledger-unusable")
+        else:
+            super().__init__(f"job history {path} cannot be used ({text})", history_advice(path, exc, text))
         self.path = path
 
 
@@ -160,16 +169,54 @@ def history_advice(path: Path, exc: BaseException, text: str) -> str:
 
 
 class History:
+    """The store: this machine's SQLite file, or with `url` (ledger.url) a PostgreSQL database that every
+    machine of a team shares (store.pg: the same SQL, the same migrations)."""
+
     def __init__(self, path: Path, clock: Callable[[], float] = time.time, shared: bool = False,
-                 busy_timeout: float = 30.0) -> None:
+                 busy_timeout: float = 30.0, url: str | None = None) -> None:
         self.path = path
+        self.url = url
         self.busy_timeout = busy_timeout
         self.clock = clock
         # shared: used from several threads, each call under the caller's lock.
         self.shared = shared
-        self._db: sqlite3.Connection | None = None
+        self._db: Any = None
+        self._local = threading.local()
 
-    def _conn(self) -> sqlite3.Connection:
+    @property
+    def where(self) -> "Path | str":
+        """What messages name: the file, or the ledger's URL without its password."""
+        if self.url:
+            from akool_cli.store.pg import masked
+
+            return masked(self.url)
+        return self.path
+
+    def connect(self) -> Any:
+        """A new connection to the same store, migrated (worker threads write through their own)."""
+        if self.url:
+            from akool_cli.store.pg import PgConnection
+
+            try:
+                pg: Any = PgConnection(self.url)
+                migrate(pg)
+                add_missing_columns(pg, "jobs", HistoryEntry)
+            except sqlite3.DatabaseError as exc:
+                raise HistoryError(str(self.where), exc) from None
+            return pg
+        db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        return db
+
+    def thread_connection(self) -> Any:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self.connect()
+        return db
+
+    def _conn(self) -> Any:
+        if self._db is None and self.url:
+            self._db = self.connect()
         if self._db is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -214,10 +261,46 @@ class History:
         that room. The filler is written and committed, then deleted: SQLite keeps the freed pages in
         the file and reuses them for the jobs' rows, so a disk that fills up meanwhile cannot refuse
         a paid job's row (the check and the reservation are one step)."""
-        size = max(1, jobs) * ROW_ROOM_BYTES
-        self._run("INSERT OR REPLACE INTO room (id, filler) VALUES (1, zeroblob(?))", (size,))
-        self._run("DELETE FROM room WHERE id = 1")
+        if not self.url:  # a server's room is the server's to keep: the write check still proves the link
+            size = max(1, jobs) * ROW_ROOM_BYTES
+            self._run("INSERT OR REPLACE INTO room (id, filler) VALUES (1, zeroblob(?))", (size,))
+            self._run("DELETE FROM room WHERE id = 1")
         self.prove_writable()
+
+    # ------------------------------------------------------------ the account's requests in flight
+
+    @contextlib.contextmanager
+    def slot(self, account: str, ceiling: int, stopped: Callable[[], bool], grace: float = 60.0) -> Iterator[None]:
+        """Hold one of the account's `ceiling` slots while a create is on the wire. On the shared ledger the
+        slots are session locks of this thread's connection: every machine counts against one ceiling, and
+        a machine that dies frees its slots with its connection (its rows stay `sending`: never resent).
+        The SQLite store is one machine: its worker pool is the ceiling already."""
+        if not self.url:
+            yield
+            return
+        import hashlib
+
+        from akool_cli.core.errors import Refused
+
+        db = self.thread_connection()
+        key = int(hashlib.sha256(account.encode()).hexdigest()[:7], 16)
+        held = None
+        while held is None:
+            try:
+                held = db.try_slot(key, ceiling, time.time(), grace)
+            except sqlite3.DatabaseError as exc:
+                raise HistoryError(self.where, exc) from None
+            if held is None:
+                if stopped():
+                    raise Refused("stopped while waiting for the account's concurrency")
+                time.sleep(0.02)
+        try:
+            yield
+        finally:
+            try:
+                db.free_slot(key, held)
+            except sqlite3.DatabaseError:
+                pass  # the session's locks go with its connection
 
     # ------------------------------------------------------------ daily and monthly caps
 
@@ -252,7 +335,7 @@ class History:
                     db.execute("ROLLBACK")
                 raise
         except sqlite3.DatabaseError as exc:
-            raise HistoryError(self.path, exc) from None
+            raise HistoryError(self.where, exc) from None
 
     def release(self, reservation: int) -> None:
         self._run("DELETE FROM reservations WHERE id = ?", (reservation,))
@@ -262,11 +345,11 @@ class History:
             self._db.close()
             self._db = None
 
-    def _run(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+    def _run(self, sql: str, params: Iterable[Any] = ()) -> Any:
         try:
             return self._conn().execute(sql, tuple(params))
         except sqlite3.DatabaseError as exc:
-            raise HistoryError(self.path, exc) from None
+            raise HistoryError(self.where, exc) from None
 
     def add(self, entry: HistoryEntry) -> None:
         self._run(*insert_statement(entry))
@@ -293,8 +376,9 @@ class History:
         now = self.clock()
         self._run("INSERT INTO uploads (endpoint, bucket, key, sha256, size, kind, source, uploaded_at, last_used_at, "
                   "link_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (endpoint, bucket, key) DO UPDATE "
-                  "SET last_used_at = excluded.last_used_at, link_expires_at = MAX(COALESCE(link_expires_at, 0), "
-                  "excluded.link_expires_at), deleted_at = NULL",
+                  "SET last_used_at = excluded.last_used_at, link_expires_at = CASE WHEN "
+                  "COALESCE(uploads.link_expires_at, 0) > excluded.link_expires_at THEN uploads.link_expires_at "
+                  "ELSE excluded.link_expires_at END, deleted_at = NULL",
                   (stored.endpoint, stored.bucket, stored.key, stored.sha256, stored.size, stored.kind, stored.source,
                    now, now, stored.link_expires_at))
 
@@ -344,7 +428,7 @@ class History:
                 db.execute("ROLLBACK")
                 raise
         except sqlite3.DatabaseError as exc:
-            raise HistoryError(self.path, exc) from None
+            raise HistoryError(self.where, exc) from None
 
     def mark_downloaded(self, job_id: str, path: Path) -> None:
         self._run("UPDATE jobs SET local_path = ?, updated_at = ? WHERE id = ?",
@@ -368,6 +452,25 @@ class History:
                                                  "video_url": r.get("video_url"),
                                                  "deduction_credit": r.get("deducted")}) for r in known])
         return len(new)
+
+    def ledger_facts(self) -> dict[str, Any]:
+        """What `akool ledger status` shows: schema version, what the store holds, what is in flight."""
+        now = self.clock()
+        facts: dict[str, Any] = {
+            "schema": int(self._run("PRAGMA user_version").fetchone()[0]),
+            "jobs": int(self._run("SELECT COUNT(*) FROM jobs").fetchone()[0]),
+            "runs": int(self._run("SELECT COUNT(*) FROM batch_runs").fetchone()[0]),
+            "rows_sending": int(self._run("SELECT COUNT(*) FROM batch_rows WHERE state = 'sending'").fetchone()[0]),
+            "credits_reserved": int(self._run("SELECT COALESCE(SUM(credits), 0) FROM reservations WHERE expires_at > ?",
+                                              (now,)).fetchone()[0]),
+        }
+        if self.url:
+            from akool_cli.store.pg import SLOT_LOCKS
+
+            facts["requests_in_flight"] = int(self._run(
+                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = ? AND granted",
+                (SLOT_LOCKS,)).fetchone()[0])
+        return facts
 
     def get_many(self, ids: Iterable[str]) -> dict[str, HistoryEntry]:
         """Many entries in a few queries (500 ids each), not one query an id."""

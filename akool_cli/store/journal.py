@@ -63,14 +63,9 @@ class Journal:
     def _db(self) -> sqlite3.Connection:
         return self.history._conn()
 
-    def _thread_db(self) -> sqlite3.Connection:
-        """Worker threads write `sending` through a connection of their own (SQLite, WAL: safe)."""
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.history.path, timeout=self.history.busy_timeout, isolation_level=None)
-            db.execute(f"PRAGMA busy_timeout = {int(self.history.busy_timeout * 1000)}")
-            self._local.db = db
-        return db
+    def _thread_db(self) -> Any:
+        """Worker threads write `sending` through a connection of their own (SQLite WAL, or the ledger)."""
+        return self.history.thread_connection()
 
     def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         self.history._many(sql, rows)
@@ -94,8 +89,10 @@ class Journal:
 
     def runs(self) -> list[dict[str, Any]]:
         rows = self._run("SELECT r.*, COUNT(b.row) AS rows, "
-                         "SUM(b.state IN ('completed', 'saved')) AS done, SUM(b.state = 'failed') AS failed, "
-                         "SUM(b.state IN ('uncertain', 'sending')) AS uncertain, SUM(b.state = 'pending') AS pending "
+                         "SUM(CASE WHEN b.state IN ('completed', 'saved') THEN 1 ELSE 0 END) AS done, "
+                         "SUM(CASE WHEN b.state = 'failed' THEN 1 ELSE 0 END) AS failed, "
+                         "SUM(CASE WHEN b.state IN ('uncertain', 'sending') THEN 1 ELSE 0 END) AS uncertain, "
+                         "SUM(CASE WHEN b.state = 'pending' THEN 1 ELSE 0 END) AS pending "
                          "FROM batch_runs r LEFT JOIN batch_rows b ON b.run_id = r.id GROUP BY r.id "
                          "ORDER BY r.created_at DESC").fetchall()
         return [dict(r) for r in rows]
@@ -165,12 +162,19 @@ class Journal:
                   (json.dumps(request), body_hash(request), self.clock(), run_id, row))
 
     def mark_sending(self, run_id: str, row: int) -> None:
-        """From the worker thread, just before the paid request: committed before it can exist."""
+        """From the worker thread, just before the paid request: committed before it can exist. A claim:
+        only a row still `pending` (or `uncertain`, resent on request) is taken, so two processes or
+        machines resuming one run can never both send it; a row taken by another raises Refused (not sent)."""
+        from akool_cli.core.errors import Refused
+
         try:
-            self._thread_db().execute("UPDATE batch_rows SET state = 'sending', updated_at = ? "
-                                      "WHERE run_id = ? AND row = ?", (self.clock(), run_id, row))
+            cursor = self._thread_db().execute(
+                "UPDATE batch_rows SET state = 'sending', updated_at = ? WHERE run_id = ? AND row = ? "
+                "AND state IN ('pending', 'uncertain')", (self.clock(), run_id, row))
         except sqlite3.DatabaseError as exc:
-            raise HistoryError(self.history.path, exc) from None
+            raise HistoryError(self.history.where, exc) from None
+        if cursor.rowcount == 0:
+            raise Refused(f"row {row} was taken by another process")
 
     def record_job(self, run_id: str, row: int, entry: "HistoryEntry") -> None:
         """From the worker thread that got the answer, at once: the job in the history and the row
@@ -188,7 +192,7 @@ class Journal:
                 db.execute("ROLLBACK")
                 raise
         except sqlite3.DatabaseError as exc:
-            raise HistoryError(self.history.path, exc) from None
+            raise HistoryError(self.history.where, exc) from None
 
     def _submitted(self, db: sqlite3.Connection, run_id: str, row: int, job_id: str) -> None:
         """The row is `submitted`, with this job among its ids (once)."""
@@ -204,7 +208,7 @@ class Journal:
         try:
             self._submitted(self._db(), run_id, row, job_id)
         except sqlite3.DatabaseError as exc:
-            raise HistoryError(self.history.path, exc) from None
+            raise HistoryError(self.history.where, exc) from None
 
     def set_states(self, run_id: str, changes: list[tuple[int, str, str | None]]) -> None:
         """Many rows in one transaction (one a polling tick)."""

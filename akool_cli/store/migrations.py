@@ -10,9 +10,9 @@ migration only creates what is missing.
 from __future__ import annotations
 
 import sqlite3
-from typing import Callable
+from typing import Any, Callable
 
-Migration = Callable[[sqlite3.Connection], None]
+Migration = Callable[[Any], None]  # an sqlite3 connection, or store.pg's
 
 MIGRATIONS: list[Migration] = []
 
@@ -146,11 +146,26 @@ def m006_uploads(db: sqlite3.Connection) -> None:
                "PRIMARY KEY (sha256, job_id))")
 
 
+@migration
+def m007_slot_leases(db: Any) -> None:
+    # The shared ledger's concurrency slots: who took each and whether it was given back. A slot whose
+    # holder died without giving it back may still have a request on the wire: it waits out the request
+    # deadline before anyone reuses it (on one machine's SQLite store the table stays empty).
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS slot_leases (
+            account INTEGER NOT NULL,
+            slot INTEGER NOT NULL,
+            released INTEGER NOT NULL DEFAULT 1,
+            taken_at REAL NOT NULL,
+            PRIMARY KEY (account, slot)
+        )""")
+
+
 def current_version() -> int:
     return len(MIGRATIONS)
 
 
-def migrate(db: sqlite3.Connection, migrations: list[Migration] | None = None) -> int:
+def migrate(db: Any, migrations: list[Migration] | None = None) -> int:
     """Bring `db` (in autocommit mode) up to date; returns the version it ends at."""
     steps = MIGRATIONS if migrations is None else migrations
     if db.execute("PRAGMA user_version").fetchone()[0] >= len(steps):
