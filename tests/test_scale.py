@@ -140,3 +140,21 @@ def test_group_commit_tells_every_member_of_a_failed_group():
         group.submit(1)
     with pytest.raises(OSError):
         group.submit(2)  # the next group is tried again, and fails on its own
+
+
+def test_a_service_that_cannot_be_reached_stops_the_run_after_a_few_tries(online, tmp_path):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens here
+    online.configure(base_url=f"http://127.0.0.1:{port}", poll_interval=0.05, poll_max_interval=0.1, retries=0)
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("image,key\n" + "".join(f"{URL}?r{i},k{i}\n" for i in range(200)))
+    result = online("batch", "run", str(manifest), "--yes", "--no-wait", "--concurrency", "1")
+    assert result.exit_code == 8 and "could not reach the service" in result.stderr
+    assert "batch resume" in result.stderr
+    run_id = online("batch", "list", "--json").json()[0]["id"]
+    report = online("batch", "report", run_id, "--json").json()
+    states = [r["status"] for r in report]
+    assert states.count("pending") >= 195  # held back, never sent: a resume sends them once it answers

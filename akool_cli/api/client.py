@@ -452,7 +452,7 @@ class AkoolClient:
     def _unknown_outcome(exc: TransportError, path: str) -> Exception:
         if not exc.sent:
             return TransportError(f"{exc.message}; nothing was sent, so no job was created",
-                                  hint="check your network and base_url, then run the command again")
+                                  hint="check your network and base_url, then run the command again", sent=False)
         return OutcomeUnknownError(
             f"{exc.message}; the request may have reached the server, so the job may or may not exist "
             "and it was NOT sent again",

@@ -120,6 +120,13 @@ class Job:
             raw=data,  # the parsed answer's own dict: nothing else holds it
         )
 
+    def slim(self) -> "Job":
+        """The same job without the rest of the answer it came in (kept where only its facts are needed)."""
+        from dataclasses import replace
+
+        return replace(self, raw={k: self.raw[k] for k in ("_id", "status", "deduction_credit", "video_url")
+                                  if k in self.raw}, prompt=None, image_url=None)
+
     @property
     def status_name(self) -> str:
         return status_name(self.status)

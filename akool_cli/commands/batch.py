@@ -107,6 +107,7 @@ def batch_run(
         _show_dry_run(state, counted, [observed(state, e) for e in estimates], form)
         return
     prepared = flow.prepare(state.plan_defaults(), kept, defaults, output, problems, anywhere=output_anywhere)
+    kept.clear()  # the planned rows hold what is needed from here: the manifest's own rows can go
     estimates = [observed(state, p.plan.estimate) for p in prepared]
     journal = flow.Journal(state.history(), state.runtime.clock)
     run = flow.RunRef()

@@ -214,10 +214,11 @@ def row_order(deps: "Deps", journal: Journal, run: RunRef, subs: list[Submission
         if job.id not in recorded:  # the worker could not: try once more from here (raises if not)
             history.add(entry(sub, job, est))
             journal.add_job(run.id, sub.row or 0, job.id)
+        recorded.discard(job.id)  # recorded either way: the set holds only answers not yet seen here
 
     return PayOrder(submissions=subs, estimates=estimates, send=send, record=record, local_files=local_files(subs),
                     upload=lambda uploader, todo: upload_rows(uploader, journal, run, todo),
-                    grace=float(deps.setting("timeout")) + 5, **order)
+                    grace=float(deps.setting("timeout")) + 5, keep_answers=False, **order)
 
 
 def settle_submission(journal: Journal, run_id: str, report: "SubmitReport") -> None:

@@ -24,12 +24,15 @@ from typing import TYPE_CHECKING, Any, Callable, ContextManager
 from akool_cli.api.models import BatchRequest, Job, answer_jobs
 from akool_cli.core.errors import AkoolError, OutcomeUnknownError, OverBalanceError, OverBudgetError, TransportError
 from akool_cli.flows.submit import Submission, SubmitReport, submit_all
-from akool_cli.pricing.budget import HALT_UNRECORDED, Caps, SpendGuard, Ticket, check_caps
+from akool_cli.pricing.budget import HALT_UNREACHABLE, HALT_UNRECORDED, Caps, SpendGuard, Ticket, check_caps
 from akool_cli.pricing.prices import Estimate
 
 if TYPE_CHECKING:
     from akool_cli.api.uploads import LocalFile, Uploader
     from akool_cli.store.history import History
+
+
+UNREACHABLE_STOP = 3  # requests in a row that never reached the service before the rest are held back
 
 
 @dataclass
@@ -67,6 +70,7 @@ class PayOrder:
     upload: "Callable[[Uploader, list[Submission]], None] | None" = None
     prepare: Callable[[list[Estimate]], None] | None = None  # after the confirmation, before uploads
     grace: float = 35.0
+    keep_answers: bool = True  # False: the report keeps each job's facts only (a batch has its journal)
 
 
 @dataclass
@@ -190,6 +194,18 @@ def _submit(order: PayOrder, subs: list[Submission], estimates: list[Estimate], 
     by_request = {id(sub.request): (sub, est) for sub, est in zip(subs, estimates)}
     tickets: dict[int, tuple[Ticket, int]] = {}
     recorded: dict[int, int] = {}
+    unreachable = [0]  # requests in a row that never reached the service
+
+    def reached(error: TransportError | None) -> None:
+        """A service that cannot be reached stops the run after a few tries, not after every row: the rest
+        stay unsent (a batch resumes them once it answers)."""
+        if error is None or error.sent:
+            unreachable[0] = 0
+            return
+        unreachable[0] += 1
+        if unreachable[0] >= UNREACHABLE_STOP:
+            guard.stop(HALT_UNREACHABLE, f"{unreachable[0]} requests in a row could not reach the service "
+                                         f"({error.message})")
 
     def send(request: Any) -> Any:
         sub, est = by_request[id(request)]
@@ -202,6 +218,7 @@ def _submit(order: PayOrder, subs: list[Submission], estimates: list[Estimate], 
             raise
         except TransportError as error:
             guard.settle(ticket, [None] * est.count if error.sent else None, est.low_each)
+            reached(error)
             raise
         except AkoolError:
             guard.settle(ticket, None, est.low_each)  # a business refusal charges nothing
@@ -209,6 +226,7 @@ def _submit(order: PayOrder, subs: list[Submission], estimates: list[Estimate], 
         except BaseException:
             guard.settle(ticket, [None] * est.count, est.low_each)
             raise
+        reached(None)
         jobs = answer_jobs(answer)
         tickets[id(sub)] = (ticket, len(jobs))
         if jobs:
@@ -227,6 +245,7 @@ def _submit(order: PayOrder, subs: list[Submission], estimates: list[Estimate], 
         ticket, count = tickets[id(sub)]  # set by send() before its answer reached the main thread
         if recorded[id(sub)] == count:  # the answer's last job: the hold gives way to the rows
             guard.release(ticket)
+            del tickets[id(sub)], recorded[id(sub)]  # settled: nothing of it stays for the rest of the run
 
     return submit_all(send, subs, order.workers, record, grace=order.grace,
-                      halted=lambda: guard.halt is not None)
+                      halted=lambda: guard.halt is not None, slim=not order.keep_answers)

@@ -52,6 +52,9 @@ class SubmitReport:
     not_sent: list[Submission] = field(default_factory=list)  # never left this machine (stopped first)
     in_doubt: list[Submission] = field(default_factory=list)  # still unanswered when we stopped waiting
     stopped: int | None = None  # the signal that stopped the submission
+    # A batch keeps its answers in the journal and the history: the report keeps each job's id, status and
+    # charge, not the whole answer (100,000 answers held whole are most of a big run's memory).
+    slim: bool = False
 
     @property
     def jobs(self) -> list[Job]:
@@ -74,7 +77,10 @@ def collect_answer(report: SubmitReport, sub: Submission, future: "Future[Any]",
         report.not_sent.append(sub)
         return
     except AkoolError as error:
-        report.errors.append((sub, error))
+        # Kept without its traceback: the worker's frames (requests, answers) must not outlive it; a run of
+        # 100,000 failed rows would otherwise hold every one of them.
+        report.errors.append((sub, error.with_traceback(None)))
+        error.__context__ = error.__cause__ = None
         return
     except Exception as exc:  # noqa: BLE001 - one odd answer must not lose the others
         report.errors.append((sub, OutcomeUnknownError(
@@ -88,7 +94,7 @@ def collect_answer(report: SubmitReport, sub: Submission, future: "Future[Any]",
             failure = exc if isinstance(exc, AkoolError) else AkoolError(f"{type(exc).__name__}: {exc}")
             report.unrecorded.append((sub, job, failure))
             continue
-        report.created.append((sub, job))
+        report.created.append((sub, job.slim() if report.slim else job))
     if isinstance(answer, BatchResult):
         for item in answer.errors:  # partial success inside one paid call
             where = f"variant {item.index + 1}" if item.index is not None else "a variant"
@@ -98,7 +104,7 @@ def collect_answer(report: SubmitReport, sub: Submission, future: "Future[Any]",
 def submit_all(create: Callable[[Any], Job], submissions: list[Submission], workers: int,
                record: Callable[[Submission, Job], None], *, grace: float = 60.0,
                monotonic: Callable[[], float] = time.monotonic,
-               halted: Callable[[], bool] = lambda: False) -> SubmitReport:
+               halted: Callable[[], bool] = lambda: False, slim: bool = False) -> SubmitReport:
     """Send every request once, at most `workers` at a time, and record each job the moment its
     answer arrives (in whatever order answers come).
 
@@ -109,7 +115,7 @@ def submit_all(create: Callable[[Any], Job], submissions: list[Submission], work
     `create` may raise budget.Refused instead of sending: that submission was not sent. Once
     `halted()` (the spending guard stopped: a budget, a price, a job the history could not take),
     requests not yet started are cancelled as for a signal."""
-    report = SubmitReport()
+    report = SubmitReport(slim=slim)
     queue = iter(submissions)
     pool = ThreadPoolExecutor(max_workers=workers)
     # At most `workers` requests exist at a time (on the wire or about to be): the next one is handed to

@@ -16,6 +16,7 @@ from akool_cli.core.errors import (
     OverBudgetError,
     PartialError,
     PriceChangedError,
+    TransportError,
 )
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ def price_notes(result: "PayResult") -> list[str]:
 
 def halted_error(command: Command, result: "PayResult", output: str | None, go_on: str | None) -> AkoolError | None:
     """The guard stopped sending: one error that says why, what exists, and the free way on."""
-    from akool_cli.pricing.budget import HALT_BUDGET, HALT_CAP, HALT_PRICE, HALT_UNRECORDED
+    from akool_cli.pricing.budget import HALT_BUDGET, HALT_CAP, HALT_PRICE, HALT_UNREACHABLE, HALT_UNRECORDED
 
     report, guard = result.report, result.guard
     if guard.halt is None and guard.crossed:  # a lone job billed above its estimate, past the budget
@@ -49,8 +50,8 @@ def halted_error(command: Command, result: "PayResult", output: str | None, go_o
     if guard.halt is None or (not report.not_sent and guard.halt != HALT_UNRECORDED and not guard.crossed):
         return None
     ids = [job.id for job in report.jobs]
-    held = (f"{len(report.not_sent)} request(s) were not sent: "
-            + ", ".join(dict.fromkeys(s.source for s in report.not_sent))) if report.not_sent else "nothing else was sent"
+    held = (f"{len(report.not_sent)} request(s) were not sent: " + _some(list(dict.fromkeys(
+        s.source for s in report.not_sent)))) if report.not_sent else "nothing else was sent"
     have = (f"job(s) {', '.join(ids)} are in the history; continue (free) with: "
             f"{continue_command(command, ids, output)}") if ids else "no job was created"
     if guard.halt == HALT_UNRECORDED:
@@ -59,6 +60,10 @@ def halted_error(command: Command, result: "PayResult", output: str | None, go_o
                                         f"{continue_command(command, ids, output)}; then free the disk or fix the "
                                         "history file before paying for more")
     estimate = result.estimate
+    if guard.halt == HALT_UNREACHABLE:  # nothing changed about the price: going on needs no flag
+        again = go_on.replace(" --accept-price-change", "") if go_on else None
+        return TransportError(f"stopped: {guard.detail}; {held}", reason="cannot-connect",
+                              hint=have + (f"; once it answers, go on with: {again}" if again else ""))
     if guard.halt == HALT_CAP:
         return OverBudgetError(f"stopped at {guard.detail}; {held}", hint=have)
     spent = f"{guard.spent_here} credits charged so far"
@@ -70,6 +75,11 @@ def halted_error(command: Command, result: "PayResult", output: str | None, go_o
         return PriceChangedError(f"{guard.detail} ({estimate.sources}); {held}; {spent}", hint=have + extra)
     assert guard.halt == HALT_BUDGET
     return PriceChangedError(f"stopped before crossing the budget: {guard.detail}; {held}", hint=have + extra)
+
+
+def _some(items: list[str], shown: int = 5) -> str:
+    """A few of many (a 100,000-row run's unsent rows are counted, not listed)."""
+    return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")
 
 
 def stopped_error(command: Command, report: "SubmitReport", output: str | None) -> Interrupted:

@@ -37,6 +37,7 @@ HALT_BUDGET = "budget"  # the next request could cross max_credits
 HALT_PRICE = "price"  # a probe was charged more than the high estimate
 HALT_CAP = "cap"  # a daily or monthly cap (shared by every process of the profile)
 HALT_UNRECORDED = "unrecorded"  # a paid job could not be written to the history
+HALT_UNREACHABLE = "unreachable"  # several requests in a row never reached the service (nothing was sent)
 
 
 @dataclass(frozen=True)
