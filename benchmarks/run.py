@@ -539,6 +539,103 @@ def listener(counts: tuple[int, ...], senders: int = 8) -> list[Row]:
     return rows
 
 
+# ---------------------------------------------------------------- 10. the gallery and sharded workers
+
+
+def gallery_render(count: int = 1000) -> list[Row]:
+    """`akool gallery --history --limit N` over N jobs: the whole command's CPU, against start-up alone."""
+    from akool_cli.store.history import History, HistoryEntry, insert_statement
+
+    work = Path(tempfile.mkdtemp(prefix="gallery-", dir=ROOT))
+    try:
+        history = History(work / "data" / "history.sqlite3")
+        now = time.time()
+        rows = [HistoryEntry(id=f"{i:024x}", kind="create", created_at=now - i, expires_at=now + 86400,
+                             base_url="https://example.invalid", profile="default", updated_at=now, status=3,
+                             estimate=20, deducted=20, effect_name="Squish", resolution="720p", video_length=5,
+                             source=f"https://example.com/{i}.png", video_url=f"https://cdn.example/{i}.mp4",
+                             request=json.dumps({"prompt": f"a cat {i}"})) for i in range(count)]
+        history._many(insert_statement(rows[0])[0], [tuple(insert_statement(r)[1]) for r in rows])
+        history.close()
+        env = cli_env("https://example.invalid", work)
+
+        def cpu(*args: str) -> float:
+            with tempfile.NamedTemporaryFile("r", suffix=".cpu") as report:
+                subprocess.run(["/usr/bin/time", "-f", "%U %S", "-o", report.name, *akool_command(), *args],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                user, system = report.read().split()[-2:]
+            return float(user) + float(system)
+
+        page = work / "g.html"
+        full = min(cpu("gallery", "--history", "--limit", str(count), "-o", str(page)) for _ in range(3))
+        base = min(cpu("gallery", "--history", "--limit", "1", "-o", str(work / "one.html")) for _ in range(3))
+        size = page.stat().st_size
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return [Row(f"gallery of {count} jobs: CPU", f"{full:.2f} s ({full - base:.2f} s beyond one card; page "
+                f"{size / 1024:.0f} KiB)", "< 2 s", full < 2)]
+
+
+def sharded_workers(rows: int = 300) -> list[Row]:
+    """Creates/s and the most creates in flight (the sandbox's own count) for 1 worker and for 3 shard
+    workers at --concurrency 2, against a sandbox with 50 ms latency; with a shared ledger the 3 hold 2."""
+    from akool_cli.sandbox import start_sandbox as start
+
+    figures = []
+    ledger = _bench_postgres()
+    try:
+        for label, workers, url in (("1 worker", 1, None), ("3 shard workers, no ledger", 3, None),
+                                    ("3 shard workers, shared ledger", 3, ledger.url if ledger else None)):
+            if label.endswith("shared ledger") and url is None:
+                figures.append(Row(f"{label}", "skipped: no PostgreSQL here", "-", True))
+                continue
+            server = start(SandboxConfig(port=0, latency=0.05, balance=10.0 ** 9))
+            work = Path(tempfile.mkdtemp(prefix="shards-", dir=ROOT))
+            manifest = work / "m.csv"
+            manifest.write_text("image,key\n" + "".join(f"{URL}?{i},k{i}\n" for i in range(rows)))
+            procs = []
+            started = time.perf_counter()
+            for k in range(1, workers + 1):
+                home = work / f"w{k}"
+                (home / "config").mkdir(parents=True)
+                extra = f'"ledger.url" = "{url}"\n' if url else ""
+                (home / "config" / "config.toml").write_text(f'[profiles.default]\nbase_url = "{server.base_url}"\n{extra}')
+                shard = ["--shard", f"{k}/{workers}"] if workers > 1 else []
+                procs.append(subprocess.Popen(akool_command() + ["batch", "run", str(manifest), "--yes", "--no-wait",
+                                                                 "--concurrency", "2", *shard],
+                                              env=cli_env(server.base_url, home), stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.DEVNULL))
+            for proc in procs:
+                proc.wait(600)
+            wall = time.perf_counter() - started
+            stats = server.state.stats()
+            server.stop()
+            shutil.rmtree(work, ignore_errors=True)
+            made = stats["requests"].get("create", 0)
+            most = stats["max_inflight"].get("create", 0)
+            ok = most <= 2 or "no ledger" in label
+            figures.append(Row(f"{label}: {rows} rows, --concurrency 2, 50 ms latency",
+                               f"{made / wall:.0f} creates/s, at most {most} in flight", "<= 2 in flight", ok))
+    finally:
+        if ledger is not None:
+            ledger.stop()
+    return figures
+
+
+def _bench_postgres() -> "object | None":
+    """The tests' PostgreSQL helper, when the server's binaries and psycopg are there."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    try:
+        import pytest  # noqa: F401 - the helper skips through pytest
+        from test_ledger import Postgres
+        root = Path(tempfile.mkdtemp(prefix="akool-pg-"))
+        server = Postgres(root)
+        server.url = server.database()
+        return server
+    except BaseException:  # noqa: BLE001 - no server here: that figure is skipped, the others stand
+        return None
+
+
 MINIMAL_MCP = """
 from mcp.server.mcpserver import MCPServer
 server = MCPServer("minimal")
@@ -583,7 +680,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer runs and a smaller download")
     parser.add_argument("--only", help="run one group: startup, polling, batch, download, connections, scale, "
-                                       "history_scale, manifest_dry_run, mcp, submit, status_tick, listener")
+                                       "history_scale, manifest_dry_run, mcp, submit, status_tick, listener, gallery, shards")
     args = parser.parse_args()
     runs = 5 if args.quick else 15
     size = 256 * 1024 ** 2 if args.quick else 1024 ** 3
@@ -598,7 +695,9 @@ def main() -> int:
                  "mcp": lambda: mcp_startup(home),
                  "submit": lambda: submit_growth((100, 1_000, 10_000) if args.quick else (100, 1_000, 10_000, 100_000)),
                  "status_tick": lambda: status_tick(10_000),
-                 "listener": lambda: listener((2_000, 10_000) if args.quick else (10_000, 100_000))}
+                 "listener": lambda: listener((2_000, 10_000) if args.quick else (10_000, 100_000)),
+                 "gallery": lambda: gallery_render(1000),
+                 "shards": lambda: sharded_workers(150 if args.quick else 300)}
         for name, step in steps.items():
             if args.only and name != args.only:
                 continue

@@ -179,7 +179,9 @@ def test_three_machines_hold_one_ceiling_and_a_killed_one_pays_nothing_twice(tmp
         config.joinpath("config.toml").write_text(
             f'[profiles.default]\nbase_url = "{sandbox.url}"\n"ledger.url" = "{ledger}"\n'
             # A dead machine's slot is reused once its request can no longer be on the wire.
-            'request_deadline = 2.0\n')
+            'request_deadline = 2.0\n'
+            # One daily cap for the team, checked at the high estimate (100 a video until charges are seen).
+            '"budget.daily" = 20000\n')
         env = process_env(home, AKOOL_API_KEY=KEY)
         workers.append(subprocess.Popen([sys.executable, "-m", "akool_cli", "batch", "run", str(manifest), "--yes",
                                          "--no-wait", "--shard", f"{k}/3", "--concurrency", "2", "--json"],
@@ -221,6 +223,18 @@ def test_three_machines_hold_one_ceiling_and_a_killed_one_pays_nothing_twice(tmp
     assert len(images) - paid <= states.get("uncertain", 0)  # creates without a recorded job: only those
     assert (resumed.exit_code == 9) == (states.get("uncertain", 0) > 0) and "NOT sent again" in (
         resumed.stderr if resumed.exit_code == 9 else "NOT sent again")
+    assert sandbox.server.state.charged <= 20000  # the team's daily cap, reserved on the ledger, never crossed
+    # One report for the whole manifest: the three runs exported from the ledger and merged.
+    files = []
+    for n, run_id in enumerate(runs):
+        out = tmp_path / f"shard-{n}.akool"
+        assert laptop("batch", "export", run_id, "-o", str(out)).exit_code == 0
+        files.append(str(out))
+    merged = laptop("batch", "merge", *files, "--as", "whole", "--json")
+    assert merged.exit_code == 0, merged.stderr
+    report = laptop("batch", "report", "whole", "--json").json()
+    assert [r["row"] for r in report] == list(range(1, 501))
+    assert all(len(r["job_ids"]) == 1 for r in report if r["status"] == "submitted")
 
 
 @pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "csv", "tsv"])

@@ -40,19 +40,23 @@ def _credits(card: "Card") -> str:
     return f"estimated {estimate}, charged {'-' if card.charged is None else card.charged}"
 
 
-def _media(card: "Card", src: dict[str, str | None]) -> str:
+EAGER_VIDEOS = 24  # cards past these load no video data until played (a 1,000-card page stays light)
+
+
+def _media(card: "Card", src: dict[str, str | None], eager: bool = True) -> str:
     parts = []
     if src["poster"]:
         parts.append(f'<img class="poster" alt="poster" loading="lazy" src="{_e(src["poster"])}">')
     if src["video"]:
         poster = f' poster="{_e(src["poster"])}"' if src["poster"] else ""
-        parts.append(f'<video class="video" controls preload="metadata"{poster} src="{_e(src["video"])}"></video>')
+        preload = "metadata" if eager else "none"
+        parts.append(f'<video class="video" controls preload="{preload}"{poster} src="{_e(src["video"])}"></video>')
     else:
         parts.append('<p class="novideo">no video</p>')
     return "".join(parts)
 
 
-def _card(card: "Card", now: float, src: dict[str, str | None]) -> str:
+def _card(card: "Card", now: float, src: dict[str, str | None], eager: bool = True) -> str:
     where = "saved on this machine" if card.video_saved else ("remote" if card.video else "")
     facts = [
         ("Status", card.status + (f": {card.failure_reason}" if card.failure_reason else "")),
@@ -71,7 +75,7 @@ def _card(card: "Card", now: float, src: dict[str, str | None]) -> str:
     return (f'<article class="card" data-id="{_e(card.id)}" data-status="{_e(card.status)}" '
             f'data-label="{_e(card.label or "")}" data-created="{card.created_at:.0f}" data-cost="{int(cost)}" '
             f'data-saved="{"yes" if card.video_saved else "no"}">'
-            f'<div class="media">{_media(card, src)}</div>'
+            f'<div class="media">{_media(card, src, eager)}</div>'
             f'<h2><code>{_e(card.id)}</code></h2>{source}<dl>{rows}</dl>'
             '<div class="marks"><button type="button" class="keep" aria-pressed="false">Keep</button>'
             '<button type="button" class="reject" aria-pressed="false">Reject</button></div></article>')
@@ -171,7 +175,7 @@ def render_gallery(cards: list["Card"], summary: dict[str, Any], *, now: float, 
         f'<label>Effect / model <select id="f-label"><option value="">all</option>{_options(labels)}</select></label>'
         '<label>Sort <select id="f-sort"><option value="newest">newest</option><option value="oldest">oldest'
         '</option><option value="cost">cost</option></select></label><span id="shown"></span></div>'
-        f"<main>{''.join(_card(c, now, src[c.id]) for c in cards)}</main>"
+        f"<main>{''.join(_card(c, now, src[c.id], n < EAGER_VIDEOS) for n, c in enumerate(cards))}</main>"
         '<section id="review"><h2>Review: <span id="counts"></span></h2>'
         '<p>Nothing on this page spends credits. Run these, or save the marks and use '
         '<code>akool download --from-file marks.json</code> / <code>akool delete --from-file marks.json</code>:</p>'
