@@ -130,3 +130,16 @@ def test_sandbox_stop_stops_only_this_user_s_sandbox(tmp_path):
         if server.poll() is None:
             server.kill()
             server.communicate(timeout=20)
+
+
+def test_a_sandbox_out_of_credits_says_how_to_reset_it_not_to_top_up(tmp_path, sandbox_factory):
+    import os
+
+    from conftest import Cli
+
+    box = sandbox_factory(balance=10)
+    runner = Cli(tmp_path, env={"PATH": os.environ.get("PATH", "")})
+    runner.configure(profile="sandbox", base_url=box.url)
+    result = runner("--profile", "sandbox", "create", "https://example.com/cat.png", "--yes")
+    assert result.exit_code == 13 and "--fresh" in result.stderr and "top up" not in result.stderr
+    assert box.count("create") == 0

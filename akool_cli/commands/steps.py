@@ -99,9 +99,16 @@ def paid(state: App, order: "PayOrder", *, output: str | None,
     """The CLI's side of the one gate: run it, then say what happened to every request.
     `go_on`: how to send what the guard held back, at the new price (a command that pays only for those).
     `after`: run on the result before any error is raised (a batch settles its journal there)."""
+    from akool_cli.core.errors import OverBalanceError
     from akool_cli.flows.pay import pay
 
-    result = pay(pay_deps(state), order)
+    try:
+        result = pay(pay_deps(state), order)
+    except OverBalanceError as broke:
+        if state.is_sandbox:  # play money: nothing to top up, the sandbox starts afresh
+            broke.hint = (f"the sandbox's credits ran out; reset it (free): {state.command('sandbox', 'stop')}, "
+                          "then akool sandbox --fresh (Ctrl-C once it has started), or give it more with --balance N")
+        raise
     if after is not None:
         after(result)
     if callable(go_on):
