@@ -108,7 +108,9 @@ def batch_run(
         return
     prepared = flow.prepare(state.plan_defaults(), kept, defaults, output, problems, anywhere=output_anywhere)
     kept.clear()  # the planned rows hold what is needed from here: the manifest's own rows can go
-    estimates = [observed(state, p.plan.estimate) for p in prepared]
+    seen: dict[int, Any] = {}  # one priced estimate per shared plan, not one per row
+    estimates = [seen.get(id(p.plan.estimate)) or seen.setdefault(id(p.plan.estimate), observed(state, p.plan.estimate))
+                 for p in prepared]
     journal = flow.Journal(state.history(), state.runtime.clock)
     run = flow.RunRef()
     subs = []

@@ -95,6 +95,22 @@ class RowPlanner:
         self.plan_defaults, self.defaults, self.output = plan_defaults, defaults, output
         self.problems, self.anywhere = problems, anywhere
         self.root = output_root(output)
+        # Rows that ask for the same thing (most of a big manifest: only the image differs) share one plan:
+        # its checks run once and a 100,000-row run holds a handful of plans, not 100,000.
+        self._plans: dict[Any, Plan] = {}
+
+    def _plan(self, values: dict[str, Any]) -> Plan:
+        try:
+            key: Any = tuple(sorted(values.items()))
+            hash(key)
+        except TypeError:
+            key = None
+        plan = self._plans.get(key) if key is not None else None
+        if plan is None:
+            plan = plan_create(CreateOptions(**values), self.plan_defaults)
+            if key is not None and len(self._plans) < 10_000:
+                self._plans[key] = plan
+        return plan
 
     def plan(self, mrow: ManifestRow) -> PreparedRow | None:
         from akool_cli.flows.naming import check_template, confine
@@ -103,8 +119,7 @@ class RowPlanner:
             return None  # its cells were already reported
         values = {**self.defaults, **{k: v for k, v in mrow.values.items() if k not in ("image", "output", "key")}}
         try:
-            options = CreateOptions(**values)
-            plan = plan_create(options, self.plan_defaults)
+            plan = self._plan(values)
             image = check_image(str(mrow.values.get("image", "")))
             cell = mrow.values.get("output")
             if cell and not self.anywhere:
