@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import os
 import secrets
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -133,17 +134,20 @@ class GalleryHandler(BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
     def _file(self, path: Path) -> None:
+        """The file, or the one range a video element asks for: only those bytes are read."""
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         try:
-            data = path.read_bytes()
+            with path.open("rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                ranged = _range(self.headers.get("Range"), size)
+                start, end = ranged if ranged is not None else (0, size - 1)
+                handle.seek(start)
+                data = handle.read(max(0, end - start + 1))
         except OSError:
             return self._send(404, b"not found", "text/plain")
-        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        ranged = _range(self.headers.get("Range"), len(data))
         if ranged is None:
             return self._send(200, data, kind, {"Accept-Ranges": "bytes"})
-        start, end = ranged
-        self._send(206, data[start:end + 1], kind,
-                   {"Accept-Ranges": "bytes", "Content-Range": f"bytes {start}-{end}/{len(data)}"})
+        self._send(206, data, kind, {"Accept-Ranges": "bytes", "Content-Range": f"bytes {start}-{end}/{size}"})
 
     def do_POST(self) -> None:  # noqa: N802
         port = self.port

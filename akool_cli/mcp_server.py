@@ -223,15 +223,12 @@ class Agent:
         assert plan is not None
         subs = [Submission(source, with_image(plan, image if isinstance(image, str) else ""),
                            None if isinstance(image, str) else image) for image, source in planned.images]
-        local = [s.image for s in subs if s.image is not None]
-        local += [f for f in (plan.audio, plan.last_frame) if f is not None and not isinstance(f, str)]
+        audio = plan.audio if not isinstance(plan.audio, str) else None
+        last = plan.last_frame if not isinstance(plan.last_frame, str) else None
+        local = [s.image for s in subs if s.image is not None] + [f for f in (audio, last) if f is not None]
 
         def upload(uploader: Any, subs: list[Submission]) -> None:
-            upload_inputs(uploader, subs, plan.audio if not isinstance(plan.audio, str) else None)
-            if plan.last_frame is not None and not isinstance(plan.last_frame, str):
-                last = uploader.upload(plan.last_frame)
-                for each in subs:
-                    setattr(each.request, "last_image_url", last)  # only a model's request has one
+            upload_inputs(uploader, subs, audio, last)
 
         def spend_once(_estimates: list[Any]) -> None:
             planned.state = "executing"  # from here the plan is spent, whatever happens: never twice
@@ -243,7 +240,7 @@ class Agent:
             record=record_in_history(state.history(shared=True), kind="create", base_url=state.base_url,
                                      profile=state.profile, clock=state.runtime.clock,
                                      model=plan.model.value if plan.model else None),
-            local_files=[f for f in local if f is not None], caps=caps_for(state, None, session=self.session_credits),
+            local_files=local, caps=caps_for(state, None, session=self.session_credits),
             yes=True, spent_before=self.session_spent, split_probe=True, upload=upload, prepare=spend_once,
             grace=float(state.setting("timeout")) + 5)
 

@@ -284,7 +284,7 @@ def batch_status(
         flow.watch(state.deps(), journal, run_id)
     counts = journal.counts(run_id)
     state.renderer.info(f"run {run_id}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-    state.renderer.show(batch_rows_view(flow.report_rows(state.history(), journal, run_id)), form)
+    state.renderer.show(batch_rows_view(journal.report(run_id)), form)
 
 
 @batch_app.command("export")
@@ -364,11 +364,10 @@ def batch_list(ctx: typer.Context, fmt: FormatOption = None, json_out: ListingJs
 def batch_report(ctx: typer.Context, run_id: RunArg, fmt: FormatOption = None,
                  json_out: ListingJsonOption = False) -> None:
     """One line per row: row, key, ids, status, credits estimated and charged, path, error (--format csv)."""
-    from akool_cli.flows import batch as flow
     from akool_cli.options import resolve_format
     from akool_cli.output.views import batch_rows_view
 
     state: App = ctx.obj
     journal = _journal(state)
     _run_or_fail(state, journal, run_id)
-    state.renderer.show(batch_rows_view(flow.report_rows(state.history(), journal, run_id)), resolve_format(fmt, json_out, default="csv"))
+    state.renderer.show(batch_rows_view(journal.report(run_id)), resolve_format(fmt, json_out, default="csv"))

@@ -111,11 +111,7 @@ def create(
              ("Length", f"{secs}s")]
 
     def upload(uploader: Any, subs: list) -> None:
-        upload_inputs(uploader, subs, local_audio)
-        if local_last is not None:
-            last_url = uploader.upload(local_last)
-            for sub in subs:
-                sub.request.last_image_url = last_url
+        upload_inputs(uploader, subs, local_audio, local_last)
 
     client = state.client()
     model_value = chosen_model.value if chosen_model else None

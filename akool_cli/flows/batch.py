@@ -12,7 +12,7 @@ import json
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable
 
 from akool_cli.api.models import BatchRequest, CreateRequest, Job, JobStatus, answer_jobs
 from akool_cli.api.uploads import LocalFile, check_image
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from akool_cli.flows.pay import PayOrder
     from akool_cli.flows.submit import SubmitReport
     from akool_cli.pricing.plan import Defaults
-    from akool_cli.store.history import History
 
 
 @dataclass
@@ -461,9 +460,4 @@ def finish(deps: "Deps", journal: Journal, run_id: str) -> None:
         raise PartialError(f"{counts.get('failed', 0)} row(s) failed and {counts.get('pending', 0)} were not sent",
                            hint=f"see: {deps.command('batch', 'report', run_id)}; resume with: "
                                 + deps.command("batch", "resume", run_id))
-
-
-def report_rows(history: "History", journal: Journal, run_id: str) -> Iterator[dict[str, Any]]:
-    """A run's rows for `batch status` and `batch report`, streamed (journal.report)."""
-    return journal.report(run_id)
 

@@ -73,15 +73,10 @@ def entries_for(history: "History", *, run_id: str | None, journal: "Journal | N
     assert journal is not None
     if journal.run(run_id) is None:
         raise UsageError(f"no batch run '{run_id}' on this machine", hint="list them with: akool batch list")
-    keys: dict[str, str] = {}
-    entries = []
-    for row in journal.rows(run_id):
-        for job_id in row.job_ids:
-            entry = history.get(job_id)
-            if entry is not None:
-                keys[job_id] = row.key
-                entries.append(entry)
-    return entries[:MAX_CARDS], keys
+    keys = {job_id: row.key for row in journal.rows(run_id) for job_id in row.job_ids}
+    found = history.get_many(keys)  # a few queries for the whole run, not one a job
+    entries = [found[job_id] for job_id in keys if job_id in found]
+    return entries[:MAX_CARDS], {job_id: keys[job_id] for job_id in found}
 
 
 def make_cards(entries: list["HistoryEntry"], page: Path, *, keys: dict[str, str] | None = None,

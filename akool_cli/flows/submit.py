@@ -31,10 +31,15 @@ def plan(sources: list[str], checked: list[LocalFile | str],
             for n, (source, item) in enumerate(zip(sources, checked), start=1)]
 
 
-def upload_inputs(uploader: Uploader, submissions: list[Submission], audio: LocalFile | None) -> None:
-    """All uploads before the first create: a failed upload must leave nothing half paid for."""
+def upload_inputs(uploader: Uploader, submissions: list[Submission], audio: LocalFile | None,
+                  last_frame: LocalFile | None = None) -> None:
+    """All uploads before the first create: a failed upload must leave nothing half paid for. `last_frame`:
+    a model's closing image, shared by every request (only a model's request has last_image_url)."""
     audio_url = uploader.upload(audio) if audio is not None else None
+    last_url = uploader.upload(last_frame) if last_frame is not None else None
     for sub in submissions:
+        if last_url is not None:
+            setattr(sub.request, "last_image_url", last_url)
         if audio_url is not None:
             setattr(sub.request, "audio_url", audio_url)  # a create's or an add-audio's
         if sub.image is not None:

@@ -100,7 +100,7 @@ class Poller:
         jobs = fetch_jobs(self.client, pending)
         changed = []
         for job in jobs:
-            mark = (job.status, job.video_url, job.deduction_credit, job.failure_reason, job.raw.get("cover_url"))
+            mark = (job.status, job.video_url, job.deduction_credit, job.failure_reason, job.cover_url)
             if self.seen.get(job.id) != mark:
                 self.seen[job.id] = mark
                 changed.append(job)

@@ -84,14 +84,22 @@ def job_record(job: Job, entry: "HistoryEntry | None" = None, saved: Path | None
     return record
 
 
+class Lazy:
+    """An iterable that makes its items afresh each time it is read: a view's side is built only if it is
+    printed (people's cells, machines' records), and a streamed listing is never held whole."""
+
+    def __init__(self, make: Callable[[], Iterable[dict[str, Any]]]) -> None:
+        self.make = make
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.make())
+
+
 def jobs_view(jobs: list[Job], entries: Mapping[str, "HistoryEntry"], saved: Mapping[str, Path], now: float,
               title: str | None = None) -> View:
-    class Rows:  # people's cells are made only when a table is printed
-        def __iter__(self) -> Iterator[dict[str, Any]]:
-            return iter(_job_rows(jobs, entries, saved, now))
-
     records = [job_record(job, entries.get(job.id), saved.get(job.id)) for job in jobs]
-    return View(JOB_COLUMNS, Rows(), records, title=title, empty="no jobs to show", fields=JOB_FIELDS)
+    return View(JOB_COLUMNS, Lazy(lambda: _job_rows(jobs, entries, saved, now)), records, title=title,
+                empty="no jobs to show", fields=JOB_FIELDS)
 
 
 def _job_rows(jobs: list[Job], entries: Mapping[str, "HistoryEntry"], saved: Mapping[str, Path],
@@ -188,16 +196,9 @@ def _entry_fields() -> list[str]:
 def history_view(entries: Callable[[], Iterable["HistoryEntry"]], now: float, count: int | None = None) -> View:
     """`entries` is called once for whichever side is printed: both stay lazy, so `history --json`
     streams in constant memory whatever the history's length."""
-
-    class Lazy:
-        def __init__(self, convert: Callable[[Any], dict[str, Any]]) -> None:
-            self.convert = convert
-
-        def __iter__(self) -> Iterator[dict[str, Any]]:
-            return (self.convert(e) for e in entries())
-
     title = f"{count} job(s) in the local history" if count is not None else None
-    return View(HISTORY_COLUMNS, Lazy(lambda e: _history_row(e, now)), Lazy(entry_record),
+    return View(HISTORY_COLUMNS, Lazy(lambda: (_history_row(e, now) for e in entries())),
+                Lazy(lambda: (entry_record(e) for e in entries())),
                 title=title, empty="No jobs in the local history yet; create one with: akool create IMAGE",
                 fields=_entry_fields())
 
@@ -282,16 +283,10 @@ def batch_rows_view(rows: Iterable[dict[str, Any]]) -> View:
     """Records keep lists (`job_ids`, `paths`); people read them space-separated. Machines get the rows
     as they stream from the journal (a 100,000-row report is never held whole); people's table is built
     from the same stream."""
-    class Shown:
-        def __iter__(self) -> Iterator[dict[str, Any]]:
-            return ({**r, "job_ids": " ".join(r["job_ids"]), "path": " ".join(r["paths"]) or None} for r in rows)
-
-    class Records:
-        def __iter__(self) -> Iterator[dict[str, Any]]:
-            return iter(rows)
-
+    shown = Lazy(lambda: ({**r, "job_ids": " ".join(r["job_ids"]), "path": " ".join(r["paths"]) or None}
+                          for r in rows))
     # CSV/TSV keep the table's columns (ids space-separated: `cut` and `split()` read them), JSON the lists.
-    return View(BATCH_ROW_COLUMNS, Shown(), Records(), id_key="job_ids", empty="no rows",
+    return View(BATCH_ROW_COLUMNS, shown, Lazy(lambda: rows), id_key="job_ids", empty="no rows",
                 selectable=BATCH_ROW_FIELDS)
 
 

@@ -192,8 +192,17 @@ class History:
             return masked(self.url)
         return self.path
 
+    def _sqlite(self, check_same_thread: bool = True) -> sqlite3.Connection:
+        # Autocommit mode plus a generous busy timeout: two akool processes writing at once
+        # wait for each other instead of failing or losing a row.
+        db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                             check_same_thread=check_same_thread)
+        db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        return db
+
     def connect(self) -> Any:
-        """A new connection to the same store, migrated (worker threads write through their own)."""
+        """A new connection to the same store (worker threads write through their own); the ledger's is
+        migrated here, the SQLite file was by this History's first connection (_conn)."""
         if self.url:
             from akool_cli.store.pg import PgConnection
 
@@ -204,9 +213,7 @@ class History:
             except sqlite3.DatabaseError as exc:
                 raise HistoryError(str(self.where), exc) from None
             return pg
-        db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-        db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        return db
+        return self._sqlite()
 
     def thread_connection(self) -> Any:
         db = getattr(self._local, "db", None)
@@ -220,12 +227,8 @@ class History:
         if self._db is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                # Autocommit mode plus a generous busy timeout: two akool processes writing at once
-                # wait for each other instead of failing or losing a row.
-                db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
-                                     check_same_thread=not self.shared)
+                db = self._sqlite(check_same_thread=not self.shared)
                 db.row_factory = sqlite3.Row
-                db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
                 self._wal(db)
                 migrate(db)
                 add_missing_columns(db, "jobs", HistoryEntry)
