@@ -113,7 +113,7 @@ class Agent:
             raise UsageError("no job ids given", hint="pass the ids execute_plan returned")
         from akool_cli.flows.wait import fetch_jobs
 
-        jobs = fetch_jobs(self.state.client(), wanted)  # one request per 100 ids
+        jobs = fetch_jobs(self.state.client(), wanted)  # one request per 500 ids (fewer if the service caps them)
         self.state.history().update_from_jobs(jobs)
         found = {j.id for j in jobs}
         missing = [{"_id": i, "status_name": "not known to the service"} for i in wanted if i not in found]
@@ -215,7 +215,7 @@ class Agent:
 
     def _video_order(self, planned: Planned) -> Any:
         from akool_cli.commands.steps import caps_for
-        from akool_cli.flows.pay import PayOrder, record_in_history
+        from akool_cli.flows.pay import PayOrder, record_in_history, sending
         from akool_cli.flows.submit import Submission, upload_inputs
         from akool_cli.pricing.plan import with_image
 
@@ -236,7 +236,7 @@ class Agent:
         client = state.client()
         return PayOrder(
             title="execute_plan", rows=[], submissions=subs, estimates=[planned.estimate] * len(subs),
-            send=client.create_batch if plan.model else client.create_video,
+            send=sending(client.create_batch if plan.model else client.create_video),
             record=record_in_history(state.history(shared=True), kind="create", base_url=state.base_url,
                                      profile=state.profile, clock=state.runtime.clock,
                                      model=plan.model.value if plan.model else None),

@@ -272,13 +272,17 @@ def scale(rows: int, home: Path) -> list[Row]:
             ticks.append([])
         ticks[-1].append(entry)
         last = at
-    exact = all(len(t) == -(-sum(len(str(e["body"]["_ids"]).split(",")) for e in t) // 100) for t in ticks)
+    from akool_cli.flows.wait import RESULTS_CHUNK_MAX
+
+    exact = all(len(t) == -(-sum(len(str(e["body"]["_ids"]).split(",")) for e in t) // RESULTS_CHUNK_MAX)
+                for t in ticks)
     cpu_tick = max(0.0, follow_cpu - base_cpu) / max(1, len(ticks)) * 1000
     peak_mb = max(peak, follow_peak) / 1024 / 1024
     return [
         Row(f"batch of {rows} rows: peak RSS", f"{peak_mb:.0f} MB", "< 150 MB", peak_mb < 150),
         Row(f"batch of {rows} rows: status requests per tick",
-            f"{len(log)} requests in {len(ticks)} ticks, 1 per 100 pending jobs each: {'yes' if exact else 'no'}",
+            f"{len(log)} requests in {len(ticks)} ticks, 1 per {RESULTS_CHUNK_MAX} pending jobs each: "
+            f"{'yes' if exact else 'no'}",
             "1 per chunk", exact),
         Row(f"batch of {rows} rows: client CPU per tick", f"{cpu_tick:.0f} ms (start-up and journal excluded)",
             "< 100 ms", cpu_tick < 100),

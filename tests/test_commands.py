@@ -446,13 +446,13 @@ def test_a_subcommand_s_help_loads_neither_rich_nor_markdown(tmp_path):
     assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
 
 
-def test_status_of_more_than_100_ids_asks_in_chunks_of_100(online, sandbox):
-    ids = [f"{n:024x}" for n in range(150)]
+def test_status_of_many_ids_asks_in_requests_of_up_to_500(online, sandbox):
+    ids = [f"{n:024x}" for n in range(1100)]
     before = sandbox.count("results")
     result = online("status", *ids, "--json")
     assert result.exit_code == 11  # none of them exists; each is named
-    assert sandbox.count("results") == before + 2
-    assert all(len(body["_ids"].split(",")) <= 100 for body in sandbox.bodies("results")[before:])
+    assert sandbox.count("results") == before + 3  # none listed: nothing asked again
+    assert [len(body["_ids"].split(",")) for body in sandbox.bodies("results")[before:]] == [500, 500, 100]
 
 
 def test_man_install_puts_the_page_where_man_finds_it_after_a_uv_or_pipx_install(cli, tmp_path):

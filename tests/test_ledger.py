@@ -154,7 +154,7 @@ def test_migrations_run_once_from_every_older_version(postgres, done):
 
 def test_the_password_never_shows(tmp_path, sandbox, postgres):
     cli = Cli(tmp_path / "x", env={"PATH": os.environ.get("PATH", ""), "AKOOL_API_KEY": KEY,
-                                   "AKOOL_LEDGER_URL": f"postgresql://postgres:s3cret-pass@127.0.0.1:1/none"})
+                                   "AKOOL_LEDGER_URL": "postgresql://postgres:s3cret-pass@127.0.0.1:1/none"})
     cli.configure(base_url=sandbox.url)
     shown = cli("config", "get", "ledger.url")
     assert "s3cret-pass" not in shown.stdout and "****" in shown.stdout

@@ -38,11 +38,18 @@ def charged(cli) -> int:
     return sum(e["deduction_credit"] or 0 for e in cli("history", "--json", "--limit", "1000").json())
 
 
-def assert_stopped_with_the_way_on(result, *, charged_each: int, estimated: str) -> None:
+def assert_stopped_with_the_way_on(result, *, charged_each: int, estimated: str, run: bool = False) -> None:
+    """Exit 14, the price said, the job named, and the free way on: `status --wait ID`, or for a batch
+    run the run's own follow (`batch status RUN --watch`)."""
     assert result.exit_code == 14, result.stderr
     assert f"cost {charged_each} credits where {estimated} were estimated" in result.stderr, result.stderr
     ids = IDS.findall(result.stderr)
-    assert ids and "continue (free) with: akool status --wait " + ids[0] in result.stderr
+    assert ids, result.stderr
+    if run:
+        assert re.search(r"are in the history; continue \(free\) with: akool batch status \S+ --watch",
+                         result.stderr), result.stderr
+    else:
+        assert "continue (free) with: akool status --wait " + ids[0] in result.stderr
 
 
 def test_create_of_many_images_sends_one_probe_and_stops(dear):
@@ -109,7 +116,7 @@ def test_batch_run_stops_after_the_probe_and_resume_keeps_the_run_s_budget(dear,
     box, cli = dear
     manifest = _manifest(tmp_path / "m.csv", 5)
     result = cli("batch", "run", str(manifest), "--yes", "--max-credits", "150", "--no-wait")
-    assert_stopped_with_the_way_on(result, charged_each=100, estimated="20")
+    assert_stopped_with_the_way_on(result, charged_each=100, estimated="20", run=True)
     assert "batch resume" in result.stderr and "--accept-price-change" in result.stderr
     assert box.count("create_batch") == 1
     run_id = cli("batch", "list", "--json").json()[0]["id"]
@@ -126,7 +133,7 @@ def test_batch_resume_probes_again_when_the_price_moves(dear, tmp_path):
     run_id = cli("batch", "list", "--json").json()[0]["id"]
     box.server.state.config.price_multiplier = 10.0  # the price rises again between the run and its resume
     again = cli("batch", "resume", run_id, "--yes", "--no-wait", "--concurrency", "4")
-    assert_stopped_with_the_way_on(again, charged_each=200, estimated="100")
+    assert_stopped_with_the_way_on(again, charged_each=200, estimated="100", run=True)
     assert box.count("create_batch") == 2 and charged(cli) == 300 <= 1000
 
 

@@ -34,6 +34,7 @@ from akool_cli.flows.pay import (
     pay,
     priced,
     record_in_history,
+    sending,
     split_for_probe,
 )
 from akool_cli.flows.submit import Submission
@@ -366,7 +367,7 @@ def _gate(tmp_path: Path, service: FakeService, *, n: int = 3, caps: Caps = Caps
 
     subs = [Submission(f"img{i}", _request(i), row=i + 1) for i in range(n)]
     order = PayOrder(title="t", rows=[], submissions=subs, estimates=[estimate or video_estimate("720p", 5)] * n,
-                     send=service.create, record=record, caps=caps, workers=workers, accept_price_change=accept,
+                     send=sending(service.create), record=record, caps=caps, workers=workers, accept_price_change=accept,
                      upload=lambda uploader, todo: events.append("uploads"),
                      prepare=lambda estimates: events.append("prepare"))
     return deps, order, history

@@ -158,3 +158,100 @@ def test_a_service_that_cannot_be_reached_stops_the_run_after_a_few_tries(online
     report = online("batch", "report", run_id, "--json").json()
     states = [r["status"] for r in report]
     assert states.count("pending") >= 195  # held back, never sent: a resume sends them once it answers
+
+
+def _client_and_jobs(box, n: int):
+    """A real client at the sandbox and `n` jobs the service has made (created over HTTP, as anyone would)."""
+    from akool_cli.api.client import AkoolClient
+    from akool_cli.api.credentials import Credentials
+    from akool_cli.api.models import CreateRequest
+    from akool_cli.sandbox import SANDBOX_API_KEY
+
+    client = AkoolClient(box.url, Credentials(api_key=SANDBOX_API_KEY))
+    ids = [client.create_video(CreateRequest(image_url=f"{URL}?j{i}", prompt="p", negative_prompt="",
+                                             resolution="720p", video_length=5)).id for i in range(n)]
+    return client, ids
+
+
+def _asked(box) -> list[int]:
+    return [len(body["_ids"].split(",")) for body in box.bodies("results")]
+
+
+def test_results_are_asked_500_ids_a_request_when_the_service_lists_them_all(sandbox_factory):
+    from akool_cli.flows.wait import Results
+
+    box = sandbox_factory()
+    client, ids = _client_and_jobs(box, 1200)
+    results = Results(client)
+    assert {job.id for job in results(ids)} == set(ids)
+    assert _asked(box) == [500, 500, 200]  # 3 requests where 100-id chunks took 12
+
+
+@pytest.mark.parametrize("limit", ["results_cap", "results_refuse_over"])
+def test_a_service_that_caps_or_refuses_big_requests_loses_no_job(sandbox_factory, limit):
+    """Neither a silent cap nor a refusal of many ids (here at 60, below any size we would pick) may make
+    live jobs look gone: they are asked again in smaller requests, and the command keeps that size."""
+    from akool_cli.flows.wait import Results
+
+    box = sandbox_factory(**{limit: 60})
+    client, ids = _client_and_jobs(box, 250)
+    results = Results(client)
+    assert {job.id for job in results(ids)} == set(ids)
+    first = _asked(box)
+    if limit == "results_cap":  # 60 of 250 listed; the other 190 asked again, 60 listed each time
+        assert first == [250, 190, 130, 70, 10] and results.size == 60
+    else:  # refused requests are halved until answered: a handful refused, never one id a request
+        assert 2 <= len([n for n in first if n > 60]) <= 4 and 30 <= results.size <= 60
+        assert len(first) <= 15
+    assert {job.id for job in results(ids)} == set(ids)
+    later = _asked(box)[len(first):]
+    assert max(later) <= 60 and len(later) == -(-250 // results.size)  # the next tick: no request refused
+
+
+def test_ids_the_service_no_longer_lists_keep_the_big_size(sandbox_factory):
+    """A job the service does not know (deleted, expired) is missing from a small request too: that says
+    nothing about the service's limit."""
+    from akool_cli.flows.wait import RESULTS_CHUNK_MAX, Results
+
+    box = sandbox_factory()
+    client, ids = _client_and_jobs(box, 147)
+    unknown = [f"{n:024x}" for n in range(3)]
+    ids = unknown + ids
+    results = Results(client)
+    assert {job.id for job in results(ids)} == set(ids[3:])
+    assert _asked(box) == [150, 3] and results.size == RESULTS_CHUNK_MAX
+
+
+def test_a_wait_over_a_capped_service_ends_with_every_job_and_none_gone(online, sandbox_factory):
+    box = sandbox_factory(results_cap=40)
+    online.configure(base_url=box.url, poll_interval=0.05, poll_max_interval=0.1)
+    _, ids = _client_and_jobs(box, 230)
+    done = online("status", "--wait", "--json", *ids)
+    assert done.exit_code == 0, done.stderr
+    assert "not known" not in done.stderr and len(done.json()) == 230
+    assert {job["status"] for job in done.json()} == {3}
+
+
+def test_a_tick_where_nothing_moved_parses_and_writes_nothing_again(sandbox_factory, tmp_path, monkeypatch):
+    from akool_cli.api import models
+    from akool_cli.flows.wait import Poller
+    from akool_cli.store.history import History
+
+    box = sandbox_factory(queue_seconds=3600)  # every job stays queued: nothing moves between ticks
+    client, ids = _client_and_jobs(box, 120)
+    history = History(tmp_path / "h.sqlite3")
+    poll = Poller(client, history)
+    first = poll(ids)
+    parsed, written = [0], [0]
+    real_from_api, real_update = models.Job.from_api.__func__, history.update_from_jobs
+
+    def counting_from_api(cls, data):
+        parsed[0] += 1
+        return real_from_api(cls, data)
+
+    monkeypatch.setattr(models.Job, "from_api", classmethod(counting_from_api))
+    monkeypatch.setattr(history, "update_from_jobs", lambda jobs: (written.__setitem__(0, written[0] + len(jobs)),
+                                                                   real_update(jobs)))
+    again = poll(ids)
+    assert parsed[0] == 0 and written[0] == 0
+    assert [a is b for a, b in zip(sorted(first, key=lambda j: j.id), sorted(again, key=lambda j: j.id))] == [True] * 120

@@ -173,7 +173,7 @@ class FakeClient:
     answers: list[list[Job]]
     asked: list[list[str]]
 
-    def results(self, ids: list[str]) -> list[Job]:
+    def results(self, ids: list[str], known: Any = None) -> list[Job]:
         self.asked.append(list(ids))
         return self.answers.pop(0)
 

@@ -50,7 +50,8 @@ def handlers():
 def test_answers_are_recorded_as_they_come_and_reported_in_submission_order():
     recorded = [threading.Event() for _ in range(3)]
 
-    def create(request: Any) -> Job:
+    def create(sub: Submission) -> Job:
+        request = sub.request
         n = int(request.image_url.split("/")[-1].split(".")[0])
         if n < 2:
             assert recorded[n + 1].wait(5)  # image 2 is answered first, then 1, then 0
@@ -71,7 +72,7 @@ def test_answers_are_recorded_as_they_come_and_reported_in_submission_order():
 def test_at_most_workers_requests_at_once():
     now, most, lock = [0], [0], threading.Lock()
 
-    def create(request: Any) -> Job:
+    def create(sub: Submission) -> Job:
         with lock:
             now[0] += 1
             most[0] = max(most[0], now[0])
@@ -85,7 +86,8 @@ def test_at_most_workers_requests_at_once():
 
 
 def test_a_refused_request_was_not_sent():
-    def create(request: Any) -> Job:
+    def create(sub: Submission) -> Job:
+        request = sub.request
         if request.image_url.endswith("1.png"):
             raise Refused("budget")
         return _job()
@@ -98,7 +100,8 @@ def test_a_halt_cancels_what_has_not_started():
     sent: list[str] = []
     halt = threading.Event()
 
-    def create(request: Any) -> Job:
+    def create(sub: Submission) -> Job:
+        request = sub.request
         sent.append(request.image_url)
         halt.set()
         time.sleep(0.05)
@@ -110,7 +113,8 @@ def test_a_halt_cancels_what_has_not_started():
 
 
 def test_errors_are_contained_to_their_submission():
-    def create(request: Any) -> Any:
+    def create(sub: Submission) -> Any:
+        request = sub.request
         n = request.image_url.split("/")[-1]
         if n == "0.png":
             raise ApiError(1003, "bad")
@@ -149,7 +153,8 @@ def test_a_batch_answer_s_jobs_and_its_error_list():
 def test_a_signal_stops_sending_and_keeps_every_answer(handlers):
     sent: list[str] = []
 
-    def create(request: Any) -> Job:
+    def create(sub: Submission) -> Job:
+        request = sub.request
         sent.append(request.image_url)
         if len(sent) == 1:
             os.kill(os.getpid(), signal.SIGTERM)
@@ -167,7 +172,7 @@ def test_an_answer_that_outlives_the_grace_is_in_doubt(handlers):
     release = threading.Event()
     clock = [0.0]
 
-    def create(request: Any) -> Job:
+    def create(sub: Submission) -> Job:
         os.kill(os.getpid(), signal.SIGINT)
         release.wait(5)
         return _job()

@@ -146,6 +146,12 @@ def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**9 else None
 
 
+def _same_or_new(known: Mapping[str, Job], item: dict[str, Any]) -> Job:
+    job_id = item.get("_id")
+    last = known.get(job_id) if type(job_id) is str else None  # an odd id (a list, a dict) is parsed, not looked up
+    return last if last is not None and last.raw == item else Job.from_api(item)
+
+
 def _list_of_dicts(value: Any, field: str, where: str) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
         raise TransportError(f"'{field}' in the answer from {where} is not a list of objects",
@@ -250,10 +256,16 @@ class AkoolClient:
                                  hint="the service answered something unexpected; try again later")
         return float(credit)
 
-    def results(self, ids: list[str]) -> list[Job]:
+    def results(self, ids: list[str], known: Mapping[str, Job] | None = None) -> list[Job]:
+        """The jobs the service lists for `ids`. `known`: the jobs of the last answer (a poller's); a job
+        whose answer is the same, field for field, is that same Job again, not parsed anew."""
         envelope = self._call("POST", PATH_RESULTS, {"_ids": ",".join(ids)}, idempotent=True)
         data = _data(envelope, PATH_RESULTS)
-        jobs = [Job.from_api(item) for item in _list_of_dicts(data.get("result"), "result", PATH_RESULTS)]
+        items = _list_of_dicts(data.get("result"), "result", PATH_RESULTS)
+        if known:
+            jobs = [_same_or_new(known, item) for item in items]
+        else:
+            jobs = [Job.from_api(item) for item in items]
         # An id that is not one can name no job we asked for; it must never reach a path or SQL.
         return [job for job in jobs if is_job_id(job.id)]
 

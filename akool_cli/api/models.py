@@ -82,7 +82,7 @@ _TEXT_FIELDS = ("resolution", "effect_name", "effect_code", "image_url", "prompt
                 "pre_video_id")
 
 
-@dataclass
+@dataclass(slots=True)  # 100,000 of them in a big batch: no per-object dict
 class Job:
     id: str
     status: int | None
@@ -209,7 +209,7 @@ class AudioType(IntEnum):
     NONE = 3
 
 
-@dataclass
+@dataclass(slots=True)  # 100,000 of them in a big batch: no per-object dict
 class CreateRequest:
     image_url: str
     prompt: str
@@ -244,7 +244,7 @@ class CreateRequest:
         return body
 
 
-@dataclass
+@dataclass(slots=True)  # 100,000 of them in a big batch: no per-object dict
 class AddAudioRequest:
     pre_video_id: str
     audio_type: int
@@ -343,7 +343,7 @@ class AiModel:
         return option.durations if option is not None and option.durations else self.durations
 
 
-@dataclass
+@dataclass(slots=True)  # 100,000 of them in a big batch: no per-object dict
 class BatchRequest:
     """createBySourcePrompt/batch: one image, one model, `count` variants."""
 

@@ -65,14 +65,11 @@ def batch_run(
     json_out: JsonOption = False,
 ) -> None:
     """Create one video (or a model's variants) per manifest row; resumable without paying twice."""
-    from dataclasses import replace
-
+    from akool_cli.api.models import BatchRequest
     from akool_cli.commands.steps import caps_for, check_uploads, observed
     from akool_cli.core.validation import check_timeout
     from akool_cli.flows import batch as flow
     from akool_cli.flows.manifest import in_shard, iter_manifest, open_manifest, parse_shard
-    from akool_cli.flows.submit import Submission
-    from akool_cli.pricing.plan import placeholder
 
     state: App = ctx.obj
     form = resolve_format(fmt, json_out, honoured=NO_IDS if dry_run else FORMATS)
@@ -98,40 +95,34 @@ def batch_run(
         if dry_run:  # streamed: a million rows in bounded memory
             counted, estimates, local = flow.dry_run_estimates(state.plan_defaults(), rows, defaults, output,
                                                                problems, anywhere=output_anywhere)
-        else:
-            kept = list(rows)
+        else:  # each row becomes its submission as it is read: the manifest's own rows are never all held
+            subs = flow.prepare(state.plan_defaults(), rows, defaults, output, problems, anywhere=output_anywhere)
     if not read[0]:  # an empty manifest is an error with or without --dry-run
         raise flow.ManifestError(problems + ["no rows"])
     if dry_run:
         check_uploads(state, local)
         _show_dry_run(state, counted, [observed(state, e) for e in estimates], form)
         return
-    prepared = flow.prepare(state.plan_defaults(), kept, defaults, output, problems, anywhere=output_anywhere)
-    kept.clear()  # the planned rows hold what is needed from here: the manifest's own rows can go
     seen: dict[int, Any] = {}  # one priced estimate per shared plan, not one per row
-    estimates = [seen.get(id(p.plan.estimate)) or seen.setdefault(id(p.plan.estimate), observed(state, p.plan.estimate))
-                 for p in prepared]
+    estimates = [seen.get(id(s.estimate)) or seen.setdefault(id(s.estimate), observed(state, s.estimated()))
+                 for s in subs]
     journal = flow.Journal(state.history(), state.runtime.clock)
     run = flow.RunRef()
-    subs = []
-    for p in prepared:
-        image_url = p.image if isinstance(p.image, str) else placeholder(p.image)
-        request = replace(p.plan.template, image_url=image_url)
-        subs.append(Submission(p.source, request, None if isinstance(p.image, str) else p.image, row=p.row, key=p.key))
 
     def journal_run(priced: list) -> None:
         run.id = journal.new_run(manifest, state.profile, state.base_url,
                                  {"output": output, "sidecar": sidecar, "shard": shard, "max_credits": max_credits,
                                   "manifest_sha256": _digest(manifest)})
-        journal.add_rows(run.id, [{"row": p.row, "key": p.key, "endpoint": "batch" if p.plan.model else "create",
-                                   "request": sub.request.to_body(), "source": p.source, "output": p.output,
-                                   "estimate": e.low_each, "estimate_high": e.high_each, "price_key": e.key}
-                                  for p, sub, e in zip(prepared, subs, priced)])
-        state.renderer.info(f"run {run.id}: {len(prepared)} row(s) journaled")
+        journal.add_rows(run.id, ({"row": sub.row, "key": sub.key, "request": sub.request.to_body(),
+                                   "endpoint": "batch" if isinstance(sub.request, BatchRequest) else "create",
+                                   "source": sub.source, "output": sub.output, "estimate": e.low_each,
+                                   "estimate_high": e.high_each, "price_key": e.key}
+                                  for sub, e in zip(subs, priced)))
+        state.renderer.info(f"run {run.id}: {len(subs)} row(s) journaled")
         state.resume_hint = f"the run is journaled; resume it with: {state.command('batch', 'resume', run.id)}"
 
     order = flow.row_order(state.deps(), journal, run, subs, estimates, title="akool batch run",
-                           rows=[("Manifest", manifest), ("Rows", str(len(prepared))),
+                           rows=[("Manifest", manifest), ("Rows", str(len(subs))),
                                  ("Videos", str(sum(e.count for e in estimates)))],
                            caps=caps_for(state, max_credits), workers=_workers(state, concurrency, share),
                            yes=yes, accept_price_change=accept_price_change, prepare=journal_run)
@@ -194,7 +185,8 @@ def _pay_rows(state: App, journal: Any, run: Any, order: Any) -> None:
 
     # The run's id exists once it is journaled (after the confirmation): the hint is built then.
     paid(state, order, output=None, after=settle,
-         go_on=lambda: state.command("batch", "resume", run.id, "--accept-price-change"))
+         go_on=lambda: state.command("batch", "resume", run.id, "--accept-price-change"),
+         follow=lambda: state.command("batch", "status", run.id, "--watch"))
 
 
 @batch_app.command("resume")

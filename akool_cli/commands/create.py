@@ -57,7 +57,7 @@ def create(
     from akool_cli.commands.steps import caps_for, check_uploads, finish_paid, paid, show_dry_run
     from akool_cli.core.validation import check_timeout
     from akool_cli.flows.fetch import OutputTarget
-    from akool_cli.flows.pay import PayOrder, record_in_history
+    from akool_cli.flows.pay import PayOrder, record_in_history, sending
     from akool_cli.flows.submit import plan, upload_inputs
     from akool_cli.options import resolve_format
     from akool_cli.pricing.plan import CreateOptions, plan_create
@@ -118,7 +118,7 @@ def create(
     order = PayOrder(
         title="akool create", rows=rows, submissions=submissions,
         estimates=[planned.estimate] * len(submissions),
-        send=client.create_batch if chosen_model else client.create_video,
+        send=sending(client.create_batch if chosen_model else client.create_video),
         record=record_in_history(state.history(), kind="create", base_url=state.base_url, profile=state.profile,
                                  clock=state.runtime.clock, model=model_value),
         local_files=local_files,

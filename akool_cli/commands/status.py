@@ -67,7 +67,7 @@ def status(
     else:
         from akool_cli.flows.wait import fetch_jobs
 
-        jobs = fetch_jobs(state.client(), wanted)  # one request per 100 ids, like the poll loop
+        jobs = fetch_jobs(state.client(), wanted)  # one request per 500 ids (fewer if the service caps them), like the poll loop
         state.history().update_from_jobs(jobs)
         latest = {job.id: job for job in jobs}
     missing = [i for i in wanted if i not in latest]

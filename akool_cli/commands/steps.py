@@ -95,10 +95,13 @@ def confirm_spend(state: App, rows: list[tuple[str, str]], estimate: Estimate, *
 
 def paid(state: App, order: "PayOrder", *, output: str | None,
          go_on: "str | Callable[[], str] | None" = None,
-         after: "Callable[[PayResult], None] | None" = None) -> "PayResult":
+         after: "Callable[[PayResult], None] | None" = None,
+         follow: "Callable[[], str] | None" = None) -> "PayResult":
     """The CLI's side of the one gate: run it, then say what happened to every request.
     `go_on`: how to send what the guard held back, at the new price (a command that pays only for those).
-    `after`: run on the result before any error is raised (a batch settles its journal there)."""
+    `after`: run on the result before any error is raised (a batch settles its journal there).
+    `follow`: the free command that follows what was created, for an order with its own (a batch's run);
+    by default `status --wait` with every job's id."""
     from akool_cli.core.errors import OverBalanceError
     from akool_cli.flows.pay import pay
 
@@ -113,10 +116,12 @@ def paid(state: App, order: "PayOrder", *, output: str | None,
         after(result)
     if callable(go_on):
         go_on = go_on()
+    way_on = follow() if follow is not None else None
     report = result.report
-    ids = [job.id for _, job in report.created]
-    state.resume_hint = (f"{len(ids)} paid job(s) are in the history; continue with: "
-                         f"{state.command('status', '--wait', *ids)}") if ids else None
+    if follow is None:  # a journaled batch keeps its own hint (batch resume RUN), not a line of every id
+        ids = [job.id for _, job in report.created]
+        state.resume_hint = (f"{len(ids)} paid job(s) are in the history; continue with: "
+                             f"{state.command('status', '--wait', *ids)}") if ids else None
     events = state.deps().events
     for sub, job, error in report.unrecorded:
         events.warn(f"{sub.source}: job {job.id} was created but could NOT be written to the history "
@@ -128,8 +133,8 @@ def paid(state: App, order: "PayOrder", *, output: str | None,
     for note in price_notes(result):
         events.warn(note)
     if report.stopped is not None:
-        raise stopped_error(state.command, report, output)
-    held_back = halted_error(state.command, result, output, go_on)
+        raise stopped_error(state.command, report, output, way_on)
+    held_back = halted_error(state.command, result, output, go_on, way_on)
     if held_back is not None:
         raise held_back
     return result

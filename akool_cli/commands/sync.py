@@ -27,7 +27,7 @@ def sync_command(
 ) -> None:
     """Refresh the history from the service; --save saves completed videos before they expire.
 
-    Asks about every unfinished job of the history (one request per 100 ids), records the answers, and
+    Asks about every unfinished job of the history (one request per 500 ids), records the answers, and
     lists the completed videos not saved yet. For cron and CI: exit 15 says one expires within
     --expiring-within hours and is not saved."""
     from akool_cli.commands.steps import download_jobs, emit_jobs

@@ -6,7 +6,7 @@ One home for what `akool add-audio` and MCP's plan_add_audio/execute_plan both d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from akool_cli.core.errors import UsageError
 
@@ -69,7 +69,7 @@ def audio_order(deps: "Deps", plan: AudioPlan, *, caps: "Caps", yes: bool, title
                 spent_before: int = 0) -> "PayOrder":
     """The gate's order for one add-audio job (a new, paid job recorded as kind add-audio)."""
     from akool_cli.api.uploads import LocalFile
-    from akool_cli.flows.pay import PayOrder, record_in_history
+    from akool_cli.flows.pay import PayOrder, record_in_history, sending
     from akool_cli.flows.submit import Submission
 
     def upload(uploader: "Uploader", subs: "list[Submission]") -> None:
@@ -77,7 +77,7 @@ def audio_order(deps: "Deps", plan: AudioPlan, *, caps: "Caps", yes: bool, title
             plan.request.audio_url = uploader.upload(plan.audio)  # subs[0].request is this request
 
     client = deps.client()
-    send: Any = client.add_audio
+    send = sending(client.add_audio)
     return PayOrder(
         title=title, rows=[("Video", plan.video_id), ("Audio", plan.label), ("Length", f"{plan.length}s")],
         submissions=[Submission(plan.video_id, plan.request)], estimates=[plan.estimate], send=send,

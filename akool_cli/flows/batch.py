@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -30,19 +30,11 @@ if TYPE_CHECKING:
     from akool_cli.pricing.plan import Defaults
 
 
-@dataclass
-class PreparedRow:
-    row: int
-    key: str
-    source: str
-    image: LocalFile | str
-    plan: Plan
-    output: str | None
-
-
 def prepare(plan_defaults: "Defaults", rows: Iterable[ManifestRow], defaults: dict[str, Any], output: str | None,
-            problems: list[str] | None = None, *, anywhere: bool = False) -> list[PreparedRow]:
-    """Plan every row; every problem of every row is reported at once, before anything is sent.
+            problems: list[str] | None = None, *, anywhere: bool = False) -> list[Submission]:
+    """Plan every row into its submission (the row's request, with its planned estimate); every problem of
+    every row is reported at once, before anything is sent. `rows` is read once, as it comes: a manifest's
+    own rows are never all held, only what each row will send.
     A row's own `output` must stay under the run's -o folder (the working folder without -o) unless
     `anywhere` (--output-anywhere): a manifest from a pull request must not write elsewhere."""
     problems = problems if problems is not None else []
@@ -58,10 +50,6 @@ def dry_run_estimates(plan_defaults: "Defaults", rows: Iterable[ManifestRow], de
     """What --dry-run prints, in bounded memory: each row planned and dropped, its estimate added to
     the one of its price (a million rows hold their keys and a handful of estimates), and how many
     rows name a local file (those need an uploader)."""
-    from dataclasses import replace
-
-    from akool_cli.flows.submit import placeholder
-
     planner = RowPlanner(plan_defaults, defaults, output, problems, anywhere)
     counts: dict[Estimate, int] = {}
     number = local = 0
@@ -69,11 +57,10 @@ def dry_run_estimates(plan_defaults: "Defaults", rows: Iterable[ManifestRow], de
         number += 1
         planned = planner.plan(row)
         if planned is not None:
-            one = replace(planned.plan.estimate, count=1)
-            counts[one] = counts.get(one, 0) + planned.plan.estimate.count
-            image = planned.image if isinstance(planned.image, str) else placeholder(planned.image)
-            local += bool(local_files([Submission(planned.source, replace(planned.plan.template, image_url=image),
-                                                  None if isinstance(planned.image, str) else planned.image)]))
+            estimate = planned.estimated()
+            one = replace(estimate, count=1)
+            counts[one] = counts.get(one, 0) + estimate.count
+            local += bool(local_files([planned]))
     _raise_problems(problems)
     return number, [estimate.with_count(count) for estimate, count in counts.items()], local
 
@@ -111,25 +98,32 @@ class RowPlanner:
                 self._plans[key] = plan
         return plan
 
-    def plan(self, mrow: ManifestRow) -> PreparedRow | None:
+    def plan(self, mrow: ManifestRow) -> Submission | None:
+        """The row's submission: its request (the shared plan's template with the row's image), its
+        planned estimate, and where its video goes; None when the row has problems (reported)."""
         from akool_cli.flows.naming import check_template, confine
+        from akool_cli.pricing.plan import placeholder
 
         if mrow.values.get("_invalid"):
             return None  # its cells were already reported
         values = {**self.defaults, **{k: v for k, v in mrow.values.items() if k not in ("image", "output", "key")}}
         try:
             plan = self._plan(values)
-            image = check_image(str(mrow.values.get("image", "")))
+            source = str(mrow.values["image"])
+            image = check_image(source)
             cell = mrow.values.get("output")
             if cell and not self.anywhere:
                 confine(str(cell), self.root)
             row_output = cell or self.output
             if row_output and "{" in row_output:
                 check_template(row_output)
-            return PreparedRow(mrow.row, mrow.key, str(mrow.values["image"]), image, plan, row_output)
         except AkoolError as error:
             self.problems.append(f"row {mrow.row}: {error.message}")
             return None
+        local = None if isinstance(image, str) else image
+        request = replace(plan.template, image_url=placeholder(local) if local is not None else str(image))
+        return Submission(source, request, local, row=mrow.row, key=mrow.key, output=row_output,
+                          estimate=plan.estimate)
 
 
 def _request_from_body(endpoint: str, body: dict[str, Any]) -> CreateRequest | BatchRequest:
@@ -201,7 +195,6 @@ def row_order(deps: "Deps", journal: Journal, run: RunRef, subs: list[Submission
 
     client = deps.client()
     history = deps.history()
-    by_request = {id(sub.request): (sub, est) for sub, est in zip(subs, estimates)}
     recorded: set[str] = set()
 
     def entry(sub: Submission, job: Job, est: Estimate) -> HistoryEntry:
@@ -211,14 +204,15 @@ def row_order(deps: "Deps", journal: Journal, run: RunRef, subs: list[Submission
                              estimate=est.low_each, estimate_high=est.high_each, request=sub.request.to_body(),
                              model=getattr(sub.request, "model_name", None), price_key=est.key)
 
-    def send(request: Any) -> Any:
+    def send(sub: Submission) -> Any:
         """In the worker thread: `sending` committed, the paid request, then the jobs recorded at once."""
-        sub, est = by_request[id(request)]
         journal.mark_sending(run.id, sub.row or 0)
-        answer = client.create_batch(request) if isinstance(request, BatchRequest) else client.create_video(request)
+        request = sub.request
+        answer = client.create_batch(request) if isinstance(request, BatchRequest) else \
+            client.create_video(request)  # type: ignore[arg-type]  # a batch row is a create or a model's batch
         for job in answer_jobs(answer):
             try:
-                journal.record_job(run.id, sub.row or 0, entry(sub, job, est))
+                journal.record_job(run.id, sub.row or 0, entry(sub, job, sub.estimated()))
                 recorded.add(job.id)
             except AkoolError:
                 pass  # the main thread records it again, and reports it if it still cannot

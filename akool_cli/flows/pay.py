@@ -58,7 +58,7 @@ class PayOrder:
     rows: list[tuple[str, str]]  # what the panel shows before the estimate
     submissions: list[Submission]
     estimates: list[Estimate]  # one per submission; count = the jobs that request makes
-    send: Callable[[Any], Any]  # the paid call, in a worker thread
+    send: Callable[[Submission], Any]  # the paid call for one submission, in a worker thread (see `sending`)
     record: Callable[[Submission, Job, Estimate], None]  # a job into the history, as answered
     local_files: "list[LocalFile]" = field(default_factory=list)
     caps: Caps = field(default_factory=Caps)
@@ -92,6 +92,11 @@ def combined(estimates: list[Estimate]) -> Estimate:
     high_sources = ", ".join(sorted({e.high_source or e.source for e in estimates}))
     return Estimate("batch", None, 0, 1, low, low_sources, high_item=high, high_source=high_sources,
                     observed=all(e.observed for e in estimates))
+
+
+def sending(call: Callable[[Any], Any]) -> Callable[[Submission], Any]:
+    """An order's `send` from a client call that takes the request (create_video, create_batch, add_audio)."""
+    return lambda sub: call(sub.request)
 
 
 def priced(history: "History", base_url: str, estimates: list[Estimate]) -> list[Estimate]:
@@ -191,7 +196,8 @@ def _require_uploader(make: "Callable[[], Uploader]", files: "list[LocalFile]") 
 
 def _submit(order: PayOrder, subs: list[Submission], estimates: list[Estimate], guard: SpendGuard,
             slot: "Callable[[], ContextManager[None]]" = contextlib.nullcontext) -> SubmitReport:
-    by_request = {id(sub.request): (sub, est) for sub, est in zip(subs, estimates)}
+    for sub, est in zip(subs, estimates):
+        sub.estimate = est  # each request carries its own: no run-long map from request to estimate
     tickets: dict[int, tuple[Ticket, int]] = {}
     recorded: dict[int, int] = {}
     unreachable = [0]  # requests in a row that never reached the service
@@ -207,12 +213,12 @@ def _submit(order: PayOrder, subs: list[Submission], estimates: list[Estimate], 
             guard.stop(HALT_UNREACHABLE, f"{unreachable[0]} requests in a row could not reach the service "
                                          f"({error.message})")
 
-    def send(request: Any) -> Any:
-        sub, est = by_request[id(request)]
+    def send(sub: Submission) -> Any:
+        est = sub.estimated()
         ticket = guard.admit(est.key, est.high_each, est.count)
         try:
             with slot():
-                answer = order.send(request)
+                answer = order.send(sub)
         except OutcomeUnknownError:
             guard.settle(ticket, [None] * est.count, est.low_each)  # may have been charged
             raise
@@ -235,9 +241,8 @@ def _submit(order: PayOrder, subs: list[Submission], estimates: list[Estimate], 
         return answer
 
     def record(sub: Submission, job: Job) -> None:
-        _, est = by_request[id(sub.request)]
         try:
-            order.record(sub, job, est)
+            order.record(sub, job, sub.estimated())
         except BaseException:
             guard.stop(HALT_UNRECORDED, f"job {job.id} could not be written to the history")
             raise

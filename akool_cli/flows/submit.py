@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from akool_cli.api.models import AddAudioRequest, BatchRequest, BatchResult, CreateRequest, Job, answer_jobs
 from akool_cli.api.uploads import LocalFile, Uploader
@@ -13,8 +13,11 @@ from akool_cli.core import signals
 from akool_cli.core.errors import AkoolError, ApiError, OutcomeUnknownError
 from akool_cli.pricing.plan import placeholder
 
+if TYPE_CHECKING:
+    from akool_cli.pricing.prices import Estimate
 
-@dataclass
+
+@dataclass(slots=True)  # a big batch holds 100,000 of them: no per-object dict
 class Submission:
     source: str  # what the user typed: a URL or a path
     request: "CreateRequest | BatchRequest | AddAudioRequest"
@@ -22,6 +25,17 @@ class Submission:
     row: int | None = None  # a manifest's row (batch run), or the image's place in a create
     key: str | None = None  # a manifest row's identity (batch run)
     first_index: int = 1  # the first variant's number (a probe split a request in two)
+    output: str | None = None  # a manifest row's own output template (batch run)
+    # The priced estimate of this request, paired by the gate (flows.pay) before anything is sent: what a
+    # worker needs about its request travels with it, not in a run-long map from request to estimate.
+    estimate: "Estimate | None" = None
+    seq: int = 0  # its place in the order (submit_all): answers come in any order, reports keep this one
+
+    def estimated(self) -> "Estimate":
+        """Its estimate, which the gate pairs with it before it can be sent."""
+        if self.estimate is None:
+            raise AssertionError(f"{self.source}: sent before the gate priced it")
+        return self.estimate
 
 
 def plan(sources: list[str], checked: list[LocalFile | str],
@@ -106,7 +120,14 @@ def collect_answer(report: SubmitReport, sub: Submission, future: "Future[Any]",
             report.errors.append((sub, ApiError(item.code or 0, f"{where}: {item.msg}")))
 
 
-def submit_all(create: Callable[[Any], Job], submissions: list[Submission], workers: int,
+def _numbered(submissions: list[Submission]) -> Iterator[Submission]:
+    """The submissions in order, each told its place as it is taken (the report is sorted by it)."""
+    for seq, sub in enumerate(submissions):
+        sub.seq = seq
+        yield sub
+
+
+def submit_all(create: Callable[[Submission], Any], submissions: list[Submission], workers: int,
                record: Callable[[Submission, Job], None], *, grace: float = 60.0,
                monotonic: Callable[[], float] = time.monotonic,
                halted: Callable[[], bool] = lambda: False, slim: bool = False) -> SubmitReport:
@@ -117,11 +138,11 @@ def submit_all(create: Callable[[Any], Job], submissions: list[Submission], work
     sent are cancelled, those in flight are waited for (up to `grace` seconds) and recorded, and the
     caller learns which signal came in `stopped`. Every error is contained to its own submission.
 
-    `create` may raise budget.Refused instead of sending: that submission was not sent. Once
+    `create` gets the submission (it sends its request) and may raise budget.Refused instead of sending: that submission was not sent. Once
     `halted()` (the spending guard stopped: a budget, a price, a job the history could not take),
     requests not yet started are cancelled as for a signal."""
     report = SubmitReport(slim=slim)
-    queue = iter(submissions)
+    queue = _numbered(submissions)
     pool = ThreadPoolExecutor(max_workers=workers)
     # At most `workers` requests exist at a time (on the wire or about to be): the next one is handed to
     # the pool only when one has been answered, so the wire never holds more than --concurrency, the
@@ -133,7 +154,7 @@ def submit_all(create: Callable[[Any], Job], submissions: list[Submission], work
             sub = next(queue, None)
             if sub is None:
                 return
-            pending[pool.submit(create, sub.request)] = sub
+            pending[pool.submit(create, sub)] = sub
 
     def cancel_rest() -> None:
         for future in list(pending):
@@ -169,7 +190,6 @@ def submit_all(create: Callable[[Any], Job], submissions: list[Submission], work
                 report.stopped = signals.take()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    order = {id(sub): n for n, sub in enumerate(submissions)}
-    report.created.sort(key=lambda pair: order[id(pair[0])])  # stable: a batch's variants keep their order
-    report.not_sent.sort(key=lambda sub: order[id(sub)])
+    report.created.sort(key=lambda pair: pair[0].seq)  # stable: a batch's variants keep their order
+    report.not_sent.sort(key=lambda sub: sub.seq)
     return report

@@ -1,7 +1,7 @@
 """`akool sync`: bring the history up to date with the service, the safety net before files expire.
 
 Jobs made with `--no-wait` or `--quiet` finish after their command ended: the history still says
-queueing. A sync asks the service about every unfinished job of this base URL (one request per 100 ids),
+queueing. A sync asks the service about every unfinished job of this base URL (one request per 500 ids),
 records the answers, and says which completed videos are not saved yet and when they expire.
 """
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from akool_cli.api.models import Job
-from akool_cli.core.errors import WaitTimeoutError
+from akool_cli.core.errors import ApiAuthError, ApiError, TransportError, WaitTimeoutError
 
 if TYPE_CHECKING:
     from akool_cli.flows.deps import Deps
 
-RESULTS_CHUNK = 100  # ids per resultsByIds request
+# Ids per resultsByIds request. The vendor names no limit: a request names up to RESULTS_CHUNK_MAX (a
+# 10,000-job tick is 20 requests), and a service that refuses that many, or lists fewer jobs than a request
+# named while a smaller request lists them, is asked fewer at a time from then on (Results).
+RESULTS_CHUNK_MAX = 500
 # Against anything but this machine's loopback (the sandbox), polls are at least this far apart.
 REMOTE_MIN_POLL = 1.0
 
@@ -83,23 +86,77 @@ def poll_policy(deps: "Deps", timeout: float | None) -> PollPolicy:
                       timeout=timeout)
 
 
+class Results:
+    """resultsByIds over any number of ids, in as few requests as the service allows.
+
+    A limit the vendor does not document must never make live jobs look gone. A request the service
+    refuses (a business code, or an answer it would not give: too large, not the API) is split in halves;
+    ids a request did not list are asked again in smaller requests, and when those list some of them the
+    service has a cap: the number the first request listed. Either way the smaller size stays for the rest
+    of the command. An id missing from the smaller request too is missing (deleted, expired)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.size = RESULTS_CHUNK_MAX
+
+    def __call__(self, ids: list[str], known: Mapping[str, Job] | None = None) -> list[Job]:
+        jobs: list[Job] = []
+        start = 0
+        while start < len(ids):
+            part = ids[start:start + self.size]  # the size may drop on the way: read it each time
+            start += len(part)
+            jobs += self._ask(part, known)
+        return jobs
+
+    def _ask(self, part: list[str], known: Mapping[str, Job] | None) -> list[Job]:
+        try:
+            jobs = self.client.results(part, known)
+        except (ApiError, TransportError) as error:
+            if len(part) == 1 or not _refused(error):
+                raise
+            self.size = min(self.size, len(part) // 2)
+            return self(part, known)
+        if not jobs or len(jobs) >= len(part):
+            return jobs  # all listed, or none: asking the same ids again would tell nothing new
+        listed = {job.id for job in jobs}
+        unlisted = [i for i in part if i not in listed]
+        again = self(unlisted, known) if unlisted else []  # fewer ids than `part` each time: this ends
+        if again:
+            self.size = min(self.size, len(jobs))  # it listed only len(jobs) of them: the service's cap
+        return jobs + again
+
+
+def _refused(error: Exception) -> bool:
+    """The service would not answer this request as asked (not: cannot be reached, or not now)."""
+    if isinstance(error, ApiError):
+        return not isinstance(error, ApiAuthError)  # a bad key is refused at any size
+    return isinstance(error, TransportError) and error.sent and not error.retryable
+
+
 def fetch_jobs(client: Any, ids: list[str]) -> list[Job]:
-    """Every job in one request a chunk of RESULTS_CHUNK ids."""
-    return [job for i in range(0, len(ids), RESULTS_CHUNK) for job in client.results(ids[i:i + RESULTS_CHUNK])]
+    """Every job of `ids`, asked in as few requests as the service allows (Results)."""
+    return Results(client)(ids)
 
 
 class Poller:
     """One polling tick: every chunk asked, and only the jobs that changed since the last tick written to the
-    history (a long wait over 10,000 jobs rewrites nothing while nothing moves)."""
+    history (a long wait over 10,000 jobs rewrites nothing while nothing moves). A job whose answer did not
+    change is the same Job as last tick (not parsed again)."""
 
     def __init__(self, client: Any, history: Any) -> None:
-        self.client, self.history = client, history
+        self.results = Results(client)
+        self.history = history
+        self.latest: dict[str, Job] = {}
         self.seen: dict[str, tuple[Any, ...]] = {}
 
     def __call__(self, pending: list[str]) -> list[Job]:
-        jobs = fetch_jobs(self.client, pending)
+        jobs = self.results(pending, self.latest)
         changed = []
+        latest = self.latest
         for job in jobs:
+            if latest.get(job.id) is job:
+                continue  # the very answer of last tick
+            latest[job.id] = job
             mark = (job.status, job.video_url, job.deduction_credit, job.failure_reason, job.cover_url)
             if self.seen.get(job.id) != mark:
                 self.seen[job.id] = mark

@@ -36,8 +36,10 @@ def price_notes(result: "PayResult") -> list[str]:
     return notes
 
 
-def halted_error(command: Command, result: "PayResult", output: str | None, go_on: str | None) -> AkoolError | None:
-    """The guard stopped sending: one error that says why, what exists, and the free way on."""
+def halted_error(command: Command, result: "PayResult", output: str | None, go_on: str | None,
+                 follow: str | None = None) -> AkoolError | None:
+    """The guard stopped sending: one error that says why, what exists, and the free way on (`follow`:
+    a journaled run's own free command, instead of one that names every job)."""
     from akool_cli.pricing.budget import HALT_BUDGET, HALT_CAP, HALT_PRICE, HALT_UNREACHABLE, HALT_UNRECORDED
 
     report, guard = result.report, result.guard
@@ -46,19 +48,19 @@ def halted_error(command: Command, result: "PayResult", output: str | None, go_o
         return PriceChangedError(
             f"the budget of {guard.caps.max_credits} was crossed: {guard.spent} credits charged where "
             f"{result.estimate.describe()} were estimated ({result.estimate.sources})",
-            hint=f"job(s) {', '.join(ids)} are in the history; continue (free) with: {continue_command(command, ids, output)}")
+            hint=f"job(s) {_some(ids)} are in the history; continue (free) with: "
+                 f"{follow or continue_command(command, ids, output)}")
     if guard.halt is None or (not report.not_sent and guard.halt != HALT_UNRECORDED and not guard.crossed):
         return None
     ids = [job.id for job in report.jobs]
     held = (f"{len(report.not_sent)} request(s) were not sent: " + _some(list(dict.fromkeys(
         s.source for s in report.not_sent)))) if report.not_sent else "nothing else was sent"
-    have = (f"job(s) {', '.join(ids)} are in the history; continue (free) with: "
-            f"{continue_command(command, ids, output)}") if ids else "no job was created"
+    way_on = follow or continue_command(command, ids, output)
+    have = f"job(s) {_some(ids)} are in the history; continue (free) with: {way_on}" if ids else "no job was created"
     if guard.halt == HALT_UNRECORDED:
         return OutcomeUnknownError(f"{guard.detail}; nothing more was sent; {held}",
-                                   hint=f"note the id(s) {', '.join(ids)}; follow them (free) with: "
-                                        f"{continue_command(command, ids, output)}; then free the disk or fix the "
-                                        "history file before paying for more")
+                                   hint=f"note the id(s) {_some(ids, 50)}; follow them (free) with: {way_on}; "
+                                        "then free the disk or fix the history file before paying for more")
     estimate = result.estimate
     if guard.halt == HALT_UNREACHABLE:  # nothing changed about the price: going on needs no flag
         again = go_on.replace(" --accept-price-change", "") if go_on else None
@@ -82,20 +84,22 @@ def _some(items: list[str], shown: int = 5) -> str:
     return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")
 
 
-def stopped_error(command: Command, report: "SubmitReport", output: str | None) -> Interrupted:
+def stopped_error(command: Command, report: "SubmitReport", output: str | None,
+                  follow: str | None = None) -> Interrupted:
+    """A signal stopped the submission: what exists, what was not sent, what may exist, the free way on
+    (`follow`: a journaled run's own command; a run of 100,000 rows is counted, not listed)."""
     from akool_cli.core.signals import label as signal_label
 
     label = signal_label(report.stopped or 2)
     ids = [job.id for _, job in report.created]
     parts = [f"{label} while submitting"]
-    parts.append(f"{len(ids)} paid job(s) are in the history ({', '.join(ids)})" if ids
-                 else "no job was created")
+    parts.append(f"{len(ids)} paid job(s) are in the history ({_some(ids)})" if ids else "no job was created")
     if report.not_sent:
-        parts.append(f"{len(report.not_sent)} image(s) were not sent: " + ", ".join(s.source for s in report.not_sent))
+        parts.append(f"{len(report.not_sent)} image(s) were not sent: " + _some([s.source for s in report.not_sent]))
     if report.in_doubt:
         parts.append(f"{len(report.in_doubt)} request(s) got no answer and may have created jobs: "
-                     + ", ".join(s.source for s in report.in_doubt))
-    hint = f"continue (free) with: {continue_command(command, ids, output)}" if ids else None
+                     + ", ".join(s.source for s in report.in_doubt))  # at most --concurrency: each one said
+    hint = f"continue (free) with: {follow or continue_command(command, ids, output)}" if ids else None
     stopped = Interrupted("; ".join(parts), hint=hint, signum=report.stopped)
     stopped.reason = "created-unknown" if report.in_doubt else None
     return stopped

@@ -210,10 +210,13 @@ class Api:
 
     def results(self, body: dict[str, Any]) -> dict[str, Any]:
         ids = _ids(body)
+        config = self.state.config
+        if config.results_refuse_over and len(ids) > config.results_refuse_over:
+            raise ApiFailure(1003, f"_ids: at most {config.results_refuse_over} ids a request")
         with self.state.lock:
             found = [self.state.jobs.get(i) for i in ids]
             result = [self.state.view(j) for j in found if j and not j["_sandbox"]["deleted"]]
-        return {"result": result}
+        return {"result": result[:config.results_cap] if config.results_cap else result}
 
     def effects_list(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"result": [dict(e) for e in data.EFFECTS], "count": len(data.EFFECTS)}

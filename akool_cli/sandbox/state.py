@@ -103,6 +103,11 @@ class SandboxConfig:
     # When set, stopping the server over HTTP needs this token (X-Sandbox-Token): another user on the
     # machine can reach the port but cannot read the token file, so cannot stop it.
     control_token: str | None = None
+    # The vendor names no limit on the ids of one resultsByIds request. A real service may have one: it may
+    # list only the first `results_cap` jobs (silently), or refuse a request naming more than
+    # `results_refuse_over` ids (code 1003). 0: no limit, as the vendor page reads.
+    results_cap: int = 0
+    results_refuse_over: int = 0
 
     def multiplier(self, endpoint: str) -> float:
         return self.endpoint_multipliers.get(endpoint, self.price_multiplier)

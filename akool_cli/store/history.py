@@ -419,7 +419,7 @@ class History:
                    "cover_url = COALESCE(?, cover_url), updated_at = ? "
                    "WHERE id = ?", rows)
 
-    def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    def _many(self, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
         """Many rows in one transaction: one commit (one fsync) instead of one a row."""
         try:
             db = self._conn()

@@ -67,7 +67,7 @@ class Journal:
         """Worker threads write `sending` through a connection of their own (SQLite WAL, or the ledger)."""
         return self.history.thread_connection()
 
-    def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    def _many(self, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
         self.history._many(sql, rows)
 
     def _run(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
@@ -99,13 +99,15 @@ class Journal:
 
     # ------------------------------------------------------------ rows
 
-    def add_rows(self, run_id: str, rows: list[dict[str, Any]]) -> None:
+    def add_rows(self, run_id: str, rows: Iterable[dict[str, Any]]) -> None:
+        """Every row of a new run in one transaction; `rows` is read as it is written (a generator keeps a
+        100,000-row run from holding every request's JSON at once)."""
         now = self.clock()
         self._many("INSERT OR IGNORE INTO batch_rows (run_id, row, key, state, endpoint, body_hash, request, source, "
                    "output, estimate, price_key, estimate_high, updated_at) VALUES (?,?,?,'pending',?,?,?,?,?,?,?,?,?)",
-                   [(run_id, r["row"], r["key"], r["endpoint"], body_hash(r["request"]), json.dumps(r["request"]),
+                   ((run_id, r["row"], r["key"], r["endpoint"], body_hash(r["request"]), json.dumps(r["request"]),
                      r.get("source"), r.get("output"), r.get("estimate"), r.get("price_key"), r.get("estimate_high"),
-                     now) for r in rows])
+                     now) for r in rows))
 
     def restore_rows(self, run_id: str, rows: list[tuple[int, str, list[str], list[str], str | None]]) -> None:
         """Rows brought from another machine (batch merge): their state, jobs, saved paths and error."""

@@ -191,7 +191,7 @@ class PgConnection:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Cursor:
         try:
             with self._conn.cursor() as cursor:
-                cursor.executemany(translate(sql), [tuple(r) for r in rows])
+                cursor.executemany(translate(sql), (tuple(r) for r in rows))
             return Cursor(None)
         except self._psycopg.Error as exc:
             raise PgError(_first_line(exc)) from None
