@@ -6,9 +6,11 @@ signature or a stale timestamp, 400 for a body that is not a callback.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
@@ -41,6 +43,10 @@ class Receiver(ThreadingHTTPServer):
         self.workers = threading.BoundedSemaphore(MAX_WORKERS)
         self.reading: dict[Any, float] = {}  # connections still sending their request -> when they began
         self.reading_lock = threading.Lock()
+        # Connections are served by a pool of threads, started as needed up to MAX_WORKERS and kept: a
+        # thread started per connection (ThreadingMixIn's way) costs more than the callback's own work.
+        # The slots above keep every connection the pool holds to one with a thread free for it.
+        self.pool = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="webhook")
         threading.Thread(target=self._reap, daemon=True).start()
 
     def _reap(self) -> None:
@@ -84,7 +90,7 @@ class Receiver(ThreadingHTTPServer):
             return
         with self.reading_lock:
             self.reading[request] = time.monotonic()
-        super().process_request(request, client_address)
+        self.pool.submit(self.process_request_thread, request, client_address)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
@@ -93,6 +99,16 @@ class Receiver(ThreadingHTTPServer):
             with self.reading_lock:
                 self.reading.pop(request, None)
             self.workers.release()
+
+    def server_close(self) -> None:
+        """Stop: connections still sending are cut (their threads end now, not at their deadline), and
+        the pool takes no more."""
+        super().server_close()
+        with self.reading_lock:
+            sending = list(self.reading)
+        for sock in sending:
+            self._cut(sock)
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
     def request_read(self, request: Any) -> None:
         """The whole request is in: the connection no longer counts as a slow sender."""
@@ -103,15 +119,37 @@ class Receiver(ThreadingHTTPServer):
         pass  # a client that misbehaves or hangs up gets no traceback on our stderr
 
 
+_DATE: list[Any] = [0, ""]
+
+
+@functools.lru_cache(maxsize=64)
+def _body(message: str) -> bytes:
+    return json.dumps({"msg": message}).encode()
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: Receiver
-    timeout = 10  # seconds a connection may take to send its request
+    # No per-read timeout: the reaper ends any connection that has not sent its whole request within
+    # REQUEST_DEADLINE, and the answer (a few hundred bytes) never waits on the client. A socket timeout
+    # would put a poll() before every read and write of every callback.
+    timeout = None
+    wbufsize = 8192  # the status line, headers and body leave in one send (finish() flushes)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the command reports each callback itself
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header, formatted once a second (not once a callback)."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        now = int(time.time())
+        cached = _DATE
+        if cached[0] != now:
+            cached[:] = [now, super().date_time_string(now)]
+        return str(cached[1])
+
     def _answer(self, status: int, message: str) -> None:
-        body = json.dumps({"msg": message}).encode()
+        body = _body(message)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))

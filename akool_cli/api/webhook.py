@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -40,6 +41,7 @@ def signature(client_id: str, timestamp: str, nonce: str, data_encrypt: str) -> 
     return hashlib.sha1(joined.encode()).hexdigest()
 
 
+@functools.lru_cache(maxsize=4)  # one account's keys, asked for once a callback
 def _cipher(client_id: str, client_secret: str) -> Any:
     try:
         from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes

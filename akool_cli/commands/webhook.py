@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+import time
+from typing import Annotated, Any, Callable, Optional
 
 import typer
 
@@ -30,12 +31,6 @@ def _keys(state: App, client_id: str | None) -> tuple[str, str]:
         raise UsageError("webhooks need the clientId and clientSecret of the account",
                          hint="pass --client-id and log in (akool auth login), or set AKOOL_CLIENT_ID and AKOOL_API_KEY")
     return cid, secret
-
-
-def _status_label(status: object) -> str:
-    from akool_cli.api.models import status_name
-
-    return status_name(status if isinstance(status, int) else None)
 
 
 def _listen_keys(state: App, client_id: str | None, tolerance: float, forward_to: str | None) -> tuple[str, str]:
@@ -72,7 +67,6 @@ def listen(
 ) -> None:
     """Receive callbacks: verify, decrypt, print, update the history; like `stripe listen`."""
     import json
-    import queue
     import subprocess
     import threading
 
@@ -81,8 +75,6 @@ def listen(
     from akool_cli.commands.steps import download_jobs
     from akool_cli.core.errors import AkoolError, UsageError
     from akool_cli.flows.fetch import OutputTarget
-    from akool_cli.output.writers import lines_view
-    from akool_cli.store.groups import GroupCommit
     from akool_cli.webhook_server import Receiver
 
     state: App = ctx.obj
@@ -91,22 +83,7 @@ def listen(
     form = resolve_format("jsonl" if json_out or fmt == "json" else fmt, False, honoured=("table", "jsonl", "ids"))
     cid, secret = _listen_keys(state, client_id, tolerance, forward_to)
     target = OutputTarget.folder(output, force=False) if output else None
-    history = state.history(shared=True)
-    lock = threading.Lock()
-    followups: "queue.Queue[tuple[Job, dict]]" = queue.Queue()
-
-    # Callbacks arriving together are written in one transaction (one fsync), each answered after it.
-    writes: "GroupCommit[Job]" = GroupCommit(history.update_from_jobs)
-
-    def on_event(event: dict) -> None:
-        # Runs before the 200 goes back: a callback is answered only once it is recorded.
-        job = Job.from_api({"_id": event.get("_id"), "status": event.get("status"), "video_url": event.get("url")})
-        writes.submit(job)
-        with lock:
-            url = f"  {event['url']}" if event.get("url") else ""
-            state.renderer.show(lines_view([f"{job.id}  {_status_label(event.get('status'))}{url}"], [event],
-                                           id_key="_id"), form)
-            followups.put((job, event))
+    sink = _Sink(state, form, follow=bool(forward_to or exec_cmd or target), enough=max_events)
 
     def follow_up(job: Job, event: dict) -> None:
         """The slow part of an event, in this command's own thread, one event after the other."""
@@ -126,31 +103,118 @@ def listen(
         state.renderer.warn(f"refused a callback: {error.message}")
 
     try:
-        receiver = Receiver(host, port, cid, secret, ReplayGuard(tolerance), on_event, on_reject, state.runtime.clock)
+        receiver = Receiver(host, port, cid, secret, ReplayGuard(tolerance), sink.on_event, on_reject,
+                            state.runtime.clock)
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror})", hint="pick another --port") from None
     bound = receiver.server_address[1]
-    handled = 0
     try:
         thread = threading.Thread(target=receiver.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
         thread.start()
         state.renderer.info(f"Listening for Akool webhooks on http://{host}:{bound}/ (Ctrl-C to stop)")
-        while max_events is None or handled < max_events:
-            try:
-                job, event = followups.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            follow_up(job, event)
-            handled += 1
+        sink.serve(follow_up)
     except KeyboardInterrupt:
         # Ctrl-C is how a listener is meant to end: not an error.
         from akool_cli.core import signals
 
         signals.mark_reported()
-        state.renderer.info(f"listener stopped ({handled} callback(s) handled)")
+        state.renderer.info(f"listener stopped ({sink.handled} callback(s) handled)")
     finally:
         receiver.shutdown()
         receiver.server_close()
+
+
+PRINT_EVERY = 0.05  # seconds between the listener's prints: one write for every event of that time
+
+
+class _Sink:
+    """Where verified callbacks go. Callbacks arriving together are written in one transaction (one fsync),
+    each answered after that; the printer thread prints what was recorded every PRINT_EVERY seconds in one
+    write (thousands of callbacks a second cost a few writes, not one each); follow-up work (--forward-to,
+    --exec, -o) is done one event after the other in the command's own thread."""
+
+    def __init__(self, state: App, form: str, *, follow: bool, enough: int | None) -> None:
+        import collections
+        import queue
+        import threading
+
+        from akool_cli.store.groups import GroupCommit
+
+        self.state, self.form, self.enough = state, form, enough
+        self.history = state.history(shared=True)
+        self.followups: "queue.Queue[tuple[Any, dict]] | None" = queue.Queue() if follow else None
+        self.writes: "GroupCommit[tuple[Any, dict]]" = GroupCommit(self._record)
+        self.unprinted: "collections.deque[tuple[Any, dict]]" = collections.deque()
+        self.print_lock = threading.Lock()
+        self.failure: BaseException | None = None  # the printer's (stdout closed): raised by serve()
+        self.recorded = 0
+        self.handled = 0
+        self.done = threading.Event()
+        threading.Thread(target=self._printer, daemon=True).start()
+
+    def on_event(self, event: dict) -> None:
+        """In the callback's thread: it is answered only once this returns (recorded)."""
+        from akool_cli.api.models import Job
+
+        job = Job.from_api({"_id": event.get("_id"), "status": event.get("status"), "video_url": event.get("url")})
+        self.writes.submit((job, event))
+
+    def _record(self, group: "list[tuple[Any, dict]]") -> None:
+        self.history.update_from_jobs([job for job, _ in group])
+        self.unprinted.extend(group)
+        self.recorded += len(group)  # in the group's one writer: no other thread adds to it meanwhile
+        if self.followups is not None:
+            for item in group:
+                self.followups.put(item)
+        elif self.enough is not None and self.recorded >= self.enough:
+            self.done.set()
+
+    def _printer(self) -> None:
+        while self.failure is None:
+            time.sleep(PRINT_EVERY)
+            try:
+                self.flush()
+            except BaseException as exc:  # noqa: BLE001 - raised in the main thread, not printed here
+                self.failure = exc
+                self.done.set()
+
+    def flush(self) -> None:
+        """Print every recorded event not printed yet (the printer's, and once more at the end)."""
+        from akool_cli.api.models import status_name
+        from akool_cli.output.writers import lines_view
+
+        with self.print_lock:
+            events = [self.unprinted.popleft() for _ in range(len(self.unprinted))]
+            if not events:
+                return
+            lines = [f"{job.id}  {status_name(job.status)}" + (f"  {event['url']}" if event.get("url") else "")
+                     for job, event in events]
+            self.state.renderer.show(lines_view(lines, [event for _, event in events], id_key="_id"), self.form)
+
+    def serve(self, follow_up: "Callable[[Any, dict], None]") -> None:
+        """Until --max-events callbacks are handled (followed up, when there is work to follow up)."""
+        try:
+            self._serve(follow_up)
+        finally:
+            if self.failure is None:
+                self.flush()
+        if self.failure is not None:
+            raise self.failure
+
+    def _serve(self, follow_up: "Callable[[Any, dict], None]") -> None:
+        import queue
+
+        while (self.enough is None or self.handled < self.enough) and self.failure is None:
+            if self.followups is None:
+                self.done.wait(0.2)  # a timeout: Ctrl-C reaches this (main) thread between waits
+                self.handled = self.recorded
+                continue
+            try:
+                job, event = self.followups.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            follow_up(job, event)
+            self.handled += 1
 
 
 def _forward(state: App, url: str, event: dict) -> None:

@@ -104,7 +104,7 @@ class Renderer:
         self.out_file.write(clean(text, keep_newlines=True) + "\n")
         self.out_file.flush()
 
-    @property
+    @cached_property
     def ascii_only(self) -> bool:
         """True on a stream that cannot take box drawing (cp1252 consoles, LANG=C pipes)."""
         encoding = (getattr(self.out_file, "encoding", None) or "utf-8").lower().replace("-", "")
@@ -125,8 +125,13 @@ class Renderer:
         if self.out_tty:
             columns = self.env.get("COLUMNS", "")
             width = int(columns) if columns.isdigit() else shutil.get_terminal_size().columns
-        write(view, fmt, self.out_file, tty=self.out_tty, width=width, plain=is_plain(self.out_tty, self.env),
+        write(view, fmt, self.out_file, tty=self.out_tty, width=width, plain=self.out_plain,
               ascii_only=self.ascii_only, err=self.err_file)
+
+    @cached_property
+    def out_plain(self) -> bool:
+        """No colour on stdout (asked once: a listener prints thousands of times)."""
+        return is_plain(self.out_tty, self.env)
 
     def estimate_panel(self, rows: list[tuple[str, str]], estimate: "Estimate", title: str) -> None:
         from rich.panel import Panel

@@ -9,6 +9,7 @@ one JSON object, one CSV row) and `lines` (people read one line a row, e.g. a ru
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Iterable, Iterator
@@ -91,9 +92,15 @@ def record_view(record: dict[str, Any], *, labels: dict[str, str] | None = None,
 
 def lines_view(lines: list[str], records: list[dict[str, Any]], *, id_key: str = "") -> View:
     """People read one line a record (a run id, `ID  PATH`); machines get the records."""
-    columns = [Column(key, key, 0, whole=True) for key in (records[0] if records else {})]
-    return View(columns, [{"line": line} for line in lines], records, id_key=id_key, kind="lines",
+    columns = _line_columns(tuple(records[0]) if records else ())
+    return View(list(columns), [{"line": line} for line in lines], records, id_key=id_key, kind="lines",
                 fields=[c.key for c in columns], text_key="line")
+
+
+@functools.lru_cache(maxsize=64)
+def _line_columns(keys: tuple[str, ...]) -> tuple[Column, ...]:
+    # Made once per set of keys: a listener prints a view a callback, all with the same keys.
+    return tuple(Column(key, key, 0, whole=True) for key in keys)
 
 
 def cell(value: Any) -> str:

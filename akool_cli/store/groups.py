@@ -19,7 +19,10 @@ class _Slot(Generic[T]):
 
     def __init__(self, item: T) -> None:
         self.item = item
-        self.done = threading.Event()
+        # Held until the group holding the item is written; the writer releases it. A bare lock, not an
+        # Event: an Event is a Condition and two locks, and this is made and waited on once a callback.
+        self.done = threading.Lock()
+        self.done.acquire()
         self.error: BaseException | None = None
 
 
@@ -43,7 +46,7 @@ class GroupCommit(Generic[T]):
                 self._writing = True
         if leader:
             self._lead()
-        slot.done.wait()
+        slot.done.acquire()
         if slot.error is not None:
             raise slot.error
 
@@ -61,4 +64,4 @@ class GroupCommit(Generic[T]):
                 for slot in group:
                     slot.error = exc
             for slot in group:
-                slot.done.set()
+                slot.done.release()
