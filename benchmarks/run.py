@@ -43,6 +43,28 @@ class Row:
     ok: bool
 
 
+def growth(per_unit: dict[int, float]) -> str:
+    """How a cost per unit (per row, per id, per callback) moves from the smallest size to each larger one:
+    1.0x is linear in total (flat per unit), 10x at 10x the size would be quadratic."""
+    sizes = sorted(per_unit)
+    base = per_unit[sizes[0]]
+    steps = ", ".join(f"{per_unit[n] / base:.2f}x at {n:,}" for n in sizes[1:])
+    worst = max(per_unit[n] / base for n in sizes[1:])
+    kind = "flat" if worst <= 1.3 else "linear-ish" if worst <= 2 else "super-linear"
+    return f"{kind} per unit from {sizes[0]:,}: {steps}"
+
+
+def child_cpu(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """User + system CPU seconds and peak RSS (bytes) of one command, from /usr/bin/time."""
+    with tempfile.NamedTemporaryFile("r", suffix=".cpu") as report:
+        proc = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", report.name, *cmd], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{cmd[:3]} exited {proc.returncode}")
+        user, system, rss = report.read().split()[-3:]
+    return float(user) + float(system), int(rss) * 1024
+
+
 def akool_command() -> list[str]:
     script = Path(sys.executable).parent / "akool"
     return [str(script)] if script.exists() else [sys.executable, "-m", "akool_cli"]
@@ -289,32 +311,70 @@ def scale(rows: int, home: Path) -> list[Row]:
     ]
 
 
-def history_scale(count: int, home: Path) -> list[Row]:
+def history_scale(counts: tuple[int, ...], home: Path) -> list[Row]:
+    """`history --json --limit N` over N jobs (the C encoder, one record a line in jsonl): CPU and peak RSS
+    at each size, against the same command listing one job (start-up, the file opened) in the same run."""
     from akool_cli.core.validation import check_ids
-    from akool_cli.store.history import History, HistoryEntry
+    from akool_cli.store.history import History, HistoryEntry, insert_statement
 
+    big = max(counts)
     data = home / "hist" / "data"
     history = History(data / "history.sqlite3")
     now = time.time()
-    ids = [f"{i:024x}" for i in range(count)]
+    ids = [f"{i:024x}" for i in range(big)]
     rows = [HistoryEntry(id=i, kind="create", created_at=now - n, expires_at=now + 86400, base_url="https://example.invalid",
                          profile="default", updated_at=now, status=3, estimate=20, deducted=20,
                          video_url=f"https://cdn.example/{i}.mp4") for n, i in enumerate(ids)]
-    from akool_cli.store.history import insert_statement
-
     sql = insert_statement(rows[0])[0]
     history._many(sql, [tuple(insert_statement(r)[1]) for r in rows])
     history.close()
     env = cli_env("https://example.invalid", home / "hist")
-    wall, peak = run_measured(akool_command() + ["history", "--json", "--limit", str(count)], env)
+    floor, _ = child_cpu(akool_command() + ["history", "--json", "--limit", "1"], env)
+    figures = {n: child_cpu(akool_command() + ["history", "--json", "--limit", str(n)], env) for n in counts}
     started = time.perf_counter()
     check_ids(ids)
     dedupe = time.perf_counter() - started
-    return [
-        Row(f"history --json at {count} jobs", f"{wall:.2f} s, {peak / 1024 / 1024:.0f} MB", "< 3 s, < 100 MB",
-            wall < 3 and peak < 100 * 1024 * 1024),
-        Row(f"de-duplicating {count} ids", f"{dedupe * 1000:.0f} ms", "< 100 ms", dedupe < 0.1),
-    ]
+    cpu, peak = figures[big]
+    out = [Row(f"history --json at {n:,} jobs", f"{c:.2f} s CPU ({c - floor:.2f} s beyond listing one job), "
+               f"{rss / 1024 / 1024:.0f} MB", "< 2 s CPU at 100,000" if n == big else "-",
+               c < 2 if n == big else True) for n, (c, rss) in figures.items()]
+    out.append(Row("history --json growth", growth({n: (c - floor) / n for n, (c, _) in figures.items()}),
+                   "flat", all((c - floor) / n <= 1.3 * (figures[min(counts)][0] - floor) / min(counts)
+                               for n, (c, _) in figures.items())))
+    out.append(Row(f"history --json at {big:,} jobs: peak RSS", f"{peak / 1024 / 1024:.0f} MB", "< 100 MB",
+                   peak < 100 * 1024 * 1024))
+    out.append(Row(f"de-duplicating {big:,} ids", f"{dedupe * 1000:.0f} ms", "< 100 ms", dedupe < 0.1))
+    return out
+
+
+def batch_rss(counts: tuple[int, ...], home: Path) -> list[Row]:
+    """Peak RSS of `batch run --no-wait` at each size, against `batch run --dry-run` of the same manifest
+    (start-up and the streamed read of every row, nothing held) measured in the same run."""
+    server = start_sandbox(SandboxConfig(port=0, balance=10.0 ** 12, queue_seconds=3600))
+    per_row: dict[int, float] = {}
+    out = []
+    try:
+        for n in counts:
+            work = home / f"rss-{n}"
+            work.mkdir(parents=True, exist_ok=True)
+            manifest = work / "rows.csv"
+            manifest.write_text("image,key\n" + "".join(f"{URL}?row={i},k{i}\n" for i in range(n)))
+            env = cli_env(server.base_url, work)
+            _, dry = child_cpu(akool_command() + ["batch", "run", str(manifest), "--dry-run"], env)
+            cpu, peak = child_cpu(akool_command() + ["batch", "run", str(manifest), "--yes", "--no-wait",
+                                                     "--concurrency", "8"], env)
+            per_row[n] = (peak - dry) / n
+            out.append(Row(f"batch run --no-wait of {n:,} rows: peak RSS",
+                           f"{peak / 1024 / 1024:.0f} MB ({dry / 1024 / 1024:.0f} MB for the dry run; "
+                           f"{per_row[n] / 1024:.2f} KiB a row; {cpu / n * 1000:.2f} ms CPU a row)",
+                           "< 200 MB at 100,000" if n == 100_000 else "-", peak < 200 * 1024 ** 2 or n != 100_000))
+            shutil.rmtree(work, ignore_errors=True)
+    finally:
+        server.stop()
+    first = min(counts)
+    out.append(Row("batch run peak RSS growth", growth(per_row), "flat per row",
+                   all(v <= 1.5 * per_row[first] for v in per_row.values())))
+    return out
 
 
 def manifest_dry_run(rows: int, home: Path) -> list[Row]:
@@ -373,10 +433,11 @@ def submit_growth(counts: tuple[int, ...]) -> list[Row]:
         floor = (time.process_time() - started) / n
         per[n] = (ours, floor)
     small, big = counts[0], counts[-1]
-    growth = per[big][0] / per[small][0]
+    rate = per[big][0] / per[small][0]
     rows = [Row(f"submitter CPU per create at {n} rows", f"{ours * 1e6:.0f} us ({ours / floor:.2f}x the floor)",
                 "flat", True) for n, (ours, floor) in per.items()]
-    rows.append(Row(f"submitter growth {small} -> {big} rows", f"{growth:.2f}x per create", "<= 1.5x", growth <= 1.5))
+    rows.append(Row("submitter growth", growth({n: ours for n, (ours, _) in per.items()}), "<= 1.5x per create",
+                    rate <= 1.5))
     return rows
 
 
@@ -409,7 +470,7 @@ print(json.dumps({"cpu": best, "first": first, "jobs": len(jobs)}))
 def status_tick(count: int) -> list[Row]:
     """One polling tick of `status --wait` (or of a batch follower) at `count` ids: every chunk's request,
     the answers parsed into jobs, and the history updated in one transaction; client CPU only (the
-    sandbox runs in another process). Growth from count/10 shows it linear."""
+    sandbox runs in another process). Growth per id over count/100, count/10 and count."""
     import http.client
 
     server = subprocess.Popen([*akool_command(), "sandbox", "--port", "0", "--balance", "1e9"], stdout=subprocess.PIPE,
@@ -429,27 +490,27 @@ def status_tick(count: int) -> list[Row]:
             ids.append(json.loads(conn.getresponse().read())["data"]["_id"])
         conn.close()
         figures = {}
-        for n in (count // 10, count):
+        for n in (count // 100, count // 10, count):
             listing = work / f"ids-{n}.txt"
             listing.write_text("\n".join(ids[:n]) + "\n")
             done = subprocess.run([sys.executable, "-c", STATUS_TICK, f"http://127.0.0.1:{port}", SANDBOX_API_KEY,
                                    str(listing), str(work / f"h{n}.sqlite3")], capture_output=True, text=True,
                                   cwd=ROOT)
             figures[n] = json.loads(done.stdout.strip().splitlines()[-1])
-            firsts = figures
     finally:
         server.terminate()
         server.wait(10)
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(ROOT / ".bench-sandbox", ignore_errors=True)
     small, big = count // 10, count
-    growth = (figures[big]["cpu"] / figures[small]["cpu"]) / (big / small)
+    rate = (figures[big]["cpu"] / figures[small]["cpu"]) / (big / small)
     from akool_cli.flows.wait import RESULTS_CHUNK_MAX
 
     return [Row(f"status tick at {big} ids: client CPU", f"{figures[big]['cpu'] * 1000:.0f} ms ({-(-big // RESULTS_CHUNK_MAX)} "
                 f"requests; the first tick, writing all {big} to the history: {figures[big]['first'] * 1000:.0f} ms)",
                 "< 60 ms", figures[big]["cpu"] < 0.06),
-            Row(f"status tick growth {small} -> {big} ids", f"{growth:.2f}x linear", "<= 1.3x", growth <= 1.3)]
+            Row("status tick growth", growth({n: f["cpu"] / n for n, f in figures.items()}),
+                f"<= 1.3x per id {small:,} -> {big:,}", rate <= 1.3)]
 
 
 LISTENER_FLOOR = """
@@ -540,8 +601,8 @@ def listener(counts: tuple[int, ...], senders: int = 8) -> list[Row]:
                         f"{ours:.0f}/s = {ours / floor:.2f}x a bare stdlib server ({floor:.0f}/s)", ">= 0.6x",
                         ours / floor >= 0.6))
     small, big = counts[0], counts[-1]
-    rows.append(Row(f"webhook listen: rate {small} -> {big} callbacks", f"{rates[big] / rates[small]:.2f}x",
-                    ">= 0.8x (flat)", rates[big] / rates[small] >= 0.8))
+    rows.append(Row("webhook listen: time per callback", growth({n: 1 / r for n, r in rates.items()}),
+                    f"rate at {big:,} >= 0.8x the rate at {small:,}", rates[big] / rates[small] >= 0.8))
     return rows
 
 
@@ -686,7 +747,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer runs and a smaller download")
     parser.add_argument("--only", help="run one group: startup, polling, batch, download, connections, scale, "
-                                       "history_scale, manifest_dry_run, mcp, submit, status_tick, listener, gallery, shards")
+                                       "history_scale, batch_rss, manifest_dry_run, mcp, submit, status_tick, listener, "
+                                       "gallery, shards")
     args = parser.parse_args()
     runs = 5 if args.quick else 15
     size = 256 * 1024 ** 2 if args.quick else 1024 ** 3
@@ -696,12 +758,14 @@ def main() -> int:
         steps = {"startup": lambda: startup(runs, home), "polling": polling, "batch": lambda: batch(50, home),
                  "download": lambda: download(size, home, 3), "connections": lambda: connections(home),
                  "scale": lambda: scale(1000 if args.quick else 10_000, home),
-                 "history_scale": lambda: history_scale(100_000, home),
+                 "history_scale": lambda: history_scale((10_000, 30_000, 100_000), home),
+                 "batch_rss": lambda: batch_rss((1_000, 5_000, 20_000) if args.quick else (1_000, 10_000, 100_000),
+                                                home),
                  "manifest_dry_run": lambda: manifest_dry_run(100_000 if args.quick else 1_000_000, home),
                  "mcp": lambda: mcp_startup(home),
                  "submit": lambda: submit_growth((100, 1_000, 10_000) if args.quick else (100, 1_000, 10_000, 100_000)),
                  "status_tick": lambda: status_tick(10_000),
-                 "listener": lambda: listener((2_000, 10_000) if args.quick else (10_000, 100_000)),
+                 "listener": lambda: listener((2_000, 5_000, 10_000) if args.quick else (10_000, 30_000, 100_000)),
                  "gallery": lambda: gallery_render(1000),
                  "shards": lambda: sharded_workers(150 if args.quick else 300)}
         for name, step in steps.items():
