@@ -255,3 +255,16 @@ def test_a_tick_where_nothing_moved_parses_and_writes_nothing_again(sandbox_fact
     again = poll(ids)
     assert parsed[0] == 0 and written[0] == 0
     assert [a is b for a, b in zip(sorted(first, key=lambda j: j.id), sorted(again, key=lambda j: j.id))] == [True] * 120
+
+
+def test_a_wait_over_many_jobs_off_a_terminal_logs_counts_not_a_line_a_job(online, sandbox_factory):
+    box = sandbox_factory()
+    online.configure(base_url=box.url, poll_interval=0.05, poll_max_interval=0.1)
+    _, ids = _client_and_jobs(box, 30)
+    done = online("status", "--wait", "--format", "ids", *ids)
+    assert done.exit_code == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert not any(line.startswith(tuple(ids)) for line in lines)  # no line of its own for a job
+    assert any("30 completed" in line for line in lines) and len(lines) <= 10
+    few = online("status", "--wait", "--format", "ids", *ids[:3])
+    assert sum(line.startswith(tuple(ids[:3])) for line in few.stderr.splitlines()) == 3  # a few: a line each

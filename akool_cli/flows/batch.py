@@ -252,8 +252,10 @@ def settle(rows: list[JournalRow], latest: dict[str, Job]) -> list[tuple[int, st
     """Rows still `submitted` whose jobs are all final become completed (any video) or failed."""
     changes = []
     for jrow in rows:
+        if jrow.state != "submitted" or not jrow.job_ids:
+            continue  # settled already (a later tick skips it at once)
         jobs = [latest.get(i) for i in jrow.job_ids]
-        if jrow.state == "submitted" and jobs and all(j is not None and j.is_final for j in jobs):
+        if all(j is not None and j.is_final for j in jobs):
             ok = any(j.downloadable for j in jobs if j)
             jrow.state = "completed" if ok else "failed"
             reasons = "; ".join(dict.fromkeys(j.failure_reason for j in jobs if j and j.failure_reason))
@@ -281,17 +283,22 @@ class RunSaver:
         self.targets: dict[str, Path] = {}
         self.failures: list[str] = []
         self.claims = NameClaims()
+        self.saves = any(r.output for r in rows.values())  # a run without -o saves nothing: no per-job look
         self.pool = ThreadPoolExecutor(max_workers=downloads)
 
     def start(self, job: Job) -> None:
         """A completed job not saved yet (by this run or before) starts downloading now."""
         from akool_cli.flows.fetch import download
 
-        if not job.downloadable or job.id in self.saved or job.id in self.started or job.id in self.refused \
-                or _saved_before(self.history, job.id):
+        if not job.downloadable or job.id in self.saved or job.id in self.started or job.id in self.refused:
+            return
+        jrow = self.rows[self.job_row[job.id]]
+        if not jrow.output:
+            return  # the row saves nothing (no -o): not a history lookup per job per tick
+        if _saved_before(self.history, job.id):
             return
         try:
-            target = row_target(job, self.rows[self.job_row[job.id]], self.claims, self.force)
+            target = row_target(job, jrow, self.claims, self.force)
         except AkoolError as error:
             self.failures.append(f"{job.id}: {error.message}")
             self.refused.add(job.id)  # not retried on the next tick; the run ends with the error
@@ -331,8 +338,9 @@ class RunSaver:
         changes = settle(list(self.rows.values()), self.latest)
         if changes:
             self.journal.set_states(self.run_id, changes)
-        for job in now_known.values():
-            self.start(job)
+        if self.saves:
+            for job in now_known.values():
+                self.start(job)
         self.collect(block=False)
 
 

@@ -168,7 +168,15 @@ class Renderer:
 
         from akool_cli.output.views import human_duration
 
+        last = [""]
+
         def log(jobs: dict[str, Job], elapsed: float) -> None:
+            if len(jobs) > PER_JOB_LINES:  # a CI log of 10,000 jobs gets a line when the counts move
+                counts = summarise(jobs)
+                if counts != last[0]:
+                    last[0] = counts
+                    self.info(f"{label} {counts} ({human_duration(elapsed)})")
+                return
             for job in jobs.values():
                 if seen.get(job.id) != job.status_name:
                     seen[job.id] = job.status_name
@@ -194,6 +202,9 @@ class Renderer:
                       TimeRemainingColumn(), console=self.err, transient=True) as progress:
             task = progress.add_task(label, total=None)
             yield (lambda total: progress.update(task, total=total)), (lambda size: progress.advance(task, size))
+
+
+PER_JOB_LINES = 20  # off a terminal, waits over more jobs than this say counts, not one line a job
 
 
 def summarise(jobs: dict[str, Job]) -> str:

@@ -5,6 +5,7 @@ may have reached the service, so it is never resent automatically."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
@@ -36,8 +37,8 @@ class JournalRow:
     state: str
     endpoint: str
     body_hash: str
-    request: dict[str, Any]
-    source: str | None
+    request_text: str  # the request's JSON as journaled: parsed when asked for (a follow of 10,000 rows
+    source: str | None  # reads it only for the rows it saves or resends)
     output: str | None
     estimate: int | None
     price_key: str | None
@@ -46,10 +47,15 @@ class JournalRow:
     error: str | None
     estimate_high: int | None = None
 
+    @functools.cached_property
+    def request(self) -> dict[str, Any]:
+        parsed = json.loads(self.request_text)
+        return parsed if isinstance(parsed, dict) else {}
+
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> "JournalRow":
         return cls(row["run_id"], row["row"], row["key"], row["state"], row["endpoint"], row["body_hash"],
-                   json.loads(row["request"]), row["source"], row["output"], row["estimate"], row["price_key"],
+                   row["request"], row["source"], row["output"], row["estimate"], row["price_key"],
                    json.loads(row["job_ids"]), json.loads(row["paths"]), row["error"],
                    row["estimate_high"] if "estimate_high" in row.keys() else None)
 
