@@ -91,9 +91,9 @@ class Results:
 
     A limit the vendor does not document must never make live jobs look gone. A request the service
     refuses (a business code, or an answer it would not give: too large, not the API) is split in halves;
-    ids a request did not list are asked again in smaller requests, and when those list some of them the
-    service has a cap: the number the first request listed. Either way the smaller size stays for the rest
-    of the command. An id missing from the smaller request too is missing (deleted, expired)."""
+    ids a request did not list are asked again, as many a request as it listed, and when those list some
+    of them the service has a cap: that number. Either way the smaller size stays for the rest of the
+    command. An id missing from the smaller request too is missing (deleted, expired)."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
@@ -120,9 +120,12 @@ class Results:
             return jobs  # all listed, or none: asking the same ids again would tell nothing new
         listed = {job.id for job in jobs}
         unlisted = [i for i in part if i not in listed]
-        again = self(unlisted, known) if unlisted else []  # fewer ids than `part` each time: this ends
+        # Asked again as many at a time as the service just listed: under a cap those requests come back
+        # whole (no recursion, whatever the cap); ids it no longer knows come back missing again.
+        cap = len(jobs)
+        again = [job for i in range(0, len(unlisted), cap) for job in self.client.results(unlisted[i:i + cap], known)]
         if again:
-            self.size = min(self.size, len(jobs))  # it listed only len(jobs) of them: the service's cap
+            self.size = min(self.size, cap)  # a smaller request listed some of them: the service's cap
         return jobs + again
 
 
