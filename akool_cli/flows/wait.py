@@ -91,9 +91,9 @@ class Results:
 
     A limit the vendor does not document must never make live jobs look gone. A request the service
     refuses (a business code, or an answer it would not give: too large, not the API) is split in halves;
-    ids a request did not list are asked again, as many a request as it listed, and when those list some
-    of them the service has a cap: that number. Either way the smaller size stays for the rest of the
-    command. An id missing from the smaller request too is missing (deleted, expired)."""
+    ids a request did not list are asked again in one request, and when that one lists some of them the
+    service has a cap: the number the first request listed. Either way the smaller size stays for the
+    rest of the command. An id missing from the second request too is missing (deleted, expired)."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
@@ -118,15 +118,22 @@ class Results:
             return self(part, known)
         if not jobs or len(jobs) >= len(part):
             return jobs  # all listed, or none: asking the same ids again would tell nothing new
-        listed = {job.id for job in jobs}
-        unlisted = [i for i in part if i not in listed]
-        # Asked again as many at a time as the service just listed: under a cap those requests come back
-        # whole (no recursion, whatever the cap); ids it no longer knows come back missing again.
-        cap = len(jobs)
-        again = [job for i in range(0, len(unlisted), cap) for job in self.client.results(unlisted[i:i + cap], known)]
-        if again:
-            self.size = min(self.size, cap)  # a smaller request listed some of them: the service's cap
-        return jobs + again
+        # The ids left out, asked again in one request: listed nothing, they are missing (deleted, expired);
+        # listed some, the service caps its answers at what the first request listed, and the rest are
+        # asked that many at a time (each such request comes back whole; no recursion, whatever the cap).
+        unlisted = _without(part, jobs)
+        again = self.client.results(unlisted, known)
+        if not again:
+            return jobs
+        cap = self.size = min(self.size, len(jobs))
+        rest = _without(unlisted, again)
+        return jobs + again + [job for i in range(0, len(rest), cap)
+                               for job in self.client.results(rest[i:i + cap], known)]
+
+
+def _without(ids: list[str], jobs: list[Job]) -> list[str]:
+    listed = {job.id for job in jobs}
+    return [i for i in ids if i not in listed]
 
 
 def _refused(error: Exception) -> bool:
