@@ -6,6 +6,7 @@ signature or a stale timestamp, 400 for a body that is not a callback.
 
 from __future__ import annotations
 
+import email.utils
 import functools
 import json
 import threading
@@ -119,7 +120,9 @@ class Receiver(ThreadingHTTPServer):
         pass  # a client that misbehaves or hangs up gets no traceback on our stderr
 
 
-_DATE: list[Any] = [0, ""]
+@functools.lru_cache(maxsize=1)
+def _http_date(second: int) -> str:
+    return email.utils.formatdate(second, usegmt=True)  # what BaseHTTPRequestHandler writes
 
 
 @functools.lru_cache(maxsize=64)
@@ -142,11 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
         """The Date header, formatted once a second (not once a callback)."""
         if timestamp is not None:
             return super().date_time_string(timestamp)
-        now = int(time.time())
-        cached = _DATE
-        if cached[0] != now:
-            cached[:] = [now, super().date_time_string(now)]
-        return str(cached[1])
+        return _http_date(int(time.time()))
 
     def _answer(self, status: int, message: str) -> None:
         body = _body(message)

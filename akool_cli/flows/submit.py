@@ -26,8 +26,8 @@ class Submission:
     key: str | None = None  # a manifest row's identity (batch run)
     first_index: int = 1  # the first variant's number (a probe split a request in two)
     output: str | None = None  # a manifest row's own output template (batch run)
-    # The priced estimate of this request, paired by the gate (flows.pay) before anything is sent: what a
-    # worker needs about its request travels with it, not in a run-long map from request to estimate.
+    # This request's estimate: planned with it (a batch row), then priced and paired by the gate (flows.pay)
+    # before anything is sent. What a worker needs about its request travels with it, not in a map.
     estimate: "Estimate | None" = None
     seq: int = 0  # its place in the order (submit_all): answers come in any order, reports keep this one
 
@@ -138,9 +138,9 @@ def submit_all(create: Callable[[Submission], Any], submissions: list[Submission
     sent are cancelled, those in flight are waited for (up to `grace` seconds) and recorded, and the
     caller learns which signal came in `stopped`. Every error is contained to its own submission.
 
-    `create` gets the submission (it sends its request) and may raise budget.Refused instead of sending: that submission was not sent. Once
-    `halted()` (the spending guard stopped: a budget, a price, a job the history could not take),
-    requests not yet started are cancelled as for a signal."""
+    `create` gets the submission (it sends its request) and may raise budget.Refused instead of
+    sending: that submission was not sent. Once `halted()` (the spending guard stopped: a budget, a
+    price, a job the history could not take), requests not yet started are cancelled as for a signal."""
     report = SubmitReport(slim=slim)
     queue = _numbered(submissions)
     pool = ThreadPoolExecutor(max_workers=workers)

@@ -9,7 +9,6 @@ this machine knows (`profile`, `base_url`, `estimate`, `expire_time`, `kind`, `s
 from __future__ import annotations
 
 import functools
-
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping

@@ -90,14 +90,13 @@ def add_missing_columns(db: Any, table: str, record: type) -> list[str]:
 
 
 def _entry(row: sqlite3.Row) -> HistoryEntry:
-    # A newer akool may have added columns: read the ones this version knows.
-    return HistoryEntry(**{k: row[k] for k in row.keys() if k in _KNOWN})
+    return next(_entries([row]))
 
 
 def _entries(rows: Iterable[Any]) -> Iterator[HistoryEntry]:
-    """The rows of one query (SELECT *) as entries, for listings of 100,000: the columns this version knows
-    are found once, not once a row, and a row holding every field fills its entry at C speed (the
-    dataclass's __init__ would only assign them one by one; nothing else happens in it)."""
+    """The rows of one query (SELECT *) as entries. A newer akool may have added columns: the ones this
+    version knows are found once, not once a row (listings of 100,000), and a row holding every field
+    fills its entry at C speed (the dataclass's __init__ would only assign them one by one)."""
     names: list[str] = []
     places: list[int] = []
     whole = False
@@ -503,7 +502,7 @@ class History:
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
             rows = self._run(f"SELECT * FROM jobs WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
-            found.update((row["id"], _entry(row)) for row in rows)
+            found.update((entry.id, entry) for entry in _entries(rows))
         return found
 
     def get(self, job_id: str) -> HistoryEntry | None:
